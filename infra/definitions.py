@@ -1,0 +1,108 @@
+"""Resource definitions shared by the CDK stack, the local stack and the test fixtures.
+
+Plain Python with no CDK import, so the local stack and the tests build exactly the
+resources the stack declares without synthesizing anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from intake.keys import DROP_PREFIX, REPORT_PREFIX, UPLOAD_PREFIX
+
+__all__ = ["DROP_PREFIX", "REPORT_PREFIX", "UPLOAD_PREFIX"]
+
+# --- Lambda functions --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FunctionDef:
+    name: str  # folder under functions/
+    description: str
+    timeout_seconds: int = 29
+    memory_mb: int = 512
+
+
+FILES_API = FunctionDef("files_api", "Declare files, read and list their status")
+IMPORTS_API = FunctionDef("imports_api", "Queue an import or a validation of an uploaded file")
+CATALOG_API = FunctionDef("catalog_api", "Import types, OpenAPI document and Swagger UI")
+IMPORT_WORKER = FunctionDef(
+    "import_worker",
+    "Verify uploads, register dropped files and run imports",
+    timeout_seconds=900,
+    memory_mb=1024,
+)
+FUNCTIONS = (FILES_API, IMPORTS_API, CATALOG_API, IMPORT_WORKER)
+
+# --- HTTP routes --------------------------------------------------------------------------
+
+SCOPE_READ = "intake/read"
+SCOPE_WRITE = "intake/write"
+
+
+@dataclass(frozen=True)
+class RouteDef:
+    method: str
+    path: str  # API Gateway syntax: /files/{file_id}
+    function: FunctionDef
+    scopes: tuple[str, ...] = ()  # empty: no authorizer (public documentation routes)
+
+
+ROUTES = (
+    RouteDef("POST", "/files", FILES_API, (SCOPE_WRITE,)),
+    RouteDef("GET", "/files", FILES_API, (SCOPE_READ,)),
+    RouteDef("GET", "/files/{file_id}", FILES_API, (SCOPE_READ,)),
+    RouteDef("POST", "/files/{file_id}/import", IMPORTS_API, (SCOPE_WRITE,)),
+    RouteDef("GET", "/import-types", CATALOG_API, (SCOPE_READ,)),
+    RouteDef("GET", "/openapi.json", CATALOG_API),
+    RouteDef("GET", "/docs", CATALOG_API),
+)
+
+# --- Storage ------------------------------------------------------------------------------
+
+# S3 notifications into the import queue: one per prefix the worker reacts to.
+NOTIFIED_PREFIXES = (UPLOAD_PREFIX, DROP_PREFIX)
+# Versioned, so a drop overwritten by a later one is still there to import or recover.
+BUCKET_VERSIONED = True
+NONCURRENT_VERSION_EXPIRY_DAYS = 7
+# Incomplete multipart uploads and stale error reports are cleaned up by lifecycle rules.
+ABORT_INCOMPLETE_MULTIPART_DAYS = 1
+REPORT_EXPIRY_DAYS = 30
+
+CORS_ALLOWED_METHODS = ("PUT", "POST", "GET", "HEAD")
+CORS_ALLOWED_HEADERS = ("*",)
+CORS_EXPOSED_HEADERS = ("ETag", "x-amz-checksum-sha256", "x-amz-version-id")
+
+
+@dataclass(frozen=True)
+class TableDef:
+    logical_name: str
+    partition_key: str
+    sort_key: str
+    ttl_attribute: str | None = None
+
+
+STATUS_TABLE = TableDef("StatusTable", "pk", "sk", ttl_attribute="ttl")
+RECORDS_TABLE = TableDef("RecordsTable", "pk", "sk")
+TABLES = (STATUS_TABLE, RECORDS_TABLE)
+
+# --- Queues -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QueueDef:
+    logical_name: str
+    visibility_timeout_seconds: int
+    max_receive_count: int
+    batch_size: int = 10
+    max_batching_window_seconds: int = 1
+    dlq_retention_days: int = 14
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+IMPORT_QUEUE = QueueDef(
+    "ImportQueue",
+    # AWS guidance: visibility timeout at least six times the consumer's timeout.
+    visibility_timeout_seconds=6 * IMPORT_WORKER.timeout_seconds,
+    max_receive_count=5,
+)

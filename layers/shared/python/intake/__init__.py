@@ -1,0 +1,1 @@
+"""Intake: shared code for the API functions and the import worker."""

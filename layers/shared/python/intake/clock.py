@@ -1,0 +1,15 @@
+"""Time and ids in one place."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_file_id(now: datetime) -> str:
+    """Time-ordered (newest sorts last as text) and unguessable: 12 hex of ms + 16 random hex."""
+    return f"{int(now.timestamp() * 1000):012x}{secrets.token_hex(8)}"

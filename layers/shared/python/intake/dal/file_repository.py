@@ -1,0 +1,202 @@
+"""The status table: one item per file; every state change is a conditional write."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from boto3.dynamodb.conditions import Attr, Key
+from botocore.exceptions import ClientError
+
+from intake.aws import resource
+from intake.errors import BadRequest, Conflict, NotFound
+from intake.models.db import file_key, from_item, tenant_partition, to_attr, to_item
+from intake.models.domain import TERMINAL, TRANSITIONS, FileRecord, FileStatus
+from intake.settings import get_settings
+
+_MAX_PAGES_PER_LIST = 10
+
+
+def _table() -> Any:
+    return resource("dynamodb").Table(get_settings().status_table)
+
+
+def _is_condition_failure(exc: ClientError) -> bool:
+    return exc.response["Error"]["Code"] == "ConditionalCheckFailedException"
+
+
+def create(record: FileRecord) -> bool:
+    """Store a new file. False if one with the same id exists (a redelivered registration)."""
+    item = to_item(record)
+    try:
+        _table().put_item(Item=item, ConditionExpression=Attr("pk").not_exists())
+    except ClientError as exc:
+        if _is_condition_failure(exc):
+            return False
+        raise
+    return True
+
+
+def get(tenant: str, file_id: str) -> FileRecord:
+    item = _table().get_item(Key=file_key(tenant, file_id), ConsistentRead=True).get("Item")
+    if item is None:
+        raise NotFound(f"file {file_id} not found")
+    return from_item(item)
+
+
+def transition(
+    tenant: str,
+    file_id: str,
+    to: FileStatus,
+    *,
+    now: datetime,
+    expect: Iterable[FileStatus] | None = None,
+    condition: Any = None,
+    remove: Iterable[str] = (),
+    **changes: Any,
+) -> FileRecord:
+    """Move a file to `to` only if it is in one of the allowed states; return the new record.
+
+    `expect` narrows the allowed previous states (default: every state the state machine
+    allows). Raises NotFound if there is no such file, Conflict if another writer moved it.
+    """
+    allowed = set(TRANSITIONS[to] if expect is None else expect)
+    if not allowed <= TRANSITIONS[to] | ({to} if to is FileStatus.PROCESSING else set()):
+        raise ValueError(f"{sorted(allowed)} -> {to} is not a transition of the state machine")
+    cond = Attr("pk").exists() & Attr("status").is_in([s.value for s in allowed])
+    if condition is not None:
+        cond = cond & condition
+    values = {"status": to.value, "updated_at": now, **changes}
+    if to in TERMINAL and get_settings().status_retention_days:
+        values["ttl"] = int((now + timedelta(days=get_settings().status_retention_days)).timestamp())
+    return _update(tenant, file_id, values, remove=remove, condition=cond)
+
+
+def update_fields(
+    tenant: str, file_id: str, *, expect_status: FileStatus, condition: Any = None, **changes: Any
+) -> FileRecord:
+    """Change fields (progress, lease) of a file without changing its state."""
+    cond = Attr("status").eq(expect_status.value)
+    if condition is not None:
+        cond = cond & condition
+    return _update(tenant, file_id, changes, remove=(), condition=cond)
+
+
+def _update(
+    tenant: str, file_id: str, values: dict[str, Any], *, remove: Iterable[str], condition: Any
+) -> FileRecord:
+    names: dict[str, str] = {}
+    attr_values: dict[str, Any] = {}
+    sets = []
+    for i, (name, value) in enumerate(values.items()):
+        names[f"#f{i}"] = name
+        attr_values[f":v{i}"] = to_attr(value)
+        sets.append(f"#f{i} = :v{i}")
+    expression = "SET " + ", ".join(sets)
+    removals = []
+    for j, name in enumerate(remove):
+        names[f"#r{j}"] = name
+        removals.append(f"#r{j}")
+    if removals:
+        expression += " REMOVE " + ", ".join(removals)
+    try:
+        response = _table().update_item(
+            Key=file_key(tenant, file_id),
+            UpdateExpression=expression,
+            ConditionExpression=condition,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=attr_values,
+            ReturnValues="ALL_NEW",
+        )
+    except ClientError as exc:
+        if not _is_condition_failure(exc):
+            raise
+        current = get(tenant, file_id)  # NotFound if it does not exist at all
+        raise Conflict(
+            f"file {file_id} is {current.status.value}",
+            details=[{"field": "status", "code": "illegal_state", "message": current.status.value}],
+        ) from None
+    return from_item(response["Attributes"])
+
+
+def list_files(
+    tenant: str,
+    *,
+    limit: int,
+    cursor: str | None,
+    status: FileStatus | None = None,
+    import_type: str | None = None,
+) -> tuple[list[FileRecord], str | None]:
+    """Newest first. Filters apply before paging, so a page is full unless the list ends."""
+    query: dict[str, Any] = {
+        "KeyConditionExpression": Key("pk").eq(tenant_partition(tenant))
+        & Key("sk").begins_with("FILE#"),
+        "ScanIndexForward": False,
+    }
+    filters = []
+    if status is not None:
+        filters.append(Attr("status").eq(status.value))
+    if import_type is not None:
+        filters.append(Attr("import_type").eq(import_type))
+    if filters:
+        combined = filters[0]
+        for extra in filters[1:]:
+            combined = combined & extra
+        query["FilterExpression"] = combined
+    start = _decode_cursor(cursor, tenant) if cursor else None
+    items: list[FileRecord] = []
+    for _ in range(_MAX_PAGES_PER_LIST):
+        page_query = dict(query, Limit=max(limit - len(items), 1) if not filters else 100)
+        if start:
+            page_query["ExclusiveStartKey"] = start
+        page = _table().query(**page_query)
+        for raw in page.get("Items", []):
+            items.append(from_item(raw))
+            if len(items) == limit:
+                last = file_key(tenant, items[-1].file_id)
+                return items, _encode_cursor(last)
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            return items, None
+    return items, _encode_cursor(start) if start else None
+
+
+def _encode_cursor(key: dict[str, str]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(key["sk"]).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, tenant: str) -> dict[str, str]:
+    try:
+        sk = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        sk = None
+    if not isinstance(sk, str) or not sk.startswith("FILE#"):
+        raise BadRequest(
+            "cursor is not one this API returned",
+            details=[{"field": "cursor", "code": "invalid_cursor", "message": "use next_cursor"}],
+        )
+    return {"pk": tenant_partition(tenant), "sk": sk}
+
+
+def restore_after_failed_queue(record: FileRecord, *, run: int, now: datetime) -> None:
+    """Undo our own QUEUED claim when the queue refused the run's message (see imports.py)."""
+    try:
+        _update(
+            record.tenant,
+            record.file_id,
+            {
+                "status": record.status.value,
+                "updated_at": now,
+                "run": record.run,
+                "check_only": record.check_only,
+                "on_invalid": record.on_invalid,
+            },
+            remove=(),
+            condition=Attr("status").eq(FileStatus.QUEUED.value) & Attr("run").eq(run),
+        )
+    except Conflict:
+        pass  # someone else moved it on; nothing of ours to undo

@@ -1,0 +1,105 @@
+"""The upload bucket: presigned uploads, object facts, streamed reads and error reports."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import IO, Any
+
+from botocore.exceptions import ClientError
+
+from intake.aws import client
+from intake.errors import NotFound
+from intake.settings import get_settings
+
+
+@dataclass(frozen=True)
+class PresignedUpload:
+    url: str
+    headers: dict[str, str]
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class ObjectFacts:
+    size: int
+    content_type: str | None
+    etag: str
+    version_id: str | None
+    sha256_b64: str | None  # the checksum S3 verified on upload, when the client sent one
+
+
+def presign_put(
+    key: str, *, media_type: str, size: int, sha256_hex: str | None, now: datetime
+) -> PresignedUpload:
+    """A SigV4 presigned PUT: Content-Type, Content-Length (and the checksum) are signed, so S3
+    refuses bytes of another type, size or digest."""
+    settings = get_settings()
+    params: dict[str, Any] = {
+        "Bucket": settings.bucket_name,
+        "Key": key,
+        "ContentType": media_type,
+        "ContentLength": size,
+    }
+    headers = {"Content-Type": media_type, "Content-Length": str(size)}
+    if sha256_hex:
+        checksum = base64.b64encode(bytes.fromhex(sha256_hex)).decode()
+        params["ChecksumSHA256"] = checksum
+        headers["x-amz-checksum-sha256"] = checksum
+    url = client("s3").generate_presigned_url(
+        "put_object", Params=params, ExpiresIn=settings.upload_url_ttl_seconds, HttpMethod="PUT"
+    )
+    return PresignedUpload(url, headers, now + timedelta(seconds=settings.upload_url_ttl_seconds))
+
+
+def head(key: str) -> ObjectFacts:
+    try:
+        meta = client("s3").head_object(
+            Bucket=get_settings().bucket_name, Key=key, ChecksumMode="ENABLED"
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
+            raise NotFound(f"object {key} not found") from None
+        raise
+    return ObjectFacts(
+        size=int(meta["ContentLength"]),
+        content_type=meta.get("ContentType"),
+        etag=meta["ETag"].strip('"'),
+        version_id=meta.get("VersionId"),
+        sha256_b64=meta.get("ChecksumSHA256"),
+    )
+
+
+def open_stream(key: str, *, byte_range: str | None = None) -> IO[bytes]:
+    """The object's bytes as a stream; nothing is read until the caller reads."""
+    kwargs: dict[str, Any] = {"Bucket": get_settings().bucket_name, "Key": key}
+    if byte_range:
+        kwargs["Range"] = byte_range
+    body = client("s3").get_object(**kwargs)["Body"]
+    return body  # type: ignore[no-any-return]
+
+
+def read_head(key: str, size: int) -> bytes:
+    """The first `size` bytes (content sniffing)."""
+    with open_stream(key, byte_range=f"bytes=0-{size - 1}") as stream:
+        return stream.read(size)
+
+
+def upload_file(key: str, fileobj: IO[bytes], *, content_type: str) -> None:
+    """Upload with boto3's transfer manager (multipart for large reports)."""
+    client("s3").upload_fileobj(
+        fileobj, get_settings().bucket_name, key, ExtraArgs={"ContentType": content_type}
+    )
+
+
+def presign_get(key: str, *, filename: str) -> str:
+    return client("s3").generate_presigned_url(  # type: ignore[no-any-return]
+        "get_object",
+        Params={
+            "Bucket": get_settings().bucket_name,
+            "Key": key,
+            "ResponseContentDisposition": f'attachment; filename="{filename}"',
+        },
+        ExpiresIn=get_settings().report_url_ttl_seconds,
+    )

@@ -1,0 +1,54 @@
+"""Domain errors. The API maps each to one HTTP status; the worker maps them to terminal states."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class IntakeError(Exception):
+    code = "intake_error"
+
+    def __init__(self, message: str, *, details: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or []
+
+
+class BadRequest(IntakeError):
+    code = "bad_request"
+
+
+class NotFound(IntakeError):
+    code = "not_found"
+
+
+class Conflict(IntakeError):
+    """The file is not in a state that allows the operation (or another writer won)."""
+
+    code = "illegal_state"
+
+
+class PayloadTooLarge(IntakeError):
+    code = "too_large"
+
+
+class UnsupportedMediaType(IntakeError):
+    code = "unsupported_media_type"
+
+
+class InvalidFields(IntakeError):
+    code = "validation_error"
+
+
+class Unavailable(IntakeError):
+    """A dependency refused the request; nothing was changed and the client may retry."""
+
+    code = "unavailable"
+
+
+class Forbidden(IntakeError):
+    code = "forbidden"
+
+
+class Unauthorized(IntakeError):
+    code = "unauthorized"

@@ -1,0 +1,120 @@
+"""Declare files, read them and list them for one tenant."""
+
+from __future__ import annotations
+
+from intake.clock import new_file_id, utcnow
+from intake.dal import file_repository, object_store
+from intake.keys import upload_key
+from intake.errors import Conflict, PayloadTooLarge, UnsupportedMediaType
+from intake.import_types import get_import_type
+from intake.models.api import DeclareFileRequest, DeclareFileResponse, FileView, UploadBlock
+from intake.models.domain import FileRecord, FileStatus
+
+
+def declare_file(tenant: str, request: DeclareFileRequest) -> DeclareFileResponse:
+    import_type = get_import_type(request.import_type)
+    media_type = normalise_media_type(request.media_type)
+    if media_type not in import_type.media_types:
+        raise UnsupportedMediaType(
+            f"{import_type.name} does not take {media_type}",
+            details=[
+                {
+                    "field": "media_type",
+                    "code": "unsupported_media_type",
+                    "message": f"accepted: {', '.join(import_type.media_types)}",
+                }
+            ],
+        )
+    if request.size > import_type.max_size:
+        raise PayloadTooLarge(
+            f"{request.size} bytes is over the {import_type.name} limit of {import_type.max_size}",
+            details=[{"field": "size", "code": "too_large", "message": f"max {import_type.max_size}"}],
+        )
+    now = utcnow()
+    file_id = new_file_id(now)
+    key = upload_key(tenant, file_id)
+    upload = object_store.presign_put(
+        key, media_type=media_type, size=request.size, sha256_hex=request.sha256, now=now
+    )
+    record = FileRecord(
+        tenant=tenant,
+        file_id=file_id,
+        name=request.name,
+        media_type=media_type,
+        size=request.size,
+        import_type=import_type.name,
+        status=FileStatus.PENDING_UPLOAD,
+        created_at=now,
+        updated_at=now,
+        object_key=key,
+        sha256=request.sha256.lower() if request.sha256 else None,
+        folder=request.folder,
+        category=request.category,
+        tags=request.tags,
+        metadata=request.metadata,
+        auto_import=request.auto_import,
+        check_only=request.check_only,
+        on_invalid=request.on_invalid,
+        upload_expires_at=upload.expires_at,
+    )
+    file_repository.create(record)
+    return DeclareFileResponse(
+        file_id=file_id,
+        status=record.status,
+        upload=UploadBlock(
+            method="PUT", url=upload.url, headers=upload.headers, expires_at=upload.expires_at
+        ),
+    )
+
+
+def get_file(tenant: str, file_id: str) -> FileView:
+    return _view(expire_if_due(file_repository.get(tenant, file_id)))
+
+
+def list_files(
+    tenant: str,
+    *,
+    limit: int,
+    cursor: str | None,
+    status: FileStatus | None,
+    import_type: str | None,
+) -> tuple[list[FileView], str | None]:
+    records, next_cursor = file_repository.list_files(
+        tenant, limit=limit, cursor=cursor, status=status, import_type=import_type
+    )
+    return [_view(expire_if_due(r)) for r in records], next_cursor
+
+
+def expire_if_due(record: FileRecord) -> FileRecord:
+    """PENDING_UPLOAD past its upload URL's expiry becomes EXPIRED when it is next looked at."""
+    now = utcnow()
+    if (
+        record.status is not FileStatus.PENDING_UPLOAD
+        or record.upload_expires_at is None
+        or record.upload_expires_at > now
+    ):
+        return record
+    try:
+        return file_repository.transition(
+            record.tenant,
+            record.file_id,
+            FileStatus.EXPIRED,
+            now=now,
+            reason="the upload URL expired before any bytes arrived",
+        )
+    except Conflict:  # the upload landed in the meantime
+        return file_repository.get(record.tenant, record.file_id)
+
+
+def normalise_media_type(value: str) -> str:
+    """`Text/CSV; charset=utf-8` -> `text/csv` (parameters are not part of the type)."""
+    return value.split(";", 1)[0].strip().lower()
+
+
+def _view(record: FileRecord) -> FileView:
+    url = None
+    if record.error_report_key:
+        url = object_store.presign_get(
+            record.error_report_key, filename=f"{record.file_id}-errors.csv"
+        )
+    return FileView.from_domain(record, error_report_url=url)

@@ -1,0 +1,132 @@
+"""HTTP request and response bodies (the contract in design.md), mapped from the domain."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from intake.models.domain import FileRecord, FileStatus, ImportResult, OnInvalid, Progress, RowError
+
+_Name = Field(min_length=1, max_length=255)
+_Label = Field(default=None, min_length=1, max_length=128, pattern=r"^[^\x00-\x1f]+$")
+
+
+class DeclareFileRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=255, pattern=r"^[^\x00-\x1f/\\]+$")
+    media_type: str = Field(min_length=3, max_length=127)
+    size: int = Field(ge=1, description="Exact size of the file in bytes")
+    import_type: str = Field(min_length=1, max_length=64)
+    sha256: str | None = Field(
+        default=None, pattern=r"^[0-9a-fA-F]{64}$", description="Hex SHA-256 of the bytes"
+    )
+    folder: str | None = _Label
+    category: str | None = _Label
+    tags: list[str] = Field(default_factory=list, max_length=20)
+    metadata: dict[str, str] = Field(default_factory=dict, max_length=20)
+    auto_import: bool = False
+    check_only: bool = False
+    on_invalid: OnInvalid = "fail"
+
+
+class UploadBlock(BaseModel):
+    method: Literal["PUT"]
+    url: str
+    headers: dict[str, str]
+    expires_at: datetime
+
+
+class DeclareFileResponse(BaseModel):
+    file_id: str
+    status: FileStatus
+    upload: UploadBlock
+
+
+class ImportRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    check_only: bool = False
+    on_invalid: OnInvalid = "fail"
+
+
+class ImportAccepted(BaseModel):
+    file_id: str
+    status: FileStatus
+    check_only: bool
+    on_invalid: OnInvalid
+
+
+class FileView(BaseModel):
+    file_id: str
+    name: str
+    media_type: str
+    size: int
+    import_type: str
+    status: FileStatus
+    created_at: datetime
+    updated_at: datetime
+    origin: str
+    folder: str | None = None
+    category: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    metadata: dict[str, str] = Field(default_factory=dict)
+    check_only: bool
+    on_invalid: OnInvalid
+    reason: str | None = None
+    progress: Progress | None = None
+    result: ImportResult | None = None
+    errors: list[RowError] = Field(default_factory=list)
+    error_report_url: str | None = None
+
+    @classmethod
+    def from_domain(cls, record: FileRecord, error_report_url: str | None = None) -> FileView:
+        return cls(
+            file_id=record.file_id,
+            name=record.name,
+            media_type=record.media_type,
+            size=record.size,
+            import_type=record.import_type,
+            status=record.status,
+            created_at=record.created_at,
+            updated_at=record.updated_at,
+            origin=record.origin,
+            folder=record.folder,
+            category=record.category,
+            tags=record.tags,
+            metadata=record.metadata,
+            check_only=record.check_only,
+            on_invalid=record.on_invalid,
+            reason=record.reason,
+            progress=record.progress,
+            result=record.result,
+            errors=record.errors,
+            error_report_url=error_report_url,
+        )
+
+
+class FileList(BaseModel):
+    items: list[FileView]
+    next_cursor: str | None = None
+
+
+class ImportTypeView(BaseModel):
+    name: str
+    version: str
+    description: str
+    media_types: list[str]
+    max_size: int
+    natural_key: str
+    json_schema: dict[str, Any]
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class ErrorEnvelope(BaseModel):
+    error: ErrorBody

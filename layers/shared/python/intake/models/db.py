@@ -1,0 +1,49 @@
+"""The status table's item shape and the explicit mapping to and from the domain model."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from intake.models.domain import FileRecord
+
+
+def file_key(tenant: str, file_id: str) -> dict[str, str]:
+    return {"pk": f"TENANT#{tenant}", "sk": f"FILE#{file_id}"}
+
+
+def tenant_partition(tenant: str) -> str:
+    return f"TENANT#{tenant}"
+
+
+def to_item(record: FileRecord) -> dict[str, Any]:
+    body = record.model_dump(mode="json", exclude_none=True)
+    item: dict[str, Any] = {**file_key(record.tenant, record.file_id), **body}
+    return item
+
+
+def from_item(item: dict[str, Any]) -> FileRecord:
+    data = {k: _plain(v) for k, v in item.items() if k not in ("pk", "sk", "ttl")}
+    return FileRecord.model_validate(data)
+
+
+def to_attr(value: Any) -> Any:
+    """A domain value as DynamoDB (resource API) wants it: no floats, datetimes as ISO text."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json", exclude_none=True)
+    if isinstance(value, list):
+        return [to_attr(v) for v in value]
+    return value
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value

@@ -1,0 +1,110 @@
+"""Domain models: what a file is and what happened to it, independent of HTTP and DynamoDB."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class FileStatus(StrEnum):
+    PENDING_UPLOAD = "PENDING_UPLOAD"
+    UPLOADED = "UPLOADED"
+    REJECTED = "REJECTED"
+    EXPIRED = "EXPIRED"
+    QUEUED = "QUEUED"
+    PROCESSING = "PROCESSING"
+    SUCCEEDED = "SUCCEEDED"
+    VALIDATED = "VALIDATED"
+    FAILED = "FAILED"
+
+
+# Every state a file may move to, and the states it may come from. A run (QUEUED ->
+# PROCESSING -> terminal) may start again from a finished run: VALIDATED files are imported
+# for real, FAILED files re-run (e.g. with on_invalid=skip), SUCCEEDED files re-imported
+# (natural-key upserts make that a no-op on the data).
+TRANSITIONS: dict[FileStatus, frozenset[FileStatus]] = {
+    FileStatus.UPLOADED: frozenset({FileStatus.PENDING_UPLOAD}),
+    FileStatus.REJECTED: frozenset({FileStatus.PENDING_UPLOAD}),
+    FileStatus.EXPIRED: frozenset({FileStatus.PENDING_UPLOAD}),
+    FileStatus.QUEUED: frozenset(
+        {FileStatus.UPLOADED, FileStatus.VALIDATED, FileStatus.FAILED, FileStatus.SUCCEEDED}
+    ),
+    FileStatus.PROCESSING: frozenset({FileStatus.QUEUED}),
+    FileStatus.SUCCEEDED: frozenset({FileStatus.PROCESSING}),
+    FileStatus.VALIDATED: frozenset({FileStatus.PROCESSING}),
+    FileStatus.FAILED: frozenset({FileStatus.PROCESSING}),
+}
+TERMINAL = frozenset(
+    {
+        FileStatus.REJECTED,
+        FileStatus.EXPIRED,
+        FileStatus.SUCCEEDED,
+        FileStatus.VALIDATED,
+        FileStatus.FAILED,
+    }
+)
+
+OnInvalid = Literal["fail", "skip"]
+Origin = Literal["api", "drop"]
+
+
+class RowError(BaseModel):
+    """One problem, located: physical line (header = line 1), column, field, stable code."""
+
+    model_config = ConfigDict(frozen=True)
+
+    line: int | None = None
+    column: int | None = None
+    field: str | None = None
+    code: str
+    message: str
+    file: str | None = None  # member name inside an archive
+
+
+class Progress(BaseModel):
+    done: int = 0
+    total: int = 0
+    unit: Literal["bytes", "rows"] = "bytes"
+
+
+class ImportResult(BaseModel):
+    rows_total: int = 0
+    rows_valid: int = 0
+    rows_invalid: int = 0
+    rows_written: int = 0
+    errors_truncated: bool = False
+
+
+class FileRecord(BaseModel):
+    """A declared (or dropped) file and its latest run."""
+
+    tenant: str
+    file_id: str
+    name: str
+    media_type: str
+    size: int
+    import_type: str
+    status: FileStatus
+    created_at: datetime
+    updated_at: datetime
+    object_key: str
+    origin: Origin = "api"
+    sha256: str | None = None
+    folder: str | None = None
+    category: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    metadata: dict[str, str] = Field(default_factory=dict)
+    auto_import: bool = False
+    check_only: bool = False
+    on_invalid: OnInvalid = "fail"
+    upload_expires_at: datetime | None = None
+    reason: str | None = None  # why REJECTED or FAILED, in one sentence
+    progress: Progress | None = None
+    result: ImportResult | None = None
+    errors: list[RowError] = Field(default_factory=list)
+    error_report_key: str | None = None
+    run: int = 0  # how many runs were queued
+    lease_until: datetime | None = None

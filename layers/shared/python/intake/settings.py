@@ -1,0 +1,28 @@
+"""The functions' environment as one pydantic model behind a cached getter."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic import BaseModel
+import os
+
+
+class Settings(BaseModel):
+    bucket_name: str = Field(alias="BUCKET_NAME")
+    status_table: str = Field(alias="STATUS_TABLE")
+    records_table: str = Field(alias="RECORDS_TABLE")
+    import_queue_url: str = Field(alias="IMPORT_QUEUE_URL")
+    tenant_claim: str = Field("tenant", alias="TENANT_CLAIM")
+    upload_url_ttl_seconds: int = Field(900, alias="UPLOAD_URL_TTL_SECONDS", ge=60, le=7 * 24 * 3600)
+    report_url_ttl_seconds: int = Field(900, alias="REPORT_URL_TTL_SECONDS", ge=60, le=7 * 24 * 3600)
+    # How long a worker owns a PROCESSING file before another delivery may take it over.
+    processing_lease_seconds: int = Field(960, alias="PROCESSING_LEASE_SECONDS", ge=10)
+    # Status items of finished files expire (DynamoDB TTL) after this many days; 0 keeps them.
+    status_retention_days: int = Field(90, alias="STATUS_RETENTION_DAYS", ge=0)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings.model_validate(dict(os.environ))

@@ -1,0 +1,130 @@
+"""Create the stack's bucket, queues and tables (from infra.definitions) on any endpoint.
+
+Used by the local stack against moto server and by the tests against in-process moto, so
+both run against the resources the CDK stack declares.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+
+from infra import definitions as d
+
+
+@dataclass(frozen=True)
+class ResourceNames:
+    bucket: str = "intake-local-uploads"
+    status_table: str = "intake-local-status"
+    records_table: str = "intake-local-records"
+    queue: str = "intake-local-import"
+    dlq: str = "intake-local-import-dlq"
+
+
+@dataclass(frozen=True)
+class Resources:
+    names: ResourceNames
+    queue_url: str
+    queue_arn: str
+    dlq_url: str
+
+    def function_environment(self, *, tenant_claim: str = "tenant") -> dict[str, str]:
+        """The environment the stack gives every function (see infra/lambda_factory.py)."""
+        return {
+            "BUCKET_NAME": self.names.bucket,
+            "STATUS_TABLE": self.names.status_table,
+            "RECORDS_TABLE": self.names.records_table,
+            "IMPORT_QUEUE_URL": self.queue_url,
+            "TENANT_CLAIM": tenant_claim,
+        }
+
+
+def create_resources(
+    names: ResourceNames | None = None, *, session: boto3.session.Session | None = None
+) -> Resources:
+    names = names or ResourceNames()
+    session = session or boto3.session.Session()
+    sqs = session.client("sqs")
+    s3 = session.client("s3")
+    dynamodb = session.client("dynamodb")
+
+    queue = d.IMPORT_QUEUE
+    dlq_url = sqs.create_queue(
+        QueueName=names.dlq,
+        Attributes={"MessageRetentionPeriod": str(queue.dlq_retention_days * 86400)},
+    )["QueueUrl"]
+    dlq_arn = _queue_arn(sqs, dlq_url)
+    queue_url = sqs.create_queue(
+        QueueName=names.queue,
+        Attributes={
+            "VisibilityTimeout": str(queue.visibility_timeout_seconds),
+            "RedrivePolicy": json.dumps(
+                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": queue.max_receive_count}
+            ),
+        },
+    )["QueueUrl"]
+    queue_arn = _queue_arn(sqs, queue_url)
+
+    s3.create_bucket(Bucket=names.bucket)
+    if d.BUCKET_VERSIONED:
+        s3.put_bucket_versioning(
+            Bucket=names.bucket, VersioningConfiguration={"Status": "Enabled"}
+        )
+    s3.put_bucket_cors(
+        Bucket=names.bucket,
+        CORSConfiguration={
+            "CORSRules": [
+                {
+                    "AllowedMethods": list(d.CORS_ALLOWED_METHODS),
+                    "AllowedOrigins": ["*"],
+                    "AllowedHeaders": list(d.CORS_ALLOWED_HEADERS),
+                    "ExposeHeaders": list(d.CORS_EXPOSED_HEADERS),
+                }
+            ]
+        },
+    )
+    s3.put_bucket_notification_configuration(
+        Bucket=names.bucket,
+        NotificationConfiguration={
+            "QueueConfigurations": [
+                {
+                    "QueueArn": queue_arn,
+                    "Events": ["s3:ObjectCreated:*"],
+                    "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": prefix}]}},
+                }
+                for prefix in d.NOTIFIED_PREFIXES
+            ]
+        },
+    )
+
+    for table, name in ((d.STATUS_TABLE, names.status_table), (d.RECORDS_TABLE, names.records_table)):
+        _create_table(dynamodb, table, name)
+    return Resources(names=names, queue_url=queue_url, queue_arn=queue_arn, dlq_url=dlq_url)
+
+
+def _queue_arn(sqs: Any, url: str) -> str:
+    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
+    return str(attrs["QueueArn"])
+
+
+def _create_table(dynamodb: Any, table: d.TableDef, name: str) -> None:
+    dynamodb.create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": table.partition_key, "AttributeType": "S"},
+            {"AttributeName": table.sort_key, "AttributeType": "S"},
+        ],
+        KeySchema=[
+            {"AttributeName": table.partition_key, "KeyType": "HASH"},
+            {"AttributeName": table.sort_key, "KeyType": "RANGE"},
+        ],
+    )
+    if table.ttl_attribute:
+        dynamodb.update_time_to_live(
+            TableName=name,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute},
+        )

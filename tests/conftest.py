@@ -1,0 +1,47 @@
+"""Root fixtures: fake credentials before any app import, moto with the stack's resources."""
+
+from __future__ import annotations
+
+import os
+
+# Before anything imports boto3 or the app: no real credentials, no real endpoint, ever.
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "POWERTOOLS_SERVICE_NAME": "intake",
+        "POWERTOOLS_METRICS_NAMESPACE": "IntakeTests",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_DEV": "false",
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+    }
+)
+for _var in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
+    os.environ.pop(_var, None)
+
+from collections.abc import Iterator  # noqa: E402
+
+import pytest  # noqa: E402
+from moto import mock_aws  # noqa: E402
+
+from intake.aws import reset_clients  # noqa: E402
+from intake.settings import get_settings  # noqa: E402
+from intake_local.resources import Resources, create_resources  # noqa: E402
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Resources]:
+    """In-process moto with the stack's bucket, queues and tables; the functions' env set."""
+    with mock_aws():
+        reset_clients()
+        get_settings.cache_clear()
+        resources = create_resources()
+        for name, value in resources.function_environment().items():
+            monkeypatch.setenv(name, value)
+        get_settings.cache_clear()
+        yield resources
+    reset_clients()
+    get_settings.cache_clear()
