@@ -6,7 +6,7 @@ same code talks to AWS in Lambda and to moto in the local stack and the tests.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import boto3
@@ -17,7 +17,7 @@ _CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
 _S3_CONFIG = _CONFIG.merge(Config(signature_version="s3v4", s3={"addressing_style": "auto"}))
 
 
-@lru_cache(maxsize=None)
+@cache
 def client(service: str) -> Any:
     config = _S3_CONFIG if service == "s3" else _CONFIG
     return boto3.session.Session().client(service, config=config)  # type: ignore[call-overload]
@@ -29,6 +29,6 @@ def reset_clients() -> None:
     resource.cache_clear()
 
 
-@lru_cache(maxsize=None)
+@cache
 def resource(service: str) -> Any:
     return boto3.session.Session().resource(service, config=_CONFIG)  # type: ignore[call-overload]

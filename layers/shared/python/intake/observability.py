@@ -1,4 +1,4 @@
-"""Logger, Tracer and Metrics, created once per process (service name from POWERTOOLS_SERVICE_NAME)."""
+"""Logger, Tracer and Metrics, created once per process (service from POWERTOOLS_SERVICE_NAME)."""
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 
-from pydantic import Field
-from pydantic import BaseModel
-import os
+from pydantic import BaseModel, Field
 
 
 class Settings(BaseModel):
@@ -15,10 +14,16 @@ class Settings(BaseModel):
     records_table: str = Field(alias="RECORDS_TABLE")
     import_queue_url: str = Field(alias="IMPORT_QUEUE_URL")
     tenant_claim: str = Field("tenant", alias="TENANT_CLAIM")
-    upload_url_ttl_seconds: int = Field(900, alias="UPLOAD_URL_TTL_SECONDS", ge=60, le=7 * 24 * 3600)
-    report_url_ttl_seconds: int = Field(900, alias="REPORT_URL_TTL_SECONDS", ge=60, le=7 * 24 * 3600)
+    upload_url_ttl_seconds: int = Field(
+        900, alias="UPLOAD_URL_TTL_SECONDS", ge=60, le=7 * 24 * 3600
+    )
+    report_url_ttl_seconds: int = Field(
+        900, alias="REPORT_URL_TTL_SECONDS", ge=60, le=7 * 24 * 3600
+    )
     # How long a worker owns a PROCESSING file before another delivery may take it over.
     processing_lease_seconds: int = Field(960, alias="PROCESSING_LEASE_SECONDS", ge=10)
+    # The queue's maxReceiveCount: the worker ends a run FAILED on its last delivery.
+    max_receive_count: int = Field(5, alias="IMPORT_QUEUE_MAX_RECEIVES", ge=1)
     # Status items of finished files expire (DynamoDB TTL) after this many days; 0 keeps them.
     status_retention_days: int = Field(90, alias="STATUS_RETENTION_DAYS", ge=0)
 

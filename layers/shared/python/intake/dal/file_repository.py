@@ -72,7 +72,9 @@ def transition(
         cond = cond & condition
     values = {"status": to.value, "updated_at": now, **changes}
     if to in TERMINAL and get_settings().status_retention_days:
-        values["ttl"] = int((now + timedelta(days=get_settings().status_retention_days)).timestamp())
+        values["ttl"] = int(
+            (now + timedelta(days=get_settings().status_retention_days)).timestamp()
+        )
     return _update(tenant, file_id, values, remove=remove, condition=cond)
 
 
@@ -93,14 +95,14 @@ def _update(
     attr_values: dict[str, Any] = {}
     sets = []
     for i, (name, value) in enumerate(values.items()):
-        names[f"#f{i}"] = name
-        attr_values[f":v{i}"] = to_attr(value)
-        sets.append(f"#f{i} = :v{i}")
+        names[f"#set{i}"] = name
+        attr_values[f":set{i}"] = to_attr(value)
+        sets.append(f"#set{i} = :set{i}")
     expression = "SET " + ", ".join(sets)
     removals = []
     for j, name in enumerate(remove):
-        names[f"#r{j}"] = name
-        removals.append(f"#r{j}")
+        names[f"#del{j}"] = name
+        removals.append(f"#del{j}")
     if removals:
         expression += " REMOVE " + ", ".join(removals)
     try:

@@ -67,7 +67,9 @@ class ImportType:
     def fields(self) -> tuple[str, ...]:
         return tuple(self.json_schema.get("properties", {}))
 
-    def check(self, raw: dict[str, Any], *, line: int | None, file: str | None = None) -> RecordCheck:
+    def check(
+        self, raw: dict[str, Any], *, line: int | None, file: str | None = None
+    ) -> RecordCheck:
         """Validate one raw record; every error carries the record's line and the field."""
         try:
             return RecordCheck(self.adapter.validate_python(raw), [])

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, NotRequired
 
 from pydantic import ConfigDict, StringConstraints, TypeAdapter
-from typing_extensions import NotRequired, TypedDict
+from typing_extensions import TypedDict
 
 from intake.import_types.base import ImportType
 
@@ -22,9 +22,14 @@ Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 class Contact(TypedDict):
     __pydantic_config__ = ConfigDict(extra="ignore")  # type: ignore[misc]
 
-    external_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+    external_id: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)
+    ]
     email: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=254, pattern=EMAIL_PATTERN)
+        str,
+        StringConstraints(
+            strip_whitespace=True, min_length=1, max_length=254, pattern=EMAIL_PATTERN
+        ),
     ]
     first_name: Text
     last_name: NotRequired[Text | None]
@@ -43,6 +48,9 @@ CONTACTS = ImportType(
     required_fields=("external_id", "email", "first_name"),
     field_codes={
         ("email", "*"): ("invalid_email", "email is not a valid e-mail address"),
-        ("country", "*"): ("invalid_country", "country must be two upper-case letters (ISO 3166-1)"),
+        ("country", "*"): (
+            "invalid_country",
+            "country must be two upper-case letters (ISO 3166-1)",
+        ),
     },
 )

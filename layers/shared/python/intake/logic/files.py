@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from intake.clock import new_file_id, utcnow
 from intake.dal import file_repository, object_store
-from intake.keys import upload_key
 from intake.errors import Conflict, PayloadTooLarge, UnsupportedMediaType
 from intake.import_types import get_import_type
+from intake.keys import upload_key
 from intake.models.api import DeclareFileRequest, DeclareFileResponse, FileView, UploadBlock
 from intake.models.domain import FileRecord, FileStatus
 
@@ -28,7 +28,9 @@ def declare_file(tenant: str, request: DeclareFileRequest) -> DeclareFileRespons
     if request.size > import_type.max_size:
         raise PayloadTooLarge(
             f"{request.size} bytes is over the {import_type.name} limit of {import_type.max_size}",
-            details=[{"field": "size", "code": "too_large", "message": f"max {import_type.max_size}"}],
+            details=[
+                {"field": "size", "code": "too_large", "message": f"max {import_type.max_size}"}
+            ],
         )
     now = utcnow()
     file_id = new_file_id(now)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -17,8 +17,16 @@ def tenant_partition(tenant: str) -> str:
     return f"TENANT#{tenant}"
 
 
+def iso(value: datetime) -> str:
+    """Fixed-width UTC text, so DynamoDB's string comparisons order instants correctly."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def to_item(record: FileRecord) -> dict[str, Any]:
     body = record.model_dump(mode="json", exclude_none=True)
+    for name, value in record:
+        if isinstance(value, datetime):
+            body[name] = iso(value)
     item: dict[str, Any] = {**file_key(record.tenant, record.file_id), **body}
     return item
 
@@ -31,7 +39,7 @@ def from_item(item: dict[str, Any]) -> FileRecord:
 def to_attr(value: Any) -> Any:
     """A domain value as DynamoDB (resource API) wants it: no floats, datetimes as ISO text."""
     if isinstance(value, datetime):
-        return value.isoformat()
+        return iso(value)
     if hasattr(value, "model_dump"):
         return value.model_dump(mode="json", exclude_none=True)
     if isinstance(value, list):

@@ -1,0 +1,26 @@
+"""Routes of the catalog function: import types, the OpenAPI document and Swagger UI."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+
+from intake.import_types import all_import_types
+from intake.models.api import ImportTypeView
+
+router = Router()
+
+
+@router.get("/import-types", summary="What can be imported, and in which formats", tags=["types"])
+def list_import_types() -> list[ImportTypeView]:
+    return [
+        ImportTypeView(
+            name=t.name,
+            version=t.version,
+            description=t.description,
+            media_types=list(t.media_types),
+            max_size=t.max_size,
+            natural_key=t.natural_key,
+            json_schema=t.json_schema,
+        )
+        for t in all_import_types()
+    ]

@@ -1,0 +1,87 @@
+"""Every failure leaves the API as the contract's envelope: {"error": {code, message, details}}."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+
+from intake import errors
+from intake.models.api import ErrorBody, ErrorEnvelope
+from intake.observability import logger
+
+STATUS_BY_ERROR: dict[type[errors.IntakeError], HTTPStatus] = {
+    errors.BadRequest: HTTPStatus.BAD_REQUEST,
+    errors.Unauthorized: HTTPStatus.UNAUTHORIZED,
+    errors.Forbidden: HTTPStatus.FORBIDDEN,
+    errors.NotFound: HTTPStatus.NOT_FOUND,
+    errors.Conflict: HTTPStatus.CONFLICT,
+    errors.PayloadTooLarge: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+    errors.UnsupportedMediaType: HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+    errors.InvalidFields: HTTPStatus.UNPROCESSABLE_ENTITY,
+    errors.Unavailable: HTTPStatus.SERVICE_UNAVAILABLE,
+}
+
+
+def error_response(
+    status: HTTPStatus, code: str, message: str, details: list[dict[str, Any]] | None = None
+) -> Response[str]:
+    body = ErrorEnvelope(error=ErrorBody(code=code, message=message, details=details or []))
+    return Response(
+        status_code=status.value,
+        content_type=content_types.APPLICATION_JSON,
+        body=body.model_dump_json(),
+    )
+
+
+def register_error_handlers(app: APIGatewayHttpResolver) -> None:
+    @app.exception_handler(errors.IntakeError)
+    def _domain(exc: errors.IntakeError) -> Response[str]:
+        status = STATUS_BY_ERROR.get(type(exc), HTTPStatus.BAD_REQUEST)
+        return error_response(status, exc.code, exc.message, exc.details)
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(exc: RequestValidationError) -> Response[str]:
+        problems = list(exc.errors())
+        if any(_is_malformed_body(p) for p in problems):
+            return error_response(
+                HTTPStatus.BAD_REQUEST, "malformed_body", "the request body must be a JSON object"
+            )
+        details = [_detail(p) for p in problems]
+        return error_response(
+            HTTPStatus.UNPROCESSABLE_ENTITY, "validation_error", "some fields are invalid", details
+        )
+
+    @app.not_found
+    def _not_found(exc: Exception) -> Response[str]:
+        return error_response(HTTPStatus.NOT_FOUND, "not_found", "no such route")
+
+    @app.exception_handler(Exception)
+    def _unexpected(exc: Exception) -> Response[str]:
+        logger.exception("unhandled error")
+        return error_response(
+            HTTPStatus.INTERNAL_SERVER_ERROR, "internal_error", "something went wrong on our side"
+        )
+
+
+def _is_malformed_body(problem: dict[str, Any]) -> bool:
+    loc = tuple(problem.get("loc", ()))
+    if problem.get("type") == "json_invalid":
+        return True
+    # A body that is not an object at all (missing, a list, a string) is malformed, not invalid.
+    return loc == ("body",) and problem.get("type") in (
+        "missing",
+        "model_attributes_type",
+        "dict_type",
+    )
+
+
+def _detail(problem: dict[str, Any]) -> dict[str, Any]:
+    loc = [str(p) for p in problem.get("loc", ()) if p not in ("body", "query", "path")]
+    return {
+        "field": ".".join(loc) or None,
+        "code": problem.get("type", "invalid"),
+        "message": problem.get("msg", "invalid value"),
+    }

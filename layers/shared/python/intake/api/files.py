@@ -1,0 +1,57 @@
+"""Routes of the files function: declare, get, list."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+
+from intake.api.auth import tenant_of
+from intake.logic import files
+from intake.models.api import DeclareFileRequest, DeclareFileResponse, FileList, FileView
+from intake.models.domain import FileStatus
+from intake.observability import logger, metrics
+
+router = Router()
+
+_FILE_ID = Path(max_length=64, description="The id POST /files returned")
+
+
+@router.post("/files", summary="Declare a file and get its upload URL", tags=["files"])
+def declare(
+    request: Annotated[DeclareFileRequest, Body()],
+) -> Response[DeclareFileResponse]:
+    tenant = tenant_of(router.current_event)
+    created = files.declare_file(tenant, request)
+    logger.append_keys(file_id=created.file_id, tenant=tenant)
+    metrics.add_metric(name="FilesDeclared", unit="Count", value=1)
+    return Response(
+        status_code=201,
+        content_type=content_types.APPLICATION_JSON,
+        body=created,
+    )
+
+
+@router.get("/files/<file_id>", summary="A file's status, counts and errors", tags=["files"])
+def get_file(file_id: Annotated[str, _FILE_ID]) -> FileView:
+    logger.append_keys(file_id=file_id)
+    return files.get_file(tenant_of(router.current_event), file_id)
+
+
+@router.get("/files", summary="The tenant's files, newest first", tags=["files"])
+def list_files(
+    status: Annotated[FileStatus | None, Query()] = None,
+    import_type: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 25,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> FileList:
+    items, next_cursor = files.list_files(
+        tenant_of(router.current_event),
+        limit=limit,
+        cursor=cursor,
+        status=status,
+        import_type=import_type,
+    )
+    return FileList(items=items, next_cursor=next_cursor)

@@ -1,0 +1,1 @@
+"""Streaming readers: bytes in, located raw records (or located errors) out."""

@@ -1,0 +1,22 @@
+"""What a reader yields: a raw record at its line, or an error located in the file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from intake.models.domain import RowError
+
+
+@dataclass(slots=True)
+class RawRecord:
+    line: int | None  # physical line where the record starts (header = line 1)
+    data: dict[str, Any]
+
+
+class FileLevelError(Exception):
+    """The file cannot be read further (bad header, broken JSON syntax): the run fails here."""
+
+    def __init__(self, error: RowError) -> None:
+        super().__init__(error.message)
+        self.error = error

@@ -1,0 +1,231 @@
+"""Run one queued import or validation: claim it, stream it, write it, finish it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import timedelta
+
+from boto3.dynamodb.conditions import Attr
+
+from intake.clock import utcnow
+from intake.dal import file_repository, object_store
+from intake.dal.record_sink import DynamoDBSink, Sink
+from intake.errors import Conflict, NotFound
+from intake.import_types import ImportType, get_import_type
+from intake.ingest.error_report import ErrorCollector
+from intake.ingest.readers import read_records
+from intake.ingest.streams import open_bytes
+from intake.keys import report_key
+from intake.logic.engine import Outcome, validate_records
+from intake.models.db import iso
+from intake.models.domain import FileRecord, FileStatus, Progress
+from intake.models.messages import ImportMessage
+from intake.observability import logger, metrics
+from intake.settings import get_settings
+
+PROGRESS_INTERVAL_SECONDS = 3.0
+
+SinkFactory = Callable[[FileRecord], Sink]
+
+
+class RetryLater(Exception):
+    """Another delivery holds a live lease on this run; let SQS deliver the message again."""
+
+
+def dynamodb_sink(record: FileRecord) -> Sink:
+    return DynamoDBSink(
+        tenant=record.tenant,
+        import_type=record.import_type,
+        file_id=record.file_id,
+        imported_at=utcnow().isoformat(),
+    )
+
+
+def run_import(message: ImportMessage, *, sink_factory: SinkFactory = dynamodb_sink) -> None:
+    record = _claim(message)
+    if record is None:
+        return
+    logger.append_keys(file_id=record.file_id, tenant=record.tenant, run=record.run)
+    try:
+        _run(record, sink_factory)
+    except Conflict:
+        logger.warning("lost the run to another delivery; leaving it")
+    except Exception:
+        _release(record)
+        raise
+
+
+def _claim(message: ImportMessage) -> FileRecord | None:
+    """QUEUED -> PROCESSING for this run, or take over a PROCESSING run whose lease expired."""
+    try:
+        record = file_repository.get(message.tenant, message.file_id)
+    except NotFound:
+        logger.warning("import message for an unknown file", extra={"file_id": message.file_id})
+        return None
+    if record.run != message.run or record.status not in (FileStatus.QUEUED, FileStatus.PROCESSING):
+        logger.info("stale import message dropped", extra={"status": record.status.value})
+        return None
+    now = utcnow()
+    lease = now + timedelta(seconds=get_settings().processing_lease_seconds)
+    same_run = Attr("run").eq(message.run)
+    try:
+        if record.status is FileStatus.QUEUED:
+            return file_repository.transition(
+                record.tenant,
+                record.file_id,
+                FileStatus.PROCESSING,
+                now=now,
+                condition=same_run,
+                lease_until=lease,
+                progress=Progress(total=record.size),
+                remove=("errors", "result", "error_report_key", "reason"),
+            )
+        if record.lease_until and record.lease_until > now:
+            raise RetryLater(f"run {record.run} is held until {record.lease_until.isoformat()}")
+        logger.warning("taking over a run whose lease expired")
+        return file_repository.transition(
+            record.tenant,
+            record.file_id,
+            FileStatus.PROCESSING,
+            now=now,
+            expect=[FileStatus.PROCESSING],
+            condition=same_run & Attr("lease_until").lt(iso(now)),
+            lease_until=lease,
+        )
+    except Conflict:
+        return None  # another delivery claimed it first
+
+
+def _run(record: FileRecord, sink_factory: SinkFactory) -> None:
+    import_type = get_import_type(record.import_type)
+    started = time.monotonic()
+    errors = ErrorCollector()
+    try:
+        if record.check_only:
+            outcome = _pass(record, import_type, errors, sink=None)
+            status = FileStatus.FAILED if errors.count else FileStatus.VALIDATED
+        elif record.on_invalid == "fail":
+            outcome = _pass(record, import_type, errors, sink=None)
+            if errors.count:
+                status = FileStatus.FAILED
+            else:  # every row is valid: stream again, writing this time
+                outcome = _pass(record, import_type, errors, sink=sink_factory(record))
+                status = FileStatus.SUCCEEDED
+        else:
+            outcome = _pass(record, import_type, errors, sink=sink_factory(record))
+            nothing_valid = outcome.result.rows_valid == 0 and outcome.result.rows_invalid > 0
+            status = (
+                FileStatus.FAILED if outcome.file_error or nothing_valid else FileStatus.SUCCEEDED
+            )
+        _finish(record, status, outcome, errors)
+    finally:
+        errors.close()
+    metrics.add_metric(name=f"Runs{status.value.title()}", unit="Count", value=1)
+    metrics.add_metric(name="RowsProcessed", unit="Count", value=outcome.result.rows_total)
+    logger.info(
+        "run finished",
+        extra={
+            "status": status.value,
+            "result": outcome.result.model_dump(),
+            "seconds": round(time.monotonic() - started, 3),
+        },
+    )
+
+
+def _pass(
+    record: FileRecord, import_type: ImportType, errors: ErrorCollector, *, sink: Sink | None
+) -> Outcome:
+    with object_store.open_stream(record.object_key) as body:
+        stream, counter = open_bytes(body)
+        tracker = _ProgressTracker(record, lambda: counter.bytes_read)
+        events = read_records(stream, record.media_type, import_type)
+        return validate_records(events, import_type, errors, sink=sink, on_progress=tracker)
+
+
+class _ProgressTracker:
+    """Writes {done, total} bytes and renews the lease, at most every few seconds."""
+
+    def __init__(self, record: FileRecord, bytes_read: Callable[[], int]) -> None:
+        self._record = record
+        self._bytes_read = bytes_read
+        self._last = time.monotonic()
+
+    def __call__(self, rows: int) -> None:
+        now = time.monotonic()
+        if now - self._last < PROGRESS_INTERVAL_SECONDS:
+            return
+        self._last = now
+        wall = utcnow()
+        file_repository.update_fields(
+            self._record.tenant,
+            self._record.file_id,
+            expect_status=FileStatus.PROCESSING,
+            condition=Attr("run").eq(self._record.run),
+            progress=Progress(done=self._bytes_read(), total=self._record.size),
+            lease_until=wall + timedelta(seconds=get_settings().processing_lease_seconds),
+        )
+
+
+def _finish(
+    record: FileRecord, status: FileStatus, outcome: Outcome, errors: ErrorCollector
+) -> None:
+    now = utcnow()
+    report = None
+    if errors.count:
+        report = report_key(record.tenant, record.file_id, record.run)
+        object_store.upload_file(report, errors.report(), content_type="text/csv")
+    reason = None
+    if outcome.file_error:
+        reason = outcome.file_error.message
+    elif status is FileStatus.FAILED:
+        reason = f"{outcome.result.rows_invalid} of {outcome.result.rows_total} rows are invalid"
+    changes: dict[str, object] = {
+        "result": outcome.result,
+        "errors": errors.inline,
+        "progress": Progress(done=record.size, total=record.size),
+    }
+    if report:
+        changes["error_report_key"] = report
+    if reason:
+        changes["reason"] = reason
+    file_repository.transition(
+        record.tenant,
+        record.file_id,
+        status,
+        now=now,
+        condition=Attr("run").eq(record.run),
+        remove=("lease_until",),
+        **changes,
+    )
+
+
+def _release(record: FileRecord) -> None:
+    """After an unexpected failure, let the next delivery take the run over at once."""
+    try:
+        file_repository.update_fields(
+            record.tenant,
+            record.file_id,
+            expect_status=FileStatus.PROCESSING,
+            condition=Attr("run").eq(record.run),
+            lease_until=utcnow() - timedelta(seconds=1),
+        )
+    except Exception:  # best effort: the lease expires by itself
+        logger.exception("could not release the lease")
+
+
+def fail_run(message: ImportMessage, reason: str) -> None:
+    """The last delivery of a run failed unexpectedly: end it FAILED rather than leave it stuck."""
+    try:
+        file_repository.transition(
+            message.tenant,
+            message.file_id,
+            FileStatus.FAILED,
+            now=utcnow(),
+            expect=[FileStatus.PROCESSING],
+            condition=Attr("run").eq(message.run),
+            reason=reason,
+            remove=("lease_until",),
+        )
+    except (Conflict, NotFound):
+        pass

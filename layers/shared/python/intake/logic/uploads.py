@@ -1,0 +1,181 @@
+"""What the worker does when bytes land in the bucket: verify an upload, register a drop."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from datetime import datetime
+
+from intake.clock import utcnow
+from intake.dal import file_repository, object_store
+from intake.dal.object_store import ObjectFacts
+from intake.errors import Conflict, IntakeError, NotFound
+from intake.import_types import get_import_type
+from intake.ingest.sniff import SNIFF_BYTES, content_mismatch
+from intake.keys import parse_drop_key, parse_upload_key
+from intake.logic.files import normalise_media_type
+from intake.logic.imports import queue_run
+from intake.models.domain import FileRecord, FileStatus
+from intake.observability import logger, metrics
+
+EXTENSION_MEDIA_TYPES = {
+    ".csv": "text/csv",
+    ".json": "application/json",
+    ".jsonl": "application/x-ndjson",
+    ".ndjson": "application/x-ndjson",
+}
+_HASH_CHUNK = 8 * 1024 * 1024
+
+
+def object_created(key: str, *, event_time: datetime | None = None) -> None:
+    """Dispatch on the key's prefix; keys outside both layouts are logged and left alone."""
+    if parse_upload_key(key):
+        verify_upload(key)
+    elif parse_drop_key(key):
+        register_drop(key, event_time=event_time or utcnow())
+    else:
+        logger.warning("object outside the upload and drop layouts ignored", extra={"key": key})
+
+
+def verify_upload(key: str) -> None:
+    parsed = parse_upload_key(key)
+    assert parsed is not None
+    tenant, file_id = parsed
+    try:
+        record = file_repository.get(tenant, file_id)
+    except NotFound:
+        logger.warning("upload for an undeclared file", extra={"key": key})
+        return
+    logger.append_keys(file_id=file_id, tenant=tenant)
+    if record.status is not FileStatus.PENDING_UPLOAD:
+        logger.info("upload already handled", extra={"status": record.status.value})
+        return
+    try:
+        facts = object_store.head(key)
+    except NotFound:
+        logger.warning("uploaded object is gone", extra={"key": key})
+        return
+    reason = mismatch(record, facts)
+    to = FileStatus.REJECTED if reason else FileStatus.UPLOADED
+    try:
+        updated = file_repository.transition(
+            tenant, file_id, to, now=utcnow(), **({"reason": reason} if reason else {})
+        )
+    except Conflict:
+        return  # another delivery of the same event won
+    metrics.add_metric(name=f"Uploads{to.value.title()}", unit="Count", value=1)
+    logger.info("upload checked", extra={"status": to.value, "reason": reason})
+    if updated.status is FileStatus.UPLOADED and updated.auto_import:
+        queue_run(updated, check_only=updated.check_only, on_invalid=updated.on_invalid)
+
+
+def mismatch(record: FileRecord, facts: ObjectFacts) -> str | None:
+    """Why the object is not the file that was declared, or None if it is."""
+    if facts.size != record.size:
+        return f"declared {record.size} bytes, received {facts.size}"
+    if facts.content_type and normalise_media_type(facts.content_type) != record.media_type:
+        return f"declared {record.media_type}, received {facts.content_type}"
+    problem = content_mismatch(
+        object_store.read_head(record.object_key, SNIFF_BYTES), record.media_type
+    )
+    if problem:
+        return problem
+    if (
+        record.sha256
+        and _sha256_b64(record, facts) != base64.b64encode(bytes.fromhex(record.sha256)).decode()
+    ):
+        return "the SHA-256 of the bytes does not match the declared one"
+    return None
+
+
+def _sha256_b64(record: FileRecord, facts: ObjectFacts) -> str:
+    """S3's own checksum when it verified one on upload; otherwise hash the object's stream."""
+    if facts.sha256_b64 and "-" not in facts.sha256_b64:
+        return facts.sha256_b64
+    digest = hashlib.sha256()
+    with object_store.open_stream(record.object_key) as body:
+        while chunk := body.read(_HASH_CHUNK):
+            digest.update(chunk)
+    return base64.b64encode(digest.digest()).decode()
+
+
+def register_drop(key: str, *, event_time: datetime) -> None:
+    """A file dropped under drop/<tenant>/<import_type>/ becomes a file and is imported."""
+    parsed = parse_drop_key(key)
+    assert parsed is not None
+    tenant, type_name, name = parsed
+    try:
+        facts = object_store.head(key)
+    except NotFound:
+        logger.warning("dropped object is gone", extra={"key": key})
+        return
+    record, reason = _drop_record(key, tenant, type_name, name, facts, event_time)
+    logger.append_keys(file_id=record.file_id, tenant=tenant)
+    if not file_repository.create(record):
+        record = file_repository.get(tenant, record.file_id)  # redelivered event
+        if record.status is not FileStatus.UPLOADED or record.run:
+            return
+    else:
+        metrics.add_metric(name="DropsRegistered", unit="Count", value=1)
+        logger.info("drop registered", extra={"key": key, "status": record.status.value})
+    if reason is None:
+        try:
+            queue_run(record, check_only=False, on_invalid=record.on_invalid)
+        except Conflict:
+            pass  # a parallel delivery queued it
+
+
+def _drop_record(
+    key: str,
+    tenant: str,
+    type_name: str,
+    name: str,
+    facts: ObjectFacts,
+    event_time: datetime,
+) -> tuple[FileRecord, str | None]:
+    now = utcnow()
+    # One file per object version: a redelivered event maps to the same id.
+    identity = f"{key}\n{facts.version_id or facts.etag}".encode()
+    file_id = (
+        f"{int(event_time.timestamp() * 1000):012x}{hashlib.sha256(identity).hexdigest()[:16]}"
+    )
+    media_type = _media_type_of(name, facts)
+    reason = None
+    try:
+        import_type = get_import_type(type_name)
+        if media_type not in import_type.media_types:
+            reason = f"{import_type.name} does not take {media_type or 'files named ' + name}"
+        elif facts.size > import_type.max_size:
+            reason = f"{facts.size} bytes is over the {import_type.name} limit"
+        else:
+            reason = content_mismatch(object_store.read_head(key, SNIFF_BYTES), media_type)
+    except IntakeError as exc:
+        reason = exc.message
+    record = FileRecord(
+        tenant=tenant,
+        file_id=file_id,
+        name=name.rsplit("/", 1)[-1],
+        media_type=media_type or "application/octet-stream",
+        size=facts.size,
+        import_type=type_name,
+        status=FileStatus.REJECTED if reason else FileStatus.UPLOADED,
+        created_at=now,
+        updated_at=now,
+        object_key=key,
+        origin="drop",
+        folder=name.rsplit("/", 1)[0] if "/" in name else None,
+        reason=reason,
+    )
+    return record, reason
+
+
+def _media_type_of(name: str, facts: ObjectFacts) -> str | None:
+    lowered = name.lower().removesuffix(".gz")
+    for extension, media_type in EXTENSION_MEDIA_TYPES.items():
+        if lowered.endswith(extension):
+            return media_type
+    if facts.content_type:
+        declared = normalise_media_type(facts.content_type)
+        if declared in EXTENSION_MEDIA_TYPES.values():
+            return declared
+    return None

@@ -1,0 +1,63 @@
+"""One message from the import queue: an S3 notification or an import request."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from aws_lambda_powertools.utilities.data_classes import S3Event
+from pydantic import ValidationError
+
+from intake.keys import decode_event_key
+from intake.logic.importer import fail_run, run_import
+from intake.logic.uploads import object_created
+from intake.models.messages import ImportMessage
+from intake.observability import logger
+from intake.settings import get_settings
+
+
+class UnknownMessage(ValueError):
+    """Neither an S3 notification nor an import request: left for the DLQ."""
+
+
+def handle_message(body: str, *, receive_count: int) -> None:
+    try:
+        payload: Any = json.loads(body)
+    except json.JSONDecodeError:
+        raise UnknownMessage("message body is not JSON") from None
+    if not isinstance(payload, dict):
+        raise UnknownMessage("message body is not a JSON object")
+    if payload.get("Event") == "s3:TestEvent":
+        logger.info("s3:TestEvent skipped")
+        return
+    if "Records" in payload:
+        _s3_notification(S3Event(payload))
+        return
+    if payload.get("kind") == ImportMessage.model_fields["kind"].default:
+        try:
+            message = ImportMessage.model_validate(payload)
+        except ValidationError as exc:
+            raise UnknownMessage(f"malformed import request: {exc.error_count()} errors") from None
+        _import(message, receive_count=receive_count)
+        return
+    raise UnknownMessage("unrecognised message")
+
+
+def _s3_notification(event: S3Event) -> None:
+    for record in event.records:
+        if not record.event_name.startswith("ObjectCreated:"):
+            continue
+        key = decode_event_key(record.s3.get_object.key)
+        event_time = datetime.fromisoformat(record.event_time.replace("Z", "+00:00"))
+        object_created(key, event_time=event_time)
+
+
+def _import(message: ImportMessage, *, receive_count: int) -> None:
+    try:
+        run_import(message)
+    except Exception as exc:
+        if receive_count >= get_settings().max_receive_count:
+            # This was the last delivery SQS will make: say so on the file, not only in the DLQ.
+            fail_run(message, f"the import could not complete ({type(exc).__name__}); see logs")
+        raise
