@@ -11,7 +11,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from intake.logic.worker import handle_message
 from intake.observability import logger, metrics, tracer
 
-processor = BatchProcessor(event_type=EventType.SQS)
+# With ReportBatchItemFailures, "every record failed" is an answer like any other: report each
+# failure rather than raising, so Lambda retries exactly the failed messages.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 @tracer.capture_method(capture_response=False)

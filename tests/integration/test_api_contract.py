@@ -1,0 +1,206 @@
+"""The HTTP contract of design.md, through the real handlers: codes, envelopes, tenancy."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.integration.test_flow import CSV, declare_and_upload
+
+DECLARE = {"name": "people.csv", "media_type": "text/csv", "size": 100, "import_type": "contacts"}
+
+
+def assert_envelope(body, code):
+    assert set(body) == {"error"}
+    assert body["error"]["code"] == code
+    assert body["error"]["message"]
+    assert isinstance(body["error"]["details"], list)
+
+
+def test_declare_returns_a_signed_upload_block(api):
+    status, body = api("POST", "/files", body={**DECLARE, "sha256": "ab" * 32})
+    assert status == 201
+    assert body["status"] == "PENDING_UPLOAD"
+    upload = body["upload"]
+    assert upload["method"] == "PUT"
+    assert upload["headers"]["Content-Type"] == "text/csv"
+    assert upload["headers"]["Content-Length"] == "100"
+    assert "x-amz-checksum-sha256" in upload["headers"]
+    signed = upload["url"].split("X-Amz-SignedHeaders=")[1].split("&")[0]
+    assert signed.split("%3B") == [
+        "content-length",
+        "content-type",
+        "host",
+        "x-amz-checksum-sha256",
+    ]
+    assert "X-Amz-Expires=900" in upload["url"]
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "code"),
+    [
+        ({"size": 11 * 1024**3}, 413, "too_large"),
+        ({"media_type": "application/pdf"}, 415, "unsupported_media_type"),
+        ({"size": 0}, 422, "validation_error"),
+        ({"import_type": "planets"}, 422, "validation_error"),
+        ({"sha256": "xyz"}, 422, "validation_error"),
+        ({"surprise": True}, 422, "validation_error"),
+        ({"name": "../etc/passwd"}, 422, "validation_error"),
+    ],
+)
+def test_declare_rejects_bad_declarations(api, change, status, code):
+    got, body = api("POST", "/files", body={**DECLARE, **change})
+    assert got == status, body
+    assert_envelope(body, code)
+
+
+def test_validation_details_name_the_field(api):
+    _, body = api("POST", "/files", body={**DECLARE, "size": -1})
+    assert [d["field"] for d in body["error"]["details"]] == ["size"]
+
+
+@pytest.mark.parametrize("raw", ["{not json", "[1, 2]", '"text"', ""])
+def test_malformed_body_is_400(api, raw):
+    status, body = api("POST", "/files", raw_body=raw)
+    assert status == 400, body
+    assert_envelope(body, "malformed_body")
+
+
+def test_media_type_parameters_are_ignored(api):
+    status, body = api("POST", "/files", body={**DECLARE, "media_type": "Text/CSV; charset=utf-8"})
+    assert status == 201
+    assert body["upload"]["headers"]["Content-Type"] == "text/csv"
+
+
+def test_another_tenants_file_is_404(api):
+    _, created = api("POST", "/files", body=DECLARE)
+    status, body = api("GET", f"/files/{created['file_id']}", tenant="globex")
+    assert status == 404
+    assert_envelope(body, "not_found")
+    status, _ = api("POST", f"/files/{created['file_id']}/import", body={}, tenant="globex")
+    assert status == 404
+
+
+def test_unknown_file_is_404(api):
+    assert api("GET", "/files/doesnotexist")[0] == 404
+
+
+def test_token_without_tenant_claim_is_403(api):
+    status, body = api("GET", "/files", tenant=None)
+    assert status == 403
+    assert_envelope(body, "forbidden")
+
+
+def test_import_before_upload_is_409(api):
+    _, created = api("POST", "/files", body=DECLARE)
+    status, body = api("POST", f"/files/{created['file_id']}/import", body={"check_only": True})
+    assert status == 409
+    assert_envelope(body, "illegal_state")
+    assert "not been uploaded" in body["error"]["message"]
+
+
+def test_import_twice_while_queued_is_409(api, drain):
+    file_id = declare_and_upload(api, CSV)
+    drain()
+    assert api("POST", f"/files/{file_id}/import", body={})[0] == 202
+    status, body = api("POST", f"/files/{file_id}/import", body={})
+    assert status == 409
+    assert "already queued" in body["error"]["message"]
+
+
+def test_import_answers_202_with_the_queued_run(api, drain):
+    file_id = declare_and_upload(api, CSV)
+    drain()
+    status, body = api("POST", f"/files/{file_id}/import", body={"check_only": True})
+    assert status == 202
+    assert body == {
+        "file_id": file_id,
+        "status": "QUEUED",
+        "check_only": True,
+        "on_invalid": "fail",
+    }
+
+
+def test_queue_outage_is_503_and_leaves_the_file_importable(api, drain, monkeypatch):
+    from intake.dal import import_queue
+    from intake.errors import Unavailable
+
+    file_id = declare_and_upload(api, CSV)
+    drain()
+
+    def refuse(message):
+        raise Unavailable("the import queue did not accept the request; try again")
+
+    monkeypatch.setattr(import_queue, "send_import", refuse)
+    status, body = api("POST", f"/files/{file_id}/import", body={})
+    assert status == 503
+    assert_envelope(body, "unavailable")
+    assert api("GET", f"/files/{file_id}")[1]["status"] == "UPLOADED"
+    monkeypatch.undo()
+    assert api("POST", f"/files/{file_id}/import", body={})[0] == 202
+
+
+def test_list_pages_newest_first_and_filters(api):
+    ids = [api("POST", "/files", body=DECLARE)[1]["file_id"] for _ in range(5)]
+    status, page = api("GET", "/files", query={"limit": "2"})
+    assert status == 200
+    assert [f["file_id"] for f in page["items"]] == ids[::-1][:2]
+    seen = [f["file_id"] for f in page["items"]]
+    while page["next_cursor"]:
+        page = api("GET", "/files", query={"limit": "2", "cursor": page["next_cursor"]})[1]
+        seen += [f["file_id"] for f in page["items"]]
+    assert seen == ids[::-1]
+    assert api("GET", "/files", query={"status": "UPLOADED"})[1]["items"] == []
+    assert len(api("GET", "/files", query={"status": "PENDING_UPLOAD"})[1]["items"]) == 5
+    assert api("GET", "/files", query={"import_type": "event"})[1]["items"] == []
+    assert api("GET", "/files", tenant="globex")[1] == {"items": [], "next_cursor": None}
+
+
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [
+        ({"limit": "0"}, 422),
+        ({"limit": "x"}, 422),
+        ({"status": "DONE"}, 422),
+        ({"cursor": "zz"}, 400),
+    ],
+)
+def test_list_rejects_bad_query(api, query, status):
+    got, body = api("GET", "/files", query=query)
+    assert got == status, body
+    assert "error" in body
+
+
+def test_expired_upload_becomes_expired(api, monkeypatch):
+    from datetime import timedelta
+
+    from intake import clock
+    from intake.logic import files
+
+    _, created = api("POST", "/files", body=DECLARE)
+    later = clock.utcnow() + timedelta(minutes=16)
+    monkeypatch.setattr(files, "utcnow", lambda: later)
+    body = api("GET", f"/files/{created['file_id']}")[1]
+    assert body["status"] == "EXPIRED"
+    assert "expired" in body["reason"]
+
+
+def test_import_types_describe_contacts(api):
+    status, body = api("GET", "/import-types")
+    assert status == 200
+    contacts = next(t for t in body if t["name"] == "contacts")
+    assert contacts["media_types"] == ["text/csv", "application/json", "application/x-ndjson"]
+    assert contacts["max_size"] == 10 * 1024**3
+    assert set(contacts["json_schema"]["required"]) == {"external_id", "email", "first_name"}
+
+
+def test_openapi_document_and_swagger_ui(api):
+    status, spec = api("GET", "/openapi.json")
+    assert status == 200
+    assert spec["openapi"].startswith("3.1")
+    assert {"/files", "/files/{file_id}", "/files/{file_id}/import", "/import-types"} <= set(
+        spec["paths"]
+    )
+    assert spec["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+    status, html = api("GET", "/docs")
+    assert status == 200
+    assert "swagger" in html.lower()

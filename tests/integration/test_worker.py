@@ -1,0 +1,364 @@
+"""The import worker on moto: S3 put -> SQS message -> worker, and every way a run can end."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+
+import boto3
+import pytest
+
+from intake.logic import importer
+from intake.models.messages import ImportMessage
+from tests.integration.conftest import FakeContext, sqs_record
+from tests.integration.test_flow import BAD_CSV, CSV, declare_and_upload
+
+JSONL = b"\n".join(
+    json.dumps(r).encode()
+    for r in [
+        {"external_id": "j-1", "email": "a@example.com", "first_name": "A"},
+        {"external_id": "j-2", "email": "b@example.com", "first_name": "B", "country": "FR"},
+    ]
+)
+JSON_DOC = json.dumps(
+    {"records": [{"external_id": "k-1", "email": "k@example.com", "first_name": "K"}]}
+).encode()
+
+
+def records(aws, tenant="acme"):
+    table = boto3.resource("dynamodb").Table(aws.names.records_table)
+    return table.query(
+        KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": f"{tenant}#contacts"}
+    )["Items"]
+
+
+def put_object(aws, key, body, **extra):
+    boto3.client("s3").put_object(Bucket=aws.names.bucket, Key=key, Body=body, **extra)
+
+
+def test_drop_path_registers_and_imports_without_api_calls(api, drain, aws):
+    put_object(aws, "drop/acme/contacts/partners/june 2026.csv", CSV)
+    drain()
+    files = api("GET", "/files")[1]["items"]
+    assert len(files) == 1
+    dropped = files[0]
+    assert dropped["origin"] == "drop"
+    assert dropped["name"] == "june 2026.csv"
+    assert dropped["folder"] == "partners"
+    assert dropped["status"] == "SUCCEEDED", dropped
+    assert dropped["result"]["rows_written"] == 3
+    assert len(records(aws)) == 3
+
+
+def test_redelivered_drop_event_imports_once(api, drain, aws, handlers):
+    put_object(aws, "drop/acme/contacts/once.csv", CSV)
+    sqs = boto3.client("sqs")
+    messages = []
+    while batch := sqs.receive_message(
+        QueueUrl=aws.queue_url, MaxNumberOfMessages=10, AttributeNames=["All"]
+    ).get("Messages"):
+        messages += batch
+    event = {"Records": [sqs_record(m, aws.queue_arn) for m in messages]}
+    handlers["import_worker"].lambda_handler(event, FakeContext())
+    handlers["import_worker"].lambda_handler(event, FakeContext())  # the same event, again
+    drain()
+    items = api("GET", "/files")[1]["items"]
+    assert [f["status"] for f in items] == ["SUCCEEDED"]
+    assert items[0]["result"]["rows_written"] == 3
+
+
+@pytest.mark.parametrize(
+    ("key", "reason"),
+    [
+        ("drop/acme/contacts/notes.txt", "does not take"),
+        ("drop/acme/planets/earth.csv", "unknown import type"),
+    ],
+)
+def test_unusable_drops_are_rejected_with_a_reason(api, drain, aws, key, reason):
+    put_object(aws, key, CSV)
+    drain()
+    [dropped] = api("GET", "/files")[1]["items"]
+    assert dropped["status"] == "REJECTED"
+    assert reason in dropped["reason"]
+
+
+def test_upload_of_other_bytes_is_rejected(api, drain, aws):
+    _, created = api(
+        "POST",
+        "/files",
+        body={"name": "p.csv", "media_type": "text/csv", "size": 500, "import_type": "contacts"},
+    )
+    put_object(aws, f"uploads/acme/{created['file_id']}", CSV, ContentType="text/csv")
+    drain()
+    view = api("GET", f"/files/{created['file_id']}")[1]
+    assert view["status"] == "REJECTED"
+    assert view["reason"] == f"declared 500 bytes, received {len(CSV)}"
+
+
+def test_upload_with_wrong_sha256_is_rejected(api, drain):
+    wrong = hashlib.sha256(b"something else").hexdigest()
+    file_id = declare_and_upload_unsigned(api, CSV, sha256=wrong)
+    drain()
+    view = api("GET", f"/files/{file_id}")[1]
+    assert view["status"] == "REJECTED"
+    assert "SHA-256" in view["reason"]
+
+
+def test_upload_with_matching_sha256_is_accepted(api, drain):
+    file_id = declare_and_upload(api, CSV, sha256=hashlib.sha256(CSV).hexdigest())
+    drain()
+    assert api("GET", f"/files/{file_id}")[1]["status"] == "UPLOADED"
+
+
+def declare_and_upload_unsigned(api, body, **extra):
+    """Bytes that differ from the declaration reach S3 only if S3 skips a check (moto does)."""
+    _, created = api(
+        "POST",
+        "/files",
+        body={
+            "name": "p.csv",
+            "media_type": "text/csv",
+            "size": len(body),
+            "import_type": "contacts",
+            **extra,
+        },
+    )
+    boto3.client("s3").put_object(
+        Bucket="intake-local-uploads",
+        Key=f"uploads/acme/{created['file_id']}",
+        Body=body,
+        ContentType="text/csv",
+    )
+    return created["file_id"]
+
+
+def test_json_content_declared_as_csv_is_rejected(api, drain):
+    file_id = declare_and_upload_unsigned(api, JSON_DOC)
+    drain()
+    view = api("GET", f"/files/{file_id}")[1]
+    assert view["status"] == "REJECTED"
+    assert view["reason"] == "the content is JSON, not CSV"
+
+
+@pytest.mark.parametrize(
+    ("media_type", "body", "keys"),
+    [
+        ("application/x-ndjson", JSONL, {"j-1", "j-2"}),
+        ("application/json", JSON_DOC, {"k-1"}),
+        ("text/csv", gzip.compress(CSV), {"c-1", "c-2", "c-3"}),
+    ],
+)
+def test_every_format_imports(api, drain, aws, media_type, body, keys):
+    _, created = api(
+        "POST",
+        "/files",
+        body={
+            "name": "f",
+            "media_type": media_type,
+            "size": len(body),
+            "import_type": "contacts",
+            "auto_import": True,
+        },
+    )
+    import requests
+
+    upload = created["upload"]
+    assert requests.put(upload["url"], data=body, headers=upload["headers"], timeout=10).ok
+    drain()
+    view = api("GET", f"/files/{created['file_id']}")[1]
+    assert view["status"] == "SUCCEEDED", view
+    assert {r["sk"] for r in records(aws)} == keys
+
+
+def test_skip_writes_the_valid_rows(api, drain, aws):
+    file_id = declare_and_upload(api, BAD_CSV)
+    drain()
+    api("POST", f"/files/{file_id}/import", body={"on_invalid": "skip"})
+    drain()
+    view = api("GET", f"/files/{file_id}")[1]
+    assert view["status"] == "SUCCEEDED"
+    assert view["result"] == {
+        "rows_total": 3,
+        "rows_valid": 1,
+        "rows_invalid": 2,
+        "rows_written": 1,
+        "errors_truncated": False,
+    }
+    assert [r["sk"] for r in records(aws)] == ["c-1"]
+    assert len(view["errors"]) == 3
+
+
+def test_failed_check_then_import_with_skip(api, drain, aws):
+    file_id = declare_and_upload(api, BAD_CSV)
+    drain()
+    api("POST", f"/files/{file_id}/import", body={"check_only": True})
+    drain()
+    assert api("GET", f"/files/{file_id}")[1]["status"] == "FAILED"
+    assert api("POST", f"/files/{file_id}/import", body={"on_invalid": "skip"})[0] == 202
+    drain()
+    assert api("GET", f"/files/{file_id}")[1]["status"] == "SUCCEEDED"
+
+
+def test_error_report_lists_every_error(api, drain, aws):
+    import requests
+
+    file_id = declare_and_upload(api, BAD_CSV)
+    drain()
+    api("POST", f"/files/{file_id}/import", body={"check_only": True})
+    drain()
+    view = api("GET", f"/files/{file_id}")[1]
+    report = requests.get(view["error_report_url"], timeout=10)
+    assert report.status_code == 200
+    lines = report.text.strip().splitlines()
+    assert lines[0] == "file,line,column,field,code,message"
+    assert lines[1:] == [
+        ",3,,email,invalid_email,email is not a valid e-mail address",
+        ",4,,first_name,required,first_name is required and must not be empty",
+        ",4,,country,invalid_country,country must be two upper-case letters (ISO 3166-1)",
+    ]
+
+
+def test_reimport_leaves_the_same_rows(api, drain, aws):
+    file_id = declare_and_upload(api, CSV)
+    drain()
+    api("POST", f"/files/{file_id}/import", body={})
+    drain()
+    first = sorted((r["sk"], r["email"]) for r in records(aws))
+    api("POST", f"/files/{file_id}/import", body={})
+    drain()
+    assert api("GET", f"/files/{file_id}")[1]["status"] == "SUCCEEDED"
+    assert sorted((r["sk"], r["email"]) for r in records(aws)) == first
+
+
+def test_header_without_required_column_fails_the_file(api, drain, aws):
+    body = b"external_id,first_name\nc-1,Ada\n"
+    file_id = declare_and_upload(api, body, auto_import=True)
+    drain()
+    view = api("GET", f"/files/{file_id}")[1]
+    assert view["status"] == "FAILED"
+    assert view["errors"] == [
+        {
+            "line": 1,
+            "column": None,
+            "field": "email",
+            "code": "missing_column",
+            "message": "the header has no email column",
+            "file": None,
+        }
+    ]
+    assert view["reason"] == "the header has no email column"
+
+
+def queued_message(api, drain, body=CSV) -> tuple[str, ImportMessage]:
+    file_id = declare_and_upload(api, body)
+    drain()
+    api("POST", f"/files/{file_id}/import", body={})
+    sqs_message = boto3.client("sqs").receive_message(
+        QueueUrl="https://sqs.us-east-1.amazonaws.com/123456789012/intake-local-import",
+        MaxNumberOfMessages=1,
+    )["Messages"][0]
+    return file_id, ImportMessage.model_validate_json(sqs_message["Body"])
+
+
+def test_two_deliveries_of_one_run_import_once(api, drain, aws):
+    file_id, message = queued_message(api, drain)
+    writes = []
+
+    class Recording:
+        def __init__(self):
+            self.n = 0
+
+        def put(self, key, item):
+            writes.append(key)
+            self.n += 1
+
+        def flush(self):
+            n, self.n = self.n, 0
+            return n
+
+    importer.run_import(message, sink_factory=lambda r: Recording())
+    importer.run_import(message, sink_factory=lambda r: Recording())  # duplicate delivery
+    assert sorted(writes) == ["c-1", "c-2", "c-3"]
+    assert api("GET", f"/files/{file_id}")[1]["status"] == "SUCCEEDED"
+
+
+def test_live_lease_defers_a_second_delivery(api, drain, monkeypatch):
+    file_id, message = queued_message(api, drain)
+
+    def crash(record):
+        raise RuntimeError("worker died mid-run")
+
+    # A worker that claimed the run and is still "alive" (its lease is live)...
+    from intake.dal import file_repository
+
+    original = importer._run
+    monkeypatch.setattr(importer, "_run", lambda record, factory: None)
+    importer.run_import(message)
+    monkeypatch.setattr(importer, "_run", original)
+    assert file_repository.get("acme", file_id).status.value == "PROCESSING"
+    # ...makes another delivery wait for it.
+    with pytest.raises(importer.RetryLater):
+        importer.run_import(message, sink_factory=crash)
+
+
+def test_crashed_run_is_taken_over_by_the_next_delivery(api, drain, aws):
+    file_id, message = queued_message(api, drain)
+
+    def crash(record):
+        raise RuntimeError("sink unavailable")
+
+    with pytest.raises(RuntimeError):
+        importer.run_import(message, sink_factory=crash)
+    assert api("GET", f"/files/{file_id}")[1]["status"] == "PROCESSING"
+    importer.run_import(message)  # redelivery: the crashed run released its lease
+    view = api("GET", f"/files/{file_id}")[1]
+    assert view["status"] == "SUCCEEDED"
+    assert view["result"]["rows_written"] == 3
+
+
+def test_last_delivery_failure_ends_the_run_failed(api, drain, aws, monkeypatch, handlers):
+    file_id = declare_and_upload(api, CSV)
+    drain()
+    api("POST", f"/files/{file_id}/import", body={})
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("S3 is having a bad day")
+
+    monkeypatch.setattr(importer, "read_records", broken)
+    sqs = boto3.client("sqs")
+    message = sqs.receive_message(
+        QueueUrl=aws.queue_url, MaxNumberOfMessages=1, AttributeNames=["All"]
+    )["Messages"][0]
+    record = sqs_record(message, aws.queue_arn)
+    record["attributes"]["ApproximateReceiveCount"] = "5"
+    response = handlers["import_worker"].lambda_handler({"Records": [record]}, FakeContext())
+    assert response["batchItemFailures"] == [{"itemIdentifier": message["MessageId"]}]
+    view = api("GET", f"/files/{file_id}")[1]
+    assert view["status"] == "FAILED"
+    assert "RuntimeError" in view["reason"]
+
+
+def test_test_event_is_skipped_and_unknown_messages_fail(aws, handlers):
+    sqs = boto3.client("sqs")
+    sqs.send_message(QueueUrl=aws.queue_url, MessageBody="not json at all")
+    messages = []
+    while batch := sqs.receive_message(
+        QueueUrl=aws.queue_url, MaxNumberOfMessages=10, AttributeNames=["All"]
+    ).get("Messages"):
+        messages += batch
+    bodies = {m["MessageId"]: m["Body"] for m in messages}
+    event = {"Records": [sqs_record(m, aws.queue_arn) for m in messages]}
+    response = handlers["import_worker"].lambda_handler(event, FakeContext())
+    failed = [f["itemIdentifier"] for f in response["batchItemFailures"]]
+    assert [bodies[i] for i in failed] == ["not json at all"]
+    assert any("s3:TestEvent" in b for b in bodies.values())
+
+
+def test_sample_events_run_through_the_worker(aws, handlers):
+    from pathlib import Path
+
+    for name in ("sqs_s3_test_event.json", "sqs_s3_object_created.json"):
+        event = json.loads((Path(__file__).parents[2] / "events" / name).read_text())
+        response = handlers["import_worker"].lambda_handler(event, FakeContext())
+        assert response == {"batchItemFailures": []}
