@@ -1,0 +1,202 @@
+"""validate_records: counts, what reaches the sink, file-level failures, record numbers."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from intake.import_types import ImportType, get_import_type
+from intake.ingest.csv_reader import read_csv
+from intake.ingest.error_report import ErrorCollector
+from intake.ingest.json_readers import read_json
+from intake.ingest.records import FileLevelError, RawRecord
+from intake.ingest.streams import open_bytes
+from intake.logic.engine import validate_records
+from intake.models.domain import ImportResult, RowError
+
+
+class FakeSink:
+    """In-memory Sink: keeps what was put, reports how many since the last flush."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, dict[str, Any]] = {}
+        self.flushes = 0
+        self._since_flush = 0
+
+    def put(self, key: str, item: dict[str, Any]) -> None:
+        self.items[key] = item
+        self._since_flush += 1
+
+    def flush(self) -> int:
+        self.flushes += 1
+        written, self._since_flush = self._since_flush, 0
+        return written
+
+
+@pytest.fixture(scope="module")
+def contacts() -> ImportType:
+    return get_import_type("contacts")
+
+
+@pytest.fixture
+def errors() -> Iterator[ErrorCollector]:
+    collector = ErrorCollector()
+    yield collector
+    collector.close()
+
+
+CSV = (
+    b"external_id,email,first_name,country,signed_up\n"
+    b"1,ann@example.com,Ann,NO,2024-01-05\n"  # 2 valid
+    b"2,not-an-email,Bob,,\n"  # 3 invalid email
+    b"3,cid@example.com,Cid\n"  # 4 wrong column count
+    b"4,dee@example.com,Dee,se,\n"  # 5 invalid country
+    b"5,eve@example.com,Eve,,\n"  # 6 valid
+)
+
+
+def csv_events(data: bytes, contacts: ImportType) -> Iterator[RawRecord | RowError]:
+    return read_csv(io.BytesIO(data), required=contacts.required_fields)
+
+
+def test_counts_every_row_and_writes_only_valid_ones(
+    contacts: ImportType, errors: ErrorCollector
+) -> None:
+    sink = FakeSink()
+
+    outcome = validate_records(csv_events(CSV, contacts), contacts, errors, sink=sink)
+
+    assert outcome.file_error is None
+    assert outcome.result == ImportResult(
+        rows_total=5, rows_valid=2, rows_invalid=3, rows_written=2, errors_truncated=False
+    )
+    assert sink.items == {
+        "1": {
+            "external_id": "1",
+            "email": "ann@example.com",
+            "first_name": "Ann",
+            "country": "NO",
+            "signed_up": "2024-01-05",
+        },
+        "5": {"external_id": "5", "email": "eve@example.com", "first_name": "Eve"},
+    }
+    assert [(e.line, e.field, e.code) for e in errors.inline] == [
+        (3, "email", "invalid_email"),
+        (4, None, "wrong_column_count"),
+        (5, "country", "invalid_country"),
+    ]
+    assert errors.count == 3
+
+
+def test_a_row_with_two_bad_fields_is_one_invalid_row_with_two_errors(
+    contacts: ImportType, errors: ErrorCollector
+) -> None:
+    data = b"external_id,email,first_name\n1,bad,\n"
+
+    outcome = validate_records(csv_events(data, contacts), contacts, errors, sink=FakeSink())
+
+    assert (outcome.result.rows_total, outcome.result.rows_invalid) == (1, 1)
+    assert [(e.line, e.field, e.code) for e in errors.inline] == [
+        (2, "email", "invalid_email"),
+        (2, "first_name", "required"),
+    ]
+
+
+def test_without_a_sink_nothing_is_written(contacts: ImportType, errors: ErrorCollector) -> None:
+    outcome = validate_records(csv_events(CSV, contacts), contacts, errors, sink=None)
+
+    assert outcome.result == ImportResult(
+        rows_total=5, rows_valid=2, rows_invalid=3, rows_written=0
+    )
+
+
+def test_a_bad_header_fails_the_file_and_is_reported(
+    contacts: ImportType, errors: ErrorCollector
+) -> None:
+    data = b"external_id,first_name\n1,Ann\n"
+    sink = FakeSink()
+
+    outcome = validate_records(csv_events(data, contacts), contacts, errors, sink=sink)
+
+    assert outcome.file_error == RowError(
+        line=1, field="email", code="missing_column", message="the header has no email column"
+    )
+    assert errors.inline == [outcome.file_error]
+    assert outcome.result == ImportResult()
+    assert sink.items == {}
+
+
+def test_a_file_level_error_stops_reading(contacts: ImportType, errors: ErrorCollector) -> None:
+    broken = RowError(code="invalid_json", message="parse error")
+
+    def events() -> Iterator[RawRecord | RowError]:
+        yield RawRecord(None, {"external_id": "1", "email": "a@x.io", "first_name": "A"})
+        yield RawRecord(None, {"external_id": "2", "email": "b@x.io", "first_name": "B"})
+        raise FileLevelError(broken)
+
+    outcome = validate_records(events(), contacts, errors, sink=FakeSink())
+
+    assert outcome.file_error == broken
+    assert errors.inline == [broken]
+    assert (outcome.result.rows_total, outcome.result.rows_valid) == (2, 2)
+
+
+def test_json_array_errors_say_which_record(contacts: ImportType, errors: ErrorCollector) -> None:
+    data = (
+        b'[{"external_id": "1", "email": "a@x.io", "first_name": "A"},'
+        b' {"external_id": "2", "email": "nope", "first_name": "B"},'
+        b" 7,"
+        b' {"external_id": "4", "email": "d@x.io", "first_name": "D", "country": "xx"}]'
+    )
+    stream, _ = open_bytes(io.BytesIO(data))
+
+    outcome = validate_records(read_json(stream), contacts, errors, sink=FakeSink())
+
+    assert outcome.result == ImportResult(
+        rows_total=4, rows_valid=1, rows_invalid=3, rows_written=1
+    )
+    assert errors.inline == [
+        RowError(
+            field="email",
+            code="invalid_email",
+            message="record 2: email is not a valid e-mail address",
+        ),
+        RowError(code="not_an_object", message="a record must be an object"),
+        RowError(
+            field="country",
+            code="invalid_country",
+            message="record 4: country must be two upper-case letters (ISO 3166-1)",
+        ),
+    ]
+
+
+def test_csv_errors_keep_their_message_without_a_record_number(
+    contacts: ImportType, errors: ErrorCollector
+) -> None:
+    validate_records(csv_events(CSV, contacts), contacts, errors)
+
+    assert errors.inline[0].message == "email is not a valid e-mail address"
+
+
+def test_progress_is_reported_every_n_rows(contacts: ImportType, errors: ErrorCollector) -> None:
+    seen: list[int] = []
+
+    validate_records(
+        csv_events(CSV, contacts), contacts, errors, on_progress=seen.append, progress_every=2
+    )
+
+    assert seen == [2, 4]
+
+
+def test_errors_truncated_is_carried_into_the_result(contacts: ImportType) -> None:
+    collector = ErrorCollector(max_errors=1)
+    try:
+        outcome = validate_records(csv_events(CSV, contacts), contacts, collector)
+    finally:
+        collector.close()
+
+    assert outcome.result.errors_truncated is True
+    assert outcome.result.rows_invalid == 3

@@ -1,0 +1,85 @@
+"""content_mismatch: does the head of an upload look like its declared media type?"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import random
+import zipfile
+
+import pytest
+
+from intake.ingest.sniff import SNIFF_BYTES, content_mismatch
+
+CSV = b"external_id,email,first_name\n1,ann@example.com,Ann\n"
+JSON_ARRAY = b'[{"external_id": "1"}]'
+JSON_OBJECT = b'{"records": [{"external_id": "1"}]}'
+NDJSON = b'{"external_id": "1"}\n{"external_id": "2"}\n'
+
+
+def zipped(content: bytes) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("contacts.csv", content)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("head", "media_type"),
+    [
+        (CSV, "text/csv"),
+        (b"a;b\n1;2\n", "text/csv"),
+        ("name\nZoë\n".encode(), "text/csv"),
+        (JSON_ARRAY, "application/json"),
+        (JSON_OBJECT, "application/json"),
+        (NDJSON, "application/x-ndjson"),
+        (b"\xef\xbb\xbf" + CSV, "text/csv"),
+        (b"\xef\xbb\xbf \r\n\t" + JSON_ARRAY, "application/json"),
+        (b"\n\n  " + JSON_OBJECT, "application/json"),
+        (b"\xef\xbb\xbf\n" + NDJSON, "application/x-ndjson"),
+        (gzip.compress(CSV), "text/csv"),
+        (gzip.compress(NDJSON), "application/x-ndjson"),
+        (gzip.compress(JSON_ARRAY), "application/json"),
+    ],
+)
+def test_matching_content_is_accepted(head: bytes, media_type: str) -> None:
+    assert content_mismatch(head, media_type) is None
+
+
+@pytest.mark.parametrize(
+    ("head", "media_type", "reason"),
+    [
+        (JSON_ARRAY, "text/csv", "the content is JSON, not CSV"),
+        (NDJSON, "text/csv", "the content is JSON, not CSV"),
+        (CSV, "application/json", "JSON content must start with [ or {"),
+        (CSV, "application/x-ndjson", "JSON Lines content must start with a {"),
+        (JSON_ARRAY, "application/x-ndjson", "JSON Lines content must start with a {"),
+        (b"a,b\n1,\x00\x002\n", "text/csv", "the content is binary, not text/csv"),
+        ("a,b\n".encode("utf-16"), "text/csv", "the content is binary, not text/csv"),
+        (zipped(CSV), "text/csv", "the content is a ZIP archive, not text/csv"),
+        (
+            zipped(JSON_ARRAY),
+            "application/json",
+            "the content is a ZIP archive, not application/json",
+        ),
+        (gzip.compress(zipped(CSV)), "text/csv", "the content is a ZIP archive, not text/csv"),
+        (gzip.compress(JSON_ARRAY), "text/csv", "the content is JSON, not CSV"),
+        (b"\x1f\x8b" + b"definitely not deflate", "text/csv", "the gzip stream is corrupt"),
+        (gzip.compress(CSV)[:6], "text/csv", "the gzip stream is corrupt"),
+    ],
+)
+def test_mismatching_content_is_rejected_with_a_reason(
+    head: bytes, media_type: str, reason: str
+) -> None:
+    assert content_mismatch(head, media_type) == reason
+
+
+def test_a_gzip_head_cut_mid_stream_is_still_read() -> None:
+    rng = random.Random(7)
+    rows = b"".join(
+        f"{rng.getrandbits(64):x},{rng.getrandbits(64):x}@x.io\n".encode() for _ in range(8000)
+    )
+    packed = gzip.compress(b"external_id,email\n" + rows)
+    assert len(packed) > SNIFF_BYTES
+
+    assert content_mismatch(packed[:SNIFF_BYTES], "text/csv") is None
