@@ -43,13 +43,17 @@ class Resources:
 
 
 def create_resources(
-    names: ResourceNames | None = None, *, session: boto3.session.Session | None = None
+    names: ResourceNames | None = None,
+    *,
+    session: boto3.session.Session | None = None,
+    endpoint_url: str | None = None,
 ) -> Resources:
+    """Create everything; `endpoint_url` (e.g. moto server) overrides the configured endpoint."""
     names = names or ResourceNames()
     session = session or boto3.session.Session()
-    sqs = session.client("sqs")
-    s3 = session.client("s3")
-    dynamodb = session.client("dynamodb")
+    sqs = session.client("sqs", endpoint_url=endpoint_url)
+    s3 = session.client("s3", endpoint_url=endpoint_url)
+    dynamodb = session.client("dynamodb", endpoint_url=endpoint_url)
 
     queue = d.IMPORT_QUEUE
     dlq_url = sqs.create_queue(
@@ -70,9 +74,7 @@ def create_resources(
 
     s3.create_bucket(Bucket=names.bucket)
     if d.BUCKET_VERSIONED:
-        s3.put_bucket_versioning(
-            Bucket=names.bucket, VersioningConfiguration={"Status": "Enabled"}
-        )
+        s3.put_bucket_versioning(Bucket=names.bucket, VersioningConfiguration={"Status": "Enabled"})
     s3.put_bucket_cors(
         Bucket=names.bucket,
         CORSConfiguration={
@@ -100,7 +102,10 @@ def create_resources(
         },
     )
 
-    for table, name in ((d.STATUS_TABLE, names.status_table), (d.RECORDS_TABLE, names.records_table)):
+    for table, name in (
+        (d.STATUS_TABLE, names.status_table),
+        (d.RECORDS_TABLE, names.records_table),
+    ):
         _create_table(dynamodb, table, name)
     return Resources(names=names, queue_url=queue_url, queue_arn=queue_arn, dlq_url=dlq_url)
 
