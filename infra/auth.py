@@ -1,0 +1,98 @@
+"""Who may call the API: any OIDC issuer given by context, else a Cognito user pool."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_cdk import Aws, Duration, Fn, RemovalPolicy, Stack
+from aws_cdk import aws_cognito as cognito
+from constructs import Construct
+
+from infra import definitions as d
+
+RESOURCE_SERVER_ID = "intake"
+TENANT_ATTRIBUTE = "tenant"  # Cognito stores it as custom:tenant
+
+
+class Auth(Construct):
+    """The JWT issuer and audience the HTTP API's authorizer checks.
+
+    With `issuer` and `audience` (e.g. a Keycloak realm) nothing is created. Without them a
+    Cognito user pool is: resource server "intake" with scopes read/write (scope strings
+    intake/read, intake/write), a custom attribute "tenant", a hosted domain for the token
+    endpoint and a confidential app client for the client-credentials flow.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        issuer: str | None,
+        audience: Sequence[str],
+        cognito_domain_prefix: str | None = None,
+    ) -> None:
+        super().__init__(scope, id)
+        self.user_pool: cognito.UserPool | None = None
+        self.client: cognito.UserPoolClient | None = None
+        self.domain: cognito.UserPoolDomain | None = None
+        if issuer:
+            self.issuer = issuer
+            self.audience = list(audience)
+            return
+
+        pool = cognito.UserPool(
+            self,
+            "UserPool",
+            self_sign_up_enabled=False,
+            sign_in_aliases=cognito.SignInAliases(email=True),
+            custom_attributes={
+                TENANT_ATTRIBUTE: cognito.StringAttribute(min_len=1, max_len=64, mutable=False)
+            },
+            account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        # The routes require "<resource server>/<scope>" strings (definitions.SCOPE_*).
+        scopes = []
+        for scope_string, description in (
+            (d.SCOPE_READ, "Read files, their status and the import types"),
+            (d.SCOPE_WRITE, "Declare files and start imports"),
+        ):
+            server_id, name = scope_string.split("/")
+            if server_id != RESOURCE_SERVER_ID:
+                raise ValueError(
+                    f"scope {scope_string} is not on resource server {RESOURCE_SERVER_ID}"
+                )
+            scopes.append(
+                cognito.ResourceServerScope(scope_name=name, scope_description=description)
+            )
+        server = pool.add_resource_server(
+            "ResourceServer", identifier=RESOURCE_SERVER_ID, scopes=scopes
+        )
+        domain = pool.add_domain(
+            "Domain",
+            cognito_domain=cognito.CognitoDomainOptions(
+                domain_prefix=cognito_domain_prefix or Fn.join("-", ["intake", Aws.ACCOUNT_ID])
+            ),
+        )
+        client = pool.add_client(
+            "ServiceClient",
+            generate_secret=True,
+            o_auth=cognito.OAuthSettings(
+                flows=cognito.OAuthFlows(client_credentials=True),
+                scopes=[cognito.OAuthScope.resource_server(server, s) for s in scopes],
+            ),
+            access_token_validity=Duration.hours(1),
+            enable_token_revocation=True,
+            prevent_user_existence_errors=True,
+        )
+        self.user_pool = pool
+        # The `iss` of Cognito tokens (as aws_apigatewayv2_authorizers.HttpUserPoolAuthorizer).
+        self.issuer = (
+            f"https://cognito-idp.{Stack.of(self).region}.amazonaws.com/{pool.user_pool_id}"
+        )
+        # Cognito access tokens carry no `aud`; API Gateway then checks `client_id` instead.
+        self.audience = [client.user_pool_client_id]
+
+        self.client = client
+        self.domain = domain

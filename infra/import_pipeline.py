@@ -1,0 +1,84 @@
+"""S3 ObjectCreated -> import queue (with a DLQ) -> the import worker.
+
+Import requests from the API share the queue with S3's notifications.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_lambda_event_sources as event_sources
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_notifications as s3n
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra import definitions as d
+from infra.lambda_factory import LambdaFactory
+
+
+class ImportQueue(Construct):
+    """The queue and its dead-letter queue, fed by the bucket's notified prefixes."""
+
+    def __init__(self, scope: Construct, id: str, *, bucket: s3.Bucket) -> None:
+        super().__init__(scope, id)
+        spec = d.IMPORT_QUEUE
+        self.dlq = sqs.Queue(
+            self,
+            "DeadLetterQueue",
+            retention_period=Duration.days(spec.dlq_retention_days),
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+        )
+        self.queue = sqs.Queue(
+            self,
+            "Queue",
+            visibility_timeout=Duration.seconds(spec.visibility_timeout_seconds),
+            dead_letter_queue=sqs.DeadLetterQueue(
+                queue=self.dlq, max_receive_count=spec.max_receive_count
+            ),
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+        )
+        for prefix in d.NOTIFIED_PREFIXES:
+            bucket.add_event_notification(
+                s3.EventType.OBJECT_CREATED,
+                s3n.SqsDestination(self.queue),
+                s3.NotificationKeyFilter(prefix=prefix),
+            )
+
+
+class ImportWorker(Construct):
+    """The worker: verifies uploads, registers drops, runs imports; reports partial failures."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        factory: LambdaFactory,
+        queue: sqs.IQueue,
+        bucket: s3.IBucket,
+        status_table: dynamodb.ITable,
+        records_table: dynamodb.ITable,
+    ) -> None:
+        super().__init__(scope, id)
+        spec = d.IMPORT_QUEUE
+        self.function = factory.create(self, d.IMPORT_WORKER)
+        if spec.visibility_timeout_seconds < 6 * d.IMPORT_WORKER.timeout_seconds:
+            raise ValueError("the import queue's visibility timeout must be >= 6x the worker's")
+        # Reads uploads and drops; writes error reports under reports/.
+        for prefix in d.NOTIFIED_PREFIXES:
+            bucket.grant_read(self.function, f"{prefix}*")
+        bucket.grant_put(self.function, f"{d.REPORT_PREFIX}*")
+        status_table.grant_read_write_data(self.function)
+        records_table.grant_write_data(self.function)
+        # The event source grants receive/delete/change-visibility on the queue.
+        self.function.add_event_source(
+            event_sources.SqsEventSource(
+                queue,
+                batch_size=spec.batch_size,
+                max_batching_window=Duration.seconds(spec.max_batching_window_seconds),
+                report_batch_item_failures=True,
+            )
+        )

@@ -1,0 +1,82 @@
+"""The Intake stack: composes one construct per concern; no resources are defined here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, Stack
+from constructs import Construct
+
+from infra.api import Api
+from infra.auth import Auth
+from infra.config import IntakeConfig
+from infra.import_pipeline import ImportQueue, ImportWorker
+from infra.lambda_factory import LambdaFactory
+from infra.monitoring import Monitoring
+from infra.storage import Storage
+from infra.tables import Tables
+
+
+class IntakeStack(Stack):
+    def __init__(self, scope: Construct, id: str, **kwargs: Any) -> None:
+        super().__init__(scope, id, **kwargs)
+        config = IntakeConfig.from_context(self.node)
+
+        storage = Storage(self, "Storage", cors_origins=config.cors_origins)
+        tables = Tables(self, "Tables")
+        pipeline = ImportQueue(self, "ImportQueue", bucket=storage.bucket)
+        auth = Auth(
+            self,
+            "Auth",
+            issuer=config.auth_issuer,
+            audience=config.auth_audience,
+            cognito_domain_prefix=config.cognito_domain_prefix,
+        )
+        factory = LambdaFactory(
+            self,
+            "Functions",
+            bucket=storage.bucket,
+            status_table=tables.status_table,
+            records_table=tables.records_table,
+            import_queue=pipeline.queue,
+            tenant_claim=config.tenant_claim,
+            deps_layer_path=config.deps_layer_path,
+            log_level=config.log_level,
+        )
+        worker = ImportWorker(
+            self,
+            "ImportWorker",
+            factory=factory,
+            queue=pipeline.queue,
+            bucket=storage.bucket,
+            status_table=tables.status_table,
+            records_table=tables.records_table,
+        )
+        api = Api(
+            self,
+            "Api",
+            factory=factory,
+            bucket=storage.bucket,
+            status_table=tables.status_table,
+            import_queue=pipeline.queue,
+            jwt_issuer=auth.issuer,
+            jwt_audience=auth.audience,
+            cors_origins=config.cors_origins,
+        )
+        Monitoring(
+            self,
+            "Monitoring",
+            dlq=pipeline.dlq,
+            worker=worker.function,
+            http_api=api.http_api,
+            api_functions=api.functions,
+            alarm_email=config.alarm_email,
+        )
+
+        CfnOutput(self, "ApiUrl", value=api.url)
+        CfnOutput(self, "BucketName", value=storage.bucket.bucket_name)
+        CfnOutput(self, "JwtIssuer", value=auth.issuer)
+        if auth.user_pool and auth.client and auth.domain:
+            CfnOutput(self, "UserPoolId", value=auth.user_pool.user_pool_id)
+            CfnOutput(self, "ClientId", value=auth.client.user_pool_client_id)
+            CfnOutput(self, "TokenUrl", value=f"{auth.domain.base_url()}/oauth2/token")

@@ -1,0 +1,33 @@
+"""The status table (file records, idempotency) and the records table (the import sink)."""
+
+from __future__ import annotations
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_dynamodb as dynamodb
+from constructs import Construct
+
+from infra import definitions as d
+
+
+class Tables(Construct):
+    def __init__(self, scope: Construct, id: str) -> None:
+        super().__init__(scope, id)
+        self.status_table = _table(self, d.STATUS_TABLE)
+        self.records_table = _table(self, d.RECORDS_TABLE)
+
+
+def _table(scope: Construct, table: d.TableDef) -> dynamodb.Table:
+    return dynamodb.Table(
+        scope,
+        table.logical_name,
+        partition_key=dynamodb.Attribute(
+            name=table.partition_key, type=dynamodb.AttributeType.STRING
+        ),
+        sort_key=dynamodb.Attribute(name=table.sort_key, type=dynamodb.AttributeType.STRING),
+        billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+        point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+            point_in_time_recovery_enabled=True
+        ),
+        time_to_live_attribute=table.ttl_attribute,
+        removal_policy=RemovalPolicy.RETAIN,
+    )

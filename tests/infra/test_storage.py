@@ -1,0 +1,135 @@
+"""The bucket and the tables: private, encrypted, SSL-only, retained, cleaned up by lifecycle."""
+
+from __future__ import annotations
+
+from aws_cdk.assertions import Capture, Match, Template
+
+from infra import definitions as d
+from tests.infra.helpers import Resources, of_type, only
+
+
+def test_bucket_blocks_all_public_access(resources: Resources) -> None:
+    _, bucket = only(resources, "AWS::S3::Bucket")
+    assert bucket["Properties"]["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+
+
+def test_bucket_is_encrypted_and_versioned(resources: Resources) -> None:
+    _, bucket = only(resources, "AWS::S3::Bucket")
+    props = bucket["Properties"]
+    (rule,) = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    assert d.BUCKET_VERSIONED
+    assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+
+
+def test_bucket_policy_denies_requests_without_tls(
+    template: Template, resources: Resources
+) -> None:
+    bucket_id, _ = only(resources, "AWS::S3::Bucket")
+    template.has_resource_properties(
+        "AWS::S3::BucketPolicy",
+        {
+            "Bucket": {"Ref": bucket_id},
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Effect": "Deny",
+                                "Action": "s3:*",
+                                "Principal": {"AWS": "*"},
+                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                            }
+                        )
+                    ]
+                )
+            },
+        },
+    )
+
+
+def test_bucket_lifecycle_rules(resources: Resources) -> None:
+    _, bucket = only(resources, "AWS::S3::Bucket")
+    rules = bucket["Properties"]["LifecycleConfiguration"]["Rules"]
+    assert all(rule["Status"] == "Enabled" for rule in rules)
+    assert {"DaysAfterInitiation": d.ABORT_INCOMPLETE_MULTIPART_DAYS} in [
+        rule.get("AbortIncompleteMultipartUpload") for rule in rules
+    ]
+    reports = [rule for rule in rules if rule.get("Prefix") == d.REPORT_PREFIX]
+    assert [rule["ExpirationInDays"] for rule in reports] == [d.REPORT_EXPIRY_DAYS]
+    noncurrent = [
+        r["NoncurrentVersionExpiration"] for r in rules if "NoncurrentVersionExpiration" in r
+    ]
+    assert noncurrent == [{"NoncurrentDays": d.NONCURRENT_VERSION_EXPIRY_DAYS}]
+
+
+def test_bucket_cors_allows_browser_uploads(template: Template) -> None:
+    methods = Capture()
+    template.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "CorsConfiguration": {
+                "CorsRules": [
+                    {
+                        "AllowedMethods": methods,
+                        "AllowedOrigins": ["*"],
+                        "AllowedHeaders": list(d.CORS_ALLOWED_HEADERS),
+                        "ExposedHeaders": Match.array_with(["ETag", "x-amz-checksum-sha256"]),
+                        "MaxAge": Match.any_value(),
+                    }
+                ]
+            }
+        },
+    )
+    assert set(methods.as_array()) == set(d.CORS_ALLOWED_METHODS)
+
+
+def test_cors_origins_come_from_context(oidc_template: Template) -> None:
+    oidc_template.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "CorsConfiguration": {
+                "CorsRules": [
+                    Match.object_like(
+                        {"AllowedOrigins": ["https://app.example.com", "https://admin.example.com"]}
+                    )
+                ]
+            }
+        },
+    )
+
+
+def test_bucket_and_tables_are_retained(resources: Resources) -> None:
+    for type_ in ("AWS::S3::Bucket", "AWS::DynamoDB::Table"):
+        for resource in of_type(resources, type_).values():
+            assert resource["DeletionPolicy"] == "Retain"
+            assert resource["UpdateReplacePolicy"] == "Retain"
+
+
+def test_tables_follow_the_definitions(template: Template) -> None:
+    for table in d.TABLES:
+        expected = {
+            "BillingMode": "PAY_PER_REQUEST",
+            "KeySchema": [
+                {"AttributeName": table.partition_key, "KeyType": "HASH"},
+                {"AttributeName": table.sort_key, "KeyType": "RANGE"},
+            ],
+            "AttributeDefinitions": Match.array_with(
+                [
+                    {"AttributeName": table.partition_key, "AttributeType": "S"},
+                    {"AttributeName": table.sort_key, "AttributeType": "S"},
+                ]
+            ),
+            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+            "TimeToLiveSpecification": (
+                {"AttributeName": table.ttl_attribute, "Enabled": True}
+                if table.ttl_attribute
+                else Match.absent()
+            ),
+        }
+        template.has_resource_properties("AWS::DynamoDB::Table", expected)
