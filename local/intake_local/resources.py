@@ -39,6 +39,9 @@ class Resources:
             "RECORDS_TABLE": self.names.records_table,
             "IMPORT_QUEUE_URL": self.queue_url,
             "TENANT_CLAIM": tenant_claim,
+            # The worker marks a run FAILED on its last delivery; keep it equal to the
+            # queue's redrive policy rather than relying on the setting's default.
+            "IMPORT_QUEUE_MAX_RECEIVES": str(d.IMPORT_QUEUE.max_receive_count),
         }
 
 
