@@ -144,11 +144,13 @@ def test_a_file_level_error_stops_reading(contacts: ImportType, errors: ErrorCol
     assert (outcome.result.rows_total, outcome.result.rows_valid) == (2, 2)
 
 
-def test_json_array_errors_say_which_record(contacts: ImportType, errors: ErrorCollector) -> None:
+def test_json_array_errors_carry_the_record_line(
+    contacts: ImportType, errors: ErrorCollector
+) -> None:
     data = (
-        b'[{"external_id": "1", "email": "a@x.io", "first_name": "A"},'
-        b' {"external_id": "2", "email": "nope", "first_name": "B"},'
-        b" 7,"
+        b'[{"external_id": "1", "email": "a@x.io", "first_name": "A"},\n'
+        b' {"external_id": "2", "email": "nope", "first_name": "B"},\n'
+        b" 7,\n"
         b' {"external_id": "4", "email": "d@x.io", "first_name": "D", "country": "xx"}]'
     )
     stream, _ = open_bytes(io.BytesIO(data))
@@ -160,15 +162,17 @@ def test_json_array_errors_say_which_record(contacts: ImportType, errors: ErrorC
     )
     assert errors.inline == [
         RowError(
+            line=2,
             field="email",
             code="invalid_email",
-            message="record 2: email is not a valid e-mail address",
+            message="email is not a valid e-mail address",
         ),
-        RowError(code="not_an_object", message="a record must be an object"),
+        RowError(line=3, code="not_an_object", message="a record must be an object"),
         RowError(
+            line=4,
             field="country",
             code="invalid_country",
-            message="record 4: country must be two upper-case letters (ISO 3166-1)",
+            message="country must be two upper-case letters (ISO 3166-1)",
         ),
     ]
 

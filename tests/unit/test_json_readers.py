@@ -85,45 +85,96 @@ def test_jsonl_keeps_non_ascii_text() -> None:
 # --- JSON -----------------------------------------------------------------------------------
 
 
-def test_json_array_of_records_has_no_line_numbers() -> None:
-    assert json_records(b'[{"id": "1"}, {"id": "2", "score": 1.5}]') == [
-        RawRecord(None, {"id": "1"}),
-        RawRecord(None, {"id": "2", "score": 1.5}),
+def test_json_array_records_carry_the_line_they_start_on() -> None:
+    assert json_records(
+        b'[\n  {"id": "1"},\n  {"id": "2",\n   "score": 1.5},\n\n  {"id": "3"}\n]'
+    ) == [
+        RawRecord(2, {"id": "1"}),
+        RawRecord(3, {"id": "2", "score": 1.5}),
+        RawRecord(6, {"id": "3"}),
     ]
 
 
 def test_json_object_with_a_records_array() -> None:
-    data = b'  \n{"meta": {"source": "crm"}, "records": [{"id": "1"}, {"id": "2"}]}'
+    data = b'  \n{"meta": {"source": "crm"}, "records": [{"id": "1"},\n{"id": "2"}], "n": 2}'
 
-    assert json_records(data) == [RawRecord(None, {"id": "1"}), RawRecord(None, {"id": "2"})]
+    assert json_records(data) == [RawRecord(2, {"id": "1"}), RawRecord(3, {"id": "2"})]
+
+
+def test_json_object_without_records_fails_the_file() -> None:
+    assert json_file_error(b'{"id": "1", "email": "a@x.io"}') == RowError(
+        line=1, code="missing_records", message="the object has no records array"
+    )
+
+
+def test_json_with_a_bom_is_read() -> None:
+    assert json_records(b'\xef\xbb\xbf[{"id": "1"}]') == [RawRecord(1, {"id": "1"})]
+
+
+def test_json_empty_strings_count_as_absent() -> None:
+    assert json_records(b'[{"id": "1", "last_name": ""}]') == [RawRecord(1, {"id": "1"})]
 
 
 def test_json_empty_array_has_no_records() -> None:
     assert json_records(b"[]") == []
+    assert json_records(b'{"records": []}') == []
 
 
 def test_json_non_object_item_is_an_error_and_reading_goes_on() -> None:
-    assert json_records(b'[{"id": "1"}, 2, "x", {"id": "4"}]') == [
-        RawRecord(None, {"id": "1"}),
-        RowError(code="not_an_object", message="a record must be an object"),
-        RowError(code="not_an_object", message="a record must be an object"),
-        RawRecord(None, {"id": "4"}),
+    assert json_records(b'[{"id": "1"},\n 2, "x",\n {"id": "4"}]') == [
+        RawRecord(1, {"id": "1"}),
+        RowError(line=2, code="not_an_object", message="a record must be an object"),
+        RowError(line=2, code="not_an_object", message="a record must be an object"),
+        RawRecord(3, {"id": "4"}),
     ]
 
 
 @pytest.mark.parametrize(
-    "data",
-    [b'[{"id": "1"},', b'[{"id": "1"} {"id": "2"}]', b'[{"id": 1,}]', b'{"records": [{]}'],
+    ("data", "line", "column", "message"),
+    [
+        (b'[{"id": "1"},', 1, 14, "Expecting value"),
+        (b'[{"id": "1"}\n {"id": "2"}]', 2, 2, "expected one of ',' ']'"),
+        (b'[\n{"id": 1,}]', 2, 10, "Expecting property name enclosed in double quotes"),
+        (b'{"records": [\n  {]}', 2, 4, "Expecting property name enclosed in double quotes"),
+        (b'[{"a": 1}] trailing', 1, 12, "unexpected data after the end of the document"),
+    ],
 )
-def test_json_syntax_error_fails_the_file(data: bytes) -> None:
-    error = json_file_error(data)
+def test_json_syntax_error_is_located(data: bytes, line: int, column: int, message: str) -> None:
+    assert json_file_error(data) == RowError(
+        line=line, column=column, code="invalid_json", message=message
+    )
 
-    assert error.code == "invalid_json"
-    assert error.message
+
+def test_json_syntax_error_is_located_across_buffer_refills(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from intake.ingest import json_readers
+
+    monkeypatch.setattr(json_readers, "CHUNK_CHARS", 7)
+    data = b'[\n {"a": 12345678},\n {"abc": "defghijklmnop"},\n  {"a": tru}\n]'
+
+    assert json_file_error(data) == RowError(
+        line=4, column=9, code="invalid_json", message="Expecting value"
+    )
+
+
+def test_json_record_over_the_size_limit_fails_the_file() -> None:
+    from intake.ingest.json_readers import read_json
+
+    data = b'[{"a": "' + b"x" * 200 + b'"}]'
+    with pytest.raises(FileLevelError) as caught:
+        list(read_json(io.BufferedReader(io.BytesIO(data)), max_record_bytes=100))
+    assert caught.value.error.code == "record_too_large"
+
+
+def test_json_invalid_utf8_is_located() -> None:
+    assert json_file_error(b'[\n{"a": "ok"},\n{"a": "\xff"}]') == RowError(
+        line=3, code="invalid_encoding", message="the file is not valid UTF-8"
+    )
 
 
 @pytest.mark.parametrize("data", [b'"just text"', b"42", b"null", b"", b"id,email\n1,a@x.io\n"])
 def test_json_neither_array_nor_object_fails_the_file(data: bytes) -> None:
-    assert json_file_error(data) == RowError(
-        line=1, code="invalid_json", message="expected a JSON array or an object"
-    )
+    error = json_file_error(data)
+    assert (error.line, error.code) == (1, "invalid_json")
+    assert error.message == "expected a JSON array or an object with a records array"

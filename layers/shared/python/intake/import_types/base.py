@@ -56,6 +56,8 @@ class ImportType:
     natural_key: str
     adapter: TypeAdapter[Any]
     required_fields: tuple[str, ...]
+    # Errors recorded per run (inline and in the report) before collection stops.
+    max_errors: int = 10_000
     # (field, pydantic error type) -> (code, message); field-only keys use type "*".
     field_codes: Mapping[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
 
@@ -107,9 +109,7 @@ class ImportType:
     def to_sink_item(self, record: dict[str, Any]) -> dict[str, Any]:
         """The record as stored: dates as ISO text, absent optional fields left out."""
         return {
-            k: (v.isoformat() if isinstance(v, date) else v)
-            for k, v in record.items()
-            if v is not None
+            k: (v.isoformat() if type(v) is date else v) for k, v in record.items() if v is not None
         }
 
     def key_of(self, record: Mapping[str, Any]) -> str:

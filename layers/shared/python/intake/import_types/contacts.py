@@ -20,7 +20,8 @@ Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 
 
 class Contact(TypedDict):
-    __pydantic_config__ = ConfigDict(extra="ignore")  # type: ignore[misc]
+    # JSON partners often send numeric ids: 42 is taken as "42".
+    __pydantic_config__ = ConfigDict(extra="ignore", coerce_numbers_to_str=True)  # type: ignore[misc]
 
     external_id: Annotated[
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)

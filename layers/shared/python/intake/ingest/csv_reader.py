@@ -11,25 +11,38 @@ from intake.ingest.records import FileLevelError, RawRecord
 from intake.models.domain import RowError
 
 DELIMITERS = (",", ";", "\t", "|")
-csv.field_size_limit(16 * 1024 * 1024)
+MAX_RECORD_CHARS = 1024 * 1024
 
 
 def read_csv(
-    stream: IO[bytes], *, required: tuple[str, ...], delimiter: str | None = None
+    stream: IO[bytes],
+    *,
+    required: tuple[str, ...],
+    delimiter: str | None = None,
+    max_record_chars: int = MAX_RECORD_CHARS,
 ) -> Iterator[RawRecord | RowError]:
     # surrogateescape keeps invalid bytes as lone surrogates, so a bad byte costs its row,
     # not the file; utf-8-sig drops a BOM.
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
-    first = text.readline()
+    first = text.readline(max_record_chars + 1)
+    if len(first) > max_record_chars:
+        raise FileLevelError(_too_large(1, max_record_chars))
     if not first.strip():
         raise FileLevelError(RowError(line=1, code="missing_header", message="the file is empty"))
     delimiter = delimiter or sniff_delimiter(first)
     header = [h.strip() for h in next(csv.reader([first], delimiter=delimiter))]
     _check_header(header, required)
     width = len(header)
-    reader = csv.reader(text, delimiter=delimiter, strict=False)
+    csv.field_size_limit(max_record_chars)
+    reader = csv.reader(_bounded_lines(text, max_record_chars), delimiter=delimiter, strict=False)
     reader_line = 1  # lines consumed so far; the next record starts on the line after
-    for row in reader:
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:  # a quoted field that never ends grows past the limit
+            raise FileLevelError(_too_large(reader_line + 1, max_record_chars)) from exc
         line = reader_line + 1
         reader_line = reader.line_num + 1
         if not row:  # a blank line
@@ -52,7 +65,29 @@ def read_csv(
                 message=f"expected {width} columns, found {len(row)}",
             )
             continue
-        yield RawRecord(line, {k: v for k, v in zip(header, row, strict=True) if v != ""})
+        if "" in row:  # empty cells mean "no value"
+            yield line, {k: v for k, v in zip(header, row, strict=True) if v}
+        else:
+            yield line, dict(zip(header, row, strict=True))
+
+
+def _bounded_lines(text: IO[str], limit: int) -> Iterator[str]:
+    """Lines of at most `limit` characters: a file without line breaks cannot fill memory."""
+    readline = text.readline
+    number = 1
+    while line := readline(limit + 1):
+        number += 1
+        if len(line) > limit:
+            raise FileLevelError(_too_large(number, limit))
+        yield line
+
+
+def _too_large(line: int, limit: int) -> RowError:
+    return RowError(
+        line=line,
+        code="record_too_large",
+        message=f"a line or record is longer than {limit} characters",
+    )
 
 
 def sniff_delimiter(header_line: str) -> str:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from intake.models.domain import RowError
 
 
-@dataclass(slots=True)
-class RawRecord:
+class RawRecord(NamedTuple):
+    """A record as read, before validation. Readers on the hot path yield plain
+    `(line, data)` tuples, which compare equal to this."""
+
     line: int | None  # physical line where the record starts (header = line 1)
     data: dict[str, Any]
 
