@@ -20,7 +20,9 @@ class Auth(Construct):
     With `issuer` and `audience` (e.g. a Keycloak realm) nothing is created. Without them a
     Cognito user pool is: resource server "intake" with scopes read/write (scope strings
     intake/read, intake/write), a custom attribute "tenant", a hosted domain for the token
-    endpoint and a confidential app client for the client-credentials flow.
+    endpoint and one confidential client-credentials app client per tenant. Cognito access
+    tokens carry no custom claims without a paid-tier trigger, so with Cognito the tenant is the
+    token's `client_id` (the stack's default tenantClaim): each tenant's client is its identity.
     """
 
     def __init__(
@@ -30,11 +32,12 @@ class Auth(Construct):
         *,
         issuer: str | None,
         audience: Sequence[str],
+        tenants: Sequence[str] = (),
         cognito_domain_prefix: str | None = None,
     ) -> None:
         super().__init__(scope, id)
         self.user_pool: cognito.UserPool | None = None
-        self.client: cognito.UserPoolClient | None = None
+        self.clients: dict[str, cognito.UserPoolClient] = {}
         self.domain: cognito.UserPoolDomain | None = None
         if issuer:
             self.issuer = issuer
@@ -75,24 +78,24 @@ class Auth(Construct):
                 domain_prefix=cognito_domain_prefix or Fn.join("-", ["intake", Aws.ACCOUNT_ID])
             ),
         )
-        client = pool.add_client(
-            "ServiceClient",
-            generate_secret=True,
-            o_auth=cognito.OAuthSettings(
-                flows=cognito.OAuthFlows(client_credentials=True),
-                scopes=[cognito.OAuthScope.resource_server(server, s) for s in scopes],
-            ),
-            access_token_validity=Duration.hours(1),
-            enable_token_revocation=True,
-            prevent_user_existence_errors=True,
-        )
+        for tenant in tenants:
+            self.clients[tenant] = pool.add_client(
+                f"TenantClient-{tenant}",
+                user_pool_client_name=f"intake-tenant-{tenant}",
+                generate_secret=True,
+                o_auth=cognito.OAuthSettings(
+                    flows=cognito.OAuthFlows(client_credentials=True),
+                    scopes=[cognito.OAuthScope.resource_server(server, s) for s in scopes],
+                ),
+                access_token_validity=Duration.hours(1),
+                enable_token_revocation=True,
+                prevent_user_existence_errors=True,
+            )
         self.user_pool = pool
         # The `iss` of Cognito tokens (as aws_apigatewayv2_authorizers.HttpUserPoolAuthorizer).
         self.issuer = (
             f"https://cognito-idp.{Stack.of(self).region}.amazonaws.com/{pool.user_pool_id}"
         )
         # Cognito access tokens carry no `aud`; API Gateway then checks `client_id` instead.
-        self.audience = [client.user_pool_client_id]
-
-        self.client = client
+        self.audience = [c.user_pool_client_id for c in self.clients.values()]
         self.domain = domain

@@ -17,7 +17,11 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULTS: dict[str, object] = {
     "authIssuer": "",
     "authAudience": [],
-    "tenantClaim": "tenant",
+    # Empty: "client_id" with the built-in Cognito pool (one app client per tenant), "tenant"
+    # with an external OIDC issuer (e.g. a Keycloak protocol mapper).
+    "tenantClaim": "",
+    # With Cognito: one client-credentials app client is created per tenant name.
+    "tenants": ["demo"],
     "corsOrigins": ["*"],
     "depsLayerPath": "build/layers/deps",
     "logLevel": "INFO",
@@ -33,6 +37,7 @@ class IntakeConfig:
     auth_issuer: str | None
     auth_audience: tuple[str, ...]
     tenant_claim: str
+    tenants: tuple[str, ...]
     cors_origins: tuple[str, ...]
     deps_layer_path: Path
     log_level: str
@@ -58,13 +63,15 @@ class IntakeConfig:
         if log_level not in LOG_LEVELS:
             raise ValueError(f"context logLevel must be one of {', '.join(LOG_LEVELS)}")
         deps = Path(str(get("depsLayerPath")))
-        tenant_claim = _text(get("tenantClaim"))
-        if not tenant_claim:
-            raise ValueError("context tenantClaim must not be empty")
+        tenant_claim = _text(get("tenantClaim")) or ("tenant" if issuer else "client_id")
+        tenants = _strings(get("tenants"))
+        if not issuer and not tenants:
+            raise ValueError("context tenants must name at least one tenant when Cognito is used")
         return cls(
             auth_issuer=issuer,
             auth_audience=audience,
             tenant_claim=tenant_claim,
+            tenants=tenants,
             cors_origins=_strings(get("corsOrigins")) or ("*",),
             deps_layer_path=deps if deps.is_absolute() else REPO_ROOT / deps,
             log_level=log_level,

@@ -30,6 +30,7 @@ class IntakeStack(Stack):
             "Auth",
             issuer=config.auth_issuer,
             audience=config.auth_audience,
+            tenants=config.tenants,
             cognito_domain_prefix=config.cognito_domain_prefix,
         )
         factory = LambdaFactory(
@@ -76,7 +77,13 @@ class IntakeStack(Stack):
         CfnOutput(self, "ApiUrl", value=api.url)
         CfnOutput(self, "BucketName", value=storage.bucket.bucket_name)
         CfnOutput(self, "JwtIssuer", value=auth.issuer)
-        if auth.user_pool and auth.client and auth.domain:
+        if auth.user_pool and auth.domain:
             CfnOutput(self, "UserPoolId", value=auth.user_pool.user_pool_id)
-            CfnOutput(self, "ClientId", value=auth.client.user_pool_client_id)
             CfnOutput(self, "TokenUrl", value=f"{auth.domain.base_url()}/oauth2/token")
+            for tenant, client in auth.clients.items():
+                CfnOutput(
+                    self,
+                    f"TenantClientId{tenant.title().replace('-', '')}",
+                    value=client.user_pool_client_id,
+                    description=f"App client (and tenant id) of tenant {tenant}",
+                )

@@ -59,7 +59,9 @@ def test_jwt_authorizer_uses_the_cognito_user_pool(resources: Resources) -> None
     assert props["AuthorizerType"] == "JWT"
     assert props["IdentitySource"] == ["$request.header.Authorization"]
     pool_id, _ = only(resources, "AWS::Cognito::UserPool")
-    client_id, _ = only(resources, "AWS::Cognito::UserPoolClient")
+    client_id, client = only(resources, "AWS::Cognito::UserPoolClient")
+    assert client["Properties"]["ClientName"] == "intake-tenant-demo"
+    # One app client per tenant; each one's id is an accepted audience (and its tenant id).
     assert props["JwtConfiguration"]["Audience"] == [{"Ref": client_id}]
     issuer = props["JwtConfiguration"]["Issuer"]["Fn::Join"][1]
     assert issuer[0] == "https://cognito-idp."
@@ -147,4 +149,4 @@ def test_outputs_api_url_and_bucket_name(template: Template, resources: Resource
     api_id, _ = only(resources, "AWS::ApiGatewayV2::Api")
     assert outputs["BucketName"]["Value"] == {"Ref": bucket_id}
     assert {"Ref": api_id} in outputs["ApiUrl"]["Value"]["Fn::Join"][1]
-    assert {"UserPoolId", "ClientId", "TokenUrl"} <= outputs.keys()
+    assert {"UserPoolId", "TenantClientIdDemo", "TokenUrl"} <= outputs.keys()

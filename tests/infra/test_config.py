@@ -21,7 +21,9 @@ def test_cdk_json_context_matches_the_code_defaults() -> None:
 def test_defaults() -> None:
     config = IntakeConfig.from_context(App().node)
     assert not config.external_auth
-    assert config.tenant_claim == "tenant"
+    # Cognito access tokens carry no custom claims: the tenant is the app client.
+    assert config.tenant_claim == "client_id"
+    assert config.tenants == ("demo",)
     assert config.cors_origins == ("*",)
     assert config.deps_layer_path == REPO_ROOT / "build" / "layers" / "deps"
 
@@ -47,3 +49,13 @@ def test_missing_dependencies_layer_says_run_make_layer(tmp_path: Path) -> None:
     app = App(outdir=str(tmp_path / "out"), context={"depsLayerPath": str(tmp_path / "none")})
     with pytest.raises(FileNotFoundError, match="make layer"):
         IntakeStack(app, "Intake")
+
+
+def test_external_issuer_defaults_to_the_tenant_claim() -> None:
+    app = App(context={"authIssuer": "https://idp", "authAudience": "intake"})
+    assert IntakeConfig.from_context(app.node).tenant_claim == "tenant"
+
+
+def test_cognito_needs_a_tenant() -> None:
+    with pytest.raises(ValueError, match="tenants"):
+        IntakeConfig.from_context(App(context={"tenants": []}).node)
