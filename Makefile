@@ -28,7 +28,7 @@ $(STAMP): requirements/dev.txt requirements/lambda.txt pyproject.toml
 	$(BIN)/pip install -q --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
 	$(BIN)/pip install -q -r requirements/dev.txt 2>&1 | grep -v "^WARNING: Location" || true
 	$(BIN)/pip install -q --no-deps -e . 2>&1 | grep -v "^WARNING: Location" || true
-	$(BIN)/python -c "import aws_lambda_powertools, boto3, moto, aws_cdk, jwt, pydantic, ijson"
+	$(BIN)/python -c "import aws_lambda_powertools, boto3, moto, aws_cdk, jwt, pydantic"
 	touch $@
 
 venv: $(STAMP)
@@ -60,14 +60,14 @@ format: venv
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: layer
+test: venv
 	$(BIN)/pytest -n 2 --dist loadgroup
 
 test-unit: venv
 	$(BIN)/pytest tests/unit
 test-integration: venv
 	$(BIN)/pytest tests/integration
-test-infra: layer
+test-infra: venv
 	$(BIN)/pytest tests/infra
 test-e2e: venv
 	$(BIN)/pytest tests/e2e
