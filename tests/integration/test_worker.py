@@ -362,3 +362,42 @@ def test_sample_events_run_through_the_worker(aws, handlers):
         event = json.loads((Path(__file__).parents[2] / "events" / name).read_text())
         response = handlers["import_worker"].lambda_handler(event, FakeContext())
         assert response == {"batchItemFailures": []}
+
+
+def test_progress_is_visible_while_processing(api, drain, aws, monkeypatch):
+    # Given a file big enough for several progress writes, and no minimum interval between them
+    rows = "".join(f"p-{i},p{i}@example.com,P{i}\n" for i in range(12_000))
+    body = ("external_id,email,first_name\n" + rows).encode()
+    file_id = declare_and_upload(api, body)
+    drain()
+    api("POST", f"/files/{file_id}/import", body={"on_invalid": "skip"})
+    monkeypatch.setattr(importer, "PROGRESS_INTERVAL_SECONDS", 0.0)
+    seen = []
+
+    class Watching:
+        """A sink that looks at the file's status while the run is in flight."""
+
+        def __init__(self):
+            self.n = 0
+
+        def put(self, key, item):
+            self.n += 1
+            if key in ("p-6000", "p-11000"):
+                seen.append(api("GET", f"/files/{file_id}")[1])
+
+        def flush(self):
+            n, self.n = self.n, 0
+            return n
+
+    message = boto3.client("sqs").receive_message(QueueUrl=aws.queue_url)["Messages"][0]
+    importer.run_import(
+        ImportMessage.model_validate_json(message["Body"]), sink_factory=lambda r: Watching()
+    )
+    # Then the status showed PROCESSING with growing byte progress out of the file's size
+    assert [s["status"] for s in seen] == ["PROCESSING", "PROCESSING"]
+    first, second = (s["progress"] for s in seen)
+    assert first["total"] == second["total"] == len(body)
+    assert 0 < first["done"] <= second["done"] <= len(body)
+    final = api("GET", f"/files/{file_id}")[1]
+    assert final["status"] == "SUCCEEDED"
+    assert final["progress"] == {"done": len(body), "total": len(body), "unit": "bytes"}
