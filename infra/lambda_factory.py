@@ -87,6 +87,8 @@ class LambdaFactory(Construct):
             "RECORDS_TABLE": records_table.table_name,
             "IMPORT_QUEUE_URL": import_queue.queue_url,
             "TENANT_CLAIM": tenant_claim,
+            # The worker ends a run FAILED on the last delivery SQS will make.
+            "IMPORT_QUEUE_MAX_RECEIVES": str(d.IMPORT_QUEUE.max_receive_count),
         }
 
     def create(self, scope: Construct, fn: d.FunctionDef) -> lambda_.Function:

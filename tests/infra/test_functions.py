@@ -64,6 +64,7 @@ def test_function_environment(resources: Resources, fn: d.FunctionDef) -> None:
     assert env["POWERTOOLS_METRICS_NAMESPACE"] == "Intake"
     assert env["POWERTOOLS_LOG_LEVEL"] == "INFO"
     assert env["TENANT_CLAIM"] == "client_id"  # the default stack uses Cognito
+    assert env["IMPORT_QUEUE_MAX_RECEIVES"] == str(d.IMPORT_QUEUE.max_receive_count)
     # Each variable names the right resource.
     assert resources[ref_id(env["BUCKET_NAME"])]["Type"] == "AWS::S3::Bucket"
     assert resources[ref_id(env["IMPORT_QUEUE_URL"])]["Properties"]["RedrivePolicy"]
