@@ -45,3 +45,11 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Resources]:
         yield resources
     reset_clients()
     get_settings.cache_clear()
+
+
+def pytest_make_parametrize_id(config: pytest.Config, val: object, argname: str) -> str | None:
+    """Short, stable ids for byte payloads: archives and gzip streams embed timestamps, and
+    xdist workers must collect identical test ids."""
+    if isinstance(val, bytes | bytearray) and len(val) > 32:
+        return f"{argname}-{len(val)}B"
+    return None

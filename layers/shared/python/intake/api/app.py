@@ -15,7 +15,7 @@ DESCRIPTION = (
     "or import it and follow its status."
 )
 SECURITY_SCHEMES = {"bearerAuth": HTTPBearer(bearerFormat="JWT")}
-SECURITY = [{"bearerAuth": []}]
+SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 
 
 def build_app(*routers: Router) -> APIGatewayHttpResolver:

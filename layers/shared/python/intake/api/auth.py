@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import re
 
+from typing import cast
+
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
+from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 
 from intake.errors import Forbidden
 from intake.settings import get_settings
@@ -12,8 +15,9 @@ from intake.settings import get_settings
 _TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 
 
-def tenant_of(event: APIGatewayProxyEventV2) -> str:
-    claims = event.request_context.authorizer.jwt_claim if event.request_context.authorizer else {}
+def tenant_of(event: BaseProxyEvent) -> str:
+    context = cast(APIGatewayProxyEventV2, event).request_context  # HTTP API, payload 2.0
+    claims = context.authorizer.jwt_claim if context.authorizer else {}
     tenant = str(claims.get(get_settings().tenant_claim) or "")
     if not _TENANT.match(tenant):
         # A verified token without a usable tenant: authenticated, but not allowed anything.

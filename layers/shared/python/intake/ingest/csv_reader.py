@@ -7,7 +7,7 @@ import io
 from collections.abc import Iterator
 from typing import IO
 
-from intake.ingest.records import FileLevelError, RawRecord
+from intake.ingest.records import FileLevelError, ReadEvent
 from intake.models.domain import RowError
 
 DELIMITERS = (",", ";", "\t", "|")
@@ -20,7 +20,7 @@ def read_csv(
     required: tuple[str, ...],
     delimiter: str | None = None,
     max_record_chars: int = MAX_RECORD_CHARS,
-) -> Iterator[RawRecord | RowError]:
+) -> Iterator[ReadEvent]:
     # surrogateescape keeps invalid bytes as lone surrogates, so a bad byte costs its row,
     # not the file; utf-8-sig drops a BOM.
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")

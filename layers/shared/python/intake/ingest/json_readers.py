@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator
 from typing import IO, Any
 
-from intake.ingest.records import FileLevelError, RawRecord
+from intake.ingest.records import FileLevelError, RawRecord, ReadEvent
 from intake.models.domain import RowError
 
 MAX_RECORD_BYTES = 1024 * 1024
@@ -25,7 +25,7 @@ _DECODER = json.JSONDecoder()
 
 def read_jsonl(
     stream: IO[bytes], *, max_record_bytes: int = MAX_RECORD_BYTES
-) -> Iterator[RawRecord | RowError]:
+) -> Iterator[ReadEvent]:
     line_no = 0
     while raw := stream.readline(max_record_bytes + 1):
         line_no += 1
@@ -58,7 +58,7 @@ def _present(record: dict[str, Any]) -> dict[str, Any]:
 
 def read_json(
     stream: IO[bytes], *, max_record_bytes: int = MAX_RECORD_BYTES
-) -> Iterator[RawRecord | RowError]:
+) -> Iterator[ReadEvent]:
     """Records of `[...]` or of the `records` array of `{...}`; other keys are skipped."""
     scanner = _Scanner(stream, max_record_bytes)
     first = scanner.peek()
@@ -73,7 +73,7 @@ def read_json(
         scanner.fail("unexpected data after the end of the document")
 
 
-def _records_member(scanner: _Scanner) -> Iterator[RawRecord | RowError]:
+def _records_member(scanner: _Scanner) -> Iterator[ReadEvent]:
     scanner.take("{")
     found = False
     if scanner.peek() == "}":
@@ -98,7 +98,7 @@ def _records_member(scanner: _Scanner) -> Iterator[RawRecord | RowError]:
         )
 
 
-def _elements(scanner: _Scanner) -> Iterator[RawRecord | RowError]:
+def _elements(scanner: _Scanner) -> Iterator[ReadEvent]:
     if scanner.peek() == "]":
         scanner.take("]")
         return

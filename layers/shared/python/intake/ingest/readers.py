@@ -8,13 +8,12 @@ from typing import IO
 from intake.import_types import ImportType
 from intake.ingest.csv_reader import read_csv
 from intake.ingest.json_readers import read_json, read_jsonl
-from intake.ingest.records import RawRecord
-from intake.models.domain import RowError
+from intake.ingest.records import ReadEvent
 
 
 def read_records(
     stream: IO[bytes], media_type: str, import_type: ImportType
-) -> Iterator[RawRecord | RowError]:
+) -> Iterator[ReadEvent]:
     if media_type == "text/csv":
         return read_csv(stream, required=import_type.required_fields)
     if media_type == "application/x-ndjson":

@@ -15,6 +15,10 @@ class RawRecord(NamedTuple):
     data: dict[str, Any]
 
 
+# What readers yield: (line, data) for a record (a plain tuple on the hot path), or a located error.
+ReadEvent = tuple[int | None, dict[str, Any]] | RowError
+
+
 class FileLevelError(Exception):
     """The file cannot be read further (bad header, broken JSON syntax): the run fails here."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gzip
 import io
-from typing import IO
+from typing import IO, cast
 
 GZIP_MAGIC = b"\x1f\x8b"
 ZIP_MAGIC = b"PK\x03\x04"
@@ -33,10 +33,10 @@ class CountingReader(io.RawIOBase):
         super().close()
 
 
-def open_bytes(source: IO[bytes]) -> tuple[io.BufferedReader | gzip.GzipFile, CountingReader]:
+def open_bytes(source: IO[bytes]) -> tuple[IO[bytes], CountingReader]:
     """A buffered stream of the content (gunzipped if the bytes are gzip) and its byte counter."""
     counter = CountingReader(source)
     buffered = io.BufferedReader(counter, buffer_size=READ_BUFFER)
     if buffered.peek(2)[:2] == GZIP_MAGIC:
-        return gzip.GzipFile(fileobj=buffered, mode="rb"), counter
-    return buffered, counter
+        return cast(IO[bytes], gzip.GzipFile(fileobj=buffered, mode="rb")), counter
+    return cast(IO[bytes], buffered), counter

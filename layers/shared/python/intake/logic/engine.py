@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from intake.dal.record_sink import Sink
 from intake.import_types import ImportType
 from intake.ingest.error_report import ErrorCollector
-from intake.ingest.records import FileLevelError, RawRecord
+from intake.ingest.records import FileLevelError, ReadEvent
 from intake.models.domain import ImportResult, RowError
 
 
@@ -21,7 +21,7 @@ class Outcome:
 
 
 def validate_records(
-    events: Iterator[RawRecord | RowError],
+    events: Iterator[ReadEvent],
     import_type: ImportType,
     errors: ErrorCollector,
     *,
@@ -46,11 +46,11 @@ def validate_records(
         # The hot loop: one C-level validation per row, Python work only for errors.
         for event in events:
             total += 1
-            if type(event) is RowError:
+            if isinstance(event, RowError):
                 invalid += 1
                 errors.add(event.model_copy(update={"file": member}) if member else event)
                 continue
-            line, data = event  # type: ignore[misc]
+            line, data = event
             try:
                 record = validate(data)
             except ValidationError as exc:
