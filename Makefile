@@ -19,7 +19,7 @@ help:
 	@echo "make demo    start the local stack, run the whole flow with the client, stop"
 	@echo "make test    run every test suite (unit, integration, infra, e2e)"
 	@echo "make up      run the local stack in the foreground (Ctrl-C stops it)"
-	@echo "make token TENANT=acme   print a bearer token for the local stack"
+	@echo "make token TENANT=acme [SCOPES=intake/read]   print a bearer token for the local stack"
 	@echo "make synth   synthesize the CDK stack into cdk.out/ and run cfn-lint"
 	@echo "make lint    ruff + mypy;   make bench   benchmarks into docs/benchmarks.md"
 
@@ -75,8 +75,10 @@ test-e2e: venv
 up: venv
 	$(BIN)/intake-local up
 
+# The token is the last line on stdout: export INTAKE_TOKEN=$$(make -s token TENANT=acme | tail -n1)
+# SCOPES="intake/read" makes a read-only token.
 token: venv
-	@$(BIN)/intake-local token --tenant $(TENANT)
+	@$(BIN)/intake-local token --tenant $(TENANT) $(if $(SCOPES),--scopes "$(SCOPES)")
 
 demo: venv
 	$(BIN)/intake-local demo

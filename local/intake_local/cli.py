@@ -156,7 +156,7 @@ def banner(stack: LocalStack) -> None:
         f"  API        {stack.api_url}    (Swagger UI: {stack.api_url}/docs)",
         f"  AWS        {stack.aws_endpoint}    (moto server; bucket {bucket})",
         f"  logs       {shown}/  (functions.log, local-stack.log, moto.log)",
-        "  token      export INTAKE_TOKEN=$(make -s token TENANT=acme)"
+        "  token      export INTAKE_TOKEN=$(make -s token TENANT=acme | tail -n1)"
         "   # or: .venv/bin/intake-local token --tenant acme",
         f"  client     export INTAKE_API_URL={stack.api_url}",
         "             .venv/bin/intake send FILE.csv --type contacts --wait",
