@@ -8,10 +8,16 @@ import zlib
 from intake.ingest.streams import GZIP_MAGIC, ZIP_MAGIC
 
 SNIFF_BYTES = 64 * 1024
+ZIP_MEDIA_TYPE = "application/zip"
+EMPTY_ZIP_MAGIC = b"PK\x05\x06"
 
 
 def content_mismatch(head: bytes, media_type: str) -> str | None:
     """None if `head` (the first bytes) fits `media_type`, else the reason it does not."""
+    if media_type == ZIP_MEDIA_TYPE:
+        if head[:4] in (ZIP_MAGIC, EMPTY_ZIP_MAGIC):
+            return None
+        return "the content is not a ZIP archive"
     if head[:2] == GZIP_MAGIC:
         head = _gunzip_head(head)
         if not head:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import timedelta
+from zipfile import ZipInfo
 
 from boto3.dynamodb.conditions import Attr
 
@@ -13,13 +14,17 @@ from intake.dal import file_repository, object_store
 from intake.dal.record_sink import DynamoDBSink, Sink
 from intake.errors import Conflict, NotFound
 from intake.import_types import ImportType, get_import_type
+from intake.import_types.registry import Kind, archive_limits, kind_of
+from intake.ingest.archive import ZIP_MEDIA_TYPE, Archive, member_media_type, open_archive
 from intake.ingest.error_report import ErrorCollector
 from intake.ingest.readers import read_records
+from intake.ingest.records import FileLevelError
 from intake.ingest.streams import open_bytes
 from intake.keys import report_key
+from intake.logic.bundles import run_bundle
 from intake.logic.engine import Outcome, validate_records
 from intake.models.db import iso
-from intake.models.domain import FileRecord, FileStatus, Progress
+from intake.models.domain import FileRecord, FileStatus, ImportResult, Progress, RowError
 from intake.models.messages import ImportMessage
 from intake.observability import logger, metrics
 from intake.settings import get_settings
@@ -100,24 +105,10 @@ def _claim(message: ImportMessage) -> FileRecord | None:
 def _run(record: FileRecord, sink_factory: SinkFactory) -> None:
     import_type = get_import_type(record.import_type)
     started = time.monotonic()
-    errors = ErrorCollector()
+    errors = ErrorCollector(max_errors=import_type.max_errors)
     try:
-        if record.check_only:
-            outcome = _pass(record, import_type, errors, sink=None)
-            status = FileStatus.FAILED if errors.count else FileStatus.VALIDATED
-        elif record.on_invalid == "fail":
-            outcome = _pass(record, import_type, errors, sink=None)
-            if errors.count:
-                status = FileStatus.FAILED
-            else:  # every row is valid: stream again, writing this time
-                outcome = _pass(record, import_type, errors, sink=sink_factory(record))
-                status = FileStatus.SUCCEEDED
-        else:
-            outcome = _pass(record, import_type, errors, sink=sink_factory(record))
-            nothing_valid = outcome.result.rows_valid == 0 and outcome.result.rows_invalid > 0
-            status = (
-                FileStatus.FAILED if outcome.file_error or nothing_valid else FileStatus.SUCCEEDED
-            )
+        runner = _RUNNERS[kind_of(import_type)]
+        status, outcome = runner(record, import_type, errors, sink_factory)
         _finish(record, status, outcome, errors)
     finally:
         errors.close()
@@ -133,14 +124,122 @@ def _run(record: FileRecord, sink_factory: SinkFactory) -> None:
     )
 
 
+def _run_records(
+    record: FileRecord, import_type: ImportType, errors: ErrorCollector, sink_factory: SinkFactory
+) -> tuple[FileStatus, Outcome]:
+    """Rows from one file, or from each member of a ZIP, with the on_invalid semantics."""
+    if record.check_only:
+        outcome = _pass(record, import_type, errors, sink=None)
+        return (FileStatus.FAILED if errors.count else FileStatus.VALIDATED), outcome
+    if record.on_invalid == "fail":
+        outcome = _pass(record, import_type, errors, sink=None)
+        if errors.count:
+            return FileStatus.FAILED, outcome
+        # every row is valid: stream again, writing this time
+        outcome = _pass(record, import_type, errors, sink=sink_factory(record), checked=True)
+        return FileStatus.SUCCEEDED, outcome
+    outcome = _pass(record, import_type, errors, sink=sink_factory(record))
+    nothing_valid = outcome.result.rows_valid == 0 and outcome.result.rows_invalid > 0
+    failed = outcome.file_error is not None or nothing_valid
+    return (FileStatus.FAILED if failed else FileStatus.SUCCEEDED), outcome
+
+
+Runner = Callable[[FileRecord, ImportType, ErrorCollector, SinkFactory], tuple[FileStatus, Outcome]]
+# One runner per kind of import type: rows (a file or a ZIP of files) or a bundle.
+_RUNNERS: dict[Kind, Runner] = {"records": _run_records, "bundle": run_bundle}
+
+
 def _pass(
-    record: FileRecord, import_type: ImportType, errors: ErrorCollector, *, sink: Sink | None
+    record: FileRecord,
+    import_type: ImportType,
+    errors: ErrorCollector,
+    *,
+    sink: Sink | None,
+    checked: bool = False,
 ) -> Outcome:
+    if record.media_type == ZIP_MEDIA_TYPE:
+        return _archive_pass(record, import_type, errors, sink=sink, checked=checked)
     with object_store.open_stream(record.object_key) as body:
         stream, counter = open_bytes(body)
         tracker = _ProgressTracker(record, lambda: counter.bytes_read)
         events = read_records(stream, record.media_type, import_type)
         return validate_records(events, import_type, errors, sink=sink, on_progress=tracker)
+
+
+def _archive_pass(
+    record: FileRecord,
+    import_type: ImportType,
+    errors: ErrorCollector,
+    *,
+    sink: Sink | None,
+    checked: bool,
+) -> Outcome:
+    """Each member of a ZIP read in turn by its extension; errors carry the member's name.
+
+    An archive breach (zip bomb, unsafe name, ...) ends the pass at once. A pass that writes
+    with no validating pass before it (on_invalid=skip) first inflates the whole archive once,
+    so a breach found late cannot leave rows behind.
+    """
+    total = ImportResult()
+    file_error: RowError | None = None
+    try:
+        with (
+            object_store.open_seekable(record.object_key) as body,
+            open_archive(body, archive_limits(import_type)) as archive,
+        ):
+            tracker = _ProgressTracker(record, body.tell)
+            if sink is not None and not checked:
+                archive.verify(on_progress=tracker)
+            if not archive.members:
+                raise FileLevelError(
+                    RowError(code="empty_archive", message="the archive holds no files")
+                )
+            for info in archive.members:
+                outcome = _member_pass(archive, info, import_type, errors, sink, tracker)
+                if outcome is None:
+                    continue
+                _add(total, outcome.result)
+                file_error = file_error or outcome.file_error
+                if archive.failure is not None:  # validate_records recorded it already
+                    file_error = outcome.file_error or archive.failure
+                    break
+    except FileLevelError as exc:
+        errors.add(exc.error)
+        file_error = exc.error
+    total.errors_truncated = errors.truncated
+    return Outcome(total, file_error)
+
+
+def _member_pass(
+    archive: Archive,
+    info: ZipInfo,
+    import_type: ImportType,
+    errors: ErrorCollector,
+    sink: Sink | None,
+    tracker: Callable[[int], None],
+) -> Outcome | None:
+    media_type = member_media_type(info.filename)
+    if media_type is None:
+        errors.add(
+            RowError(
+                code="unsupported_member",
+                message="members must be .csv, .json, .jsonl or .ndjson files",
+                file=info.filename,
+            )
+        )
+        return None
+    with archive.open(info) as stream:
+        events = read_records(stream, media_type, import_type)
+        return validate_records(
+            events, import_type, errors, sink=sink, on_progress=tracker, member=info.filename
+        )
+
+
+def _add(total: ImportResult, part: ImportResult) -> None:
+    total.rows_total += part.rows_total
+    total.rows_valid += part.rows_valid
+    total.rows_invalid += part.rows_invalid
+    total.rows_written += part.rows_written
 
 
 class _ProgressTracker:

@@ -23,7 +23,10 @@ EXTENSION_MEDIA_TYPES = {
     ".json": "application/json",
     ".jsonl": "application/x-ndjson",
     ".ndjson": "application/x-ndjson",
+    ".zip": "application/zip",
 }
+# Content types other tools give ZIP files (Windows, older browsers) for dropped objects.
+_ZIP_ALIASES = frozenset({"application/x-zip-compressed", "application/x-zip"})
 _HASH_CHUNK = 8 * 1024 * 1024
 
 
@@ -176,6 +179,8 @@ def _media_type_of(name: str, facts: ObjectFacts) -> str | None:
             return media_type
     if facts.content_type:
         declared = normalise_media_type(facts.content_type)
+        if declared in _ZIP_ALIASES:
+            return "application/zip"
         if declared in EXTENSION_MEDIA_TYPES.values():
             return declared
     return None
