@@ -12,6 +12,7 @@ import os
 import signal
 import sys
 import threading
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
@@ -133,7 +134,9 @@ def cmd_up(args: argparse.Namespace, state_dir: Path) -> int:
                     stack.console("moto server stopped unexpectedly; shutting down")
                     return 1
             stack.console("stopping...")
-    except (RuntimeError, OSError, ImportError, AttributeError) as exc:
+    except Exception as exc:
+        if not isinstance(exc, RuntimeError | OSError):  # a handler that does not import, ...
+            traceback.print_exc()
         print(f"intake-local: could not start the local stack: {exc}", file=sys.stderr)
         return 1
     finally:
@@ -184,7 +187,15 @@ def cmd_token(args: argparse.Namespace, state_dir: Path) -> int:
 def cmd_demo(args: argparse.Namespace, state_dir: Path) -> int:
     from intake_local.demo import run_demo
 
-    return run_demo(_config(args, state_dir), tenant=args.tenant)
+    def on_sigterm(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt  # unwinds through the stack's `with`: everything is stopped
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        return run_demo(_config(args, state_dir), tenant=args.tenant)
+    except KeyboardInterrupt:
+        print("demo interrupted; the stack is stopped", file=sys.stderr)
+        return 130
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,6 +29,7 @@ from tests.e2e.support import BATCH_WINDOW, RETRY_DELAY, Api, Stack
 
 HERE = Path(__file__).parent
 START_TIMEOUT = 60
+DEMO_TEST = "test_the_demo_runs_the_whole_flow_and_stops_everything"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -36,6 +38,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.e2e)
             # One local stack per session: keep every e2e test on one xdist worker.
             item.add_marker(pytest.mark.xdist_group("e2e"))
+    # The demo runs in the background from the session's start (demo_run): collect it last.
+    items.sort(key=lambda item: item.name == DEMO_TEST)
 
 
 def _clean_old_runs(base: Path, max_age_seconds: float = 86400) -> None:
@@ -103,7 +107,7 @@ def stack() -> Iterator[Stack]:
             _stop(process)
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
+def _stop(process: subprocess.Popen[Any]) -> None:
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
         try:
@@ -116,3 +120,36 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 @pytest.fixture(scope="session")
 def api(stack: Stack) -> Api:
     return Api(stack)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def demo_run(request: pytest.FixtureRequest) -> Iterator[subprocess.Popen[str] | None]:
+    """`intake-local demo` started at the beginning of the session, when its test was
+    collected: it brings up its own stack on free ports, so it runs alongside the other
+    tests and its test only collects the outcome."""
+    if not any(item.name == DEMO_TEST for item in request.session.items):
+        yield None
+        return
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    state_dir = repo_root() / ".local" / "e2e" / f"run-{os.getpid()}-demo"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "intake_local.cli",
+            "--state-dir",
+            str(state_dir),
+            "demo",
+            "--batch-window",
+            "0.3",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        cwd=repo_root(),
+    )
+    try:
+        yield process
+    finally:
+        _stop(process)
