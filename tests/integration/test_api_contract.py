@@ -188,7 +188,12 @@ def test_import_types_describe_contacts(api):
     status, body = api("GET", "/import-types")
     assert status == 200
     contacts = next(t for t in body if t["name"] == "contacts")
-    assert contacts["media_types"] == ["text/csv", "application/json", "application/x-ndjson"]
+    assert contacts["media_types"] == [
+        "text/csv",
+        "application/json",
+        "application/x-ndjson",
+        "application/zip",
+    ]
     assert contacts["max_size"] == 10 * 1024**3
     assert set(contacts["json_schema"]["required"]) == {"external_id", "email", "first_name"}
 

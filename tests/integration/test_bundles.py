@@ -10,7 +10,6 @@ import boto3
 import pytest
 import requests
 
-from intake.models.domain import ImportResult
 from tests.unit.test_event_bundle import GOOD
 
 ENTITIES = ("event", "event.tracks", "event.speakers", "event.sessions")
@@ -87,9 +86,6 @@ def test_a_good_bundle_is_imported_with_new_ids_and_remapped_references(api, dra
     assert "track_id" not in sessions["s3"]
 
 
-@pytest.mark.skipif(
-    "entities" not in ImportResult.model_fields, reason="ImportResult.entities not added yet"
-)
 def test_the_result_reports_the_new_event_and_a_count_per_entity(api, drain, aws):
     file_id = upload_bundle(api, bundle(GOOD))
     drain()

@@ -183,8 +183,13 @@ def test_json_schema_lists_six_properties_and_three_required(contacts: ImportTyp
     assert contacts.required_fields == ("external_id", "email", "first_name")
 
 
-def test_contacts_takes_csv_json_and_json_lines(contacts: ImportType) -> None:
-    assert set(contacts.media_types) == {"text/csv", "application/json", "application/x-ndjson"}
+def test_contacts_takes_csv_json_json_lines_and_zip(contacts: ImportType) -> None:
+    assert set(contacts.media_types) == {
+        "text/csv",
+        "application/json",
+        "application/x-ndjson",
+        "application/zip",
+    }
 
 
 def test_unknown_import_type_is_invalid_fields() -> None:

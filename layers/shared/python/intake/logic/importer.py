@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 from zipfile import ZipInfo
 
 from boto3.dynamodb.conditions import Attr
@@ -279,7 +280,7 @@ def _finish(
         reason = outcome.file_error.message
     elif status is FileStatus.FAILED:
         reason = f"{outcome.result.rows_invalid} of {outcome.result.rows_total} rows are invalid"
-    changes: dict[str, object] = {
+    changes: dict[str, Any] = {
         "result": outcome.result,
         "errors": errors.inline,
         "progress": Progress(done=record.size, total=record.size),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from datetime import datetime
+from typing import Any
 
 from intake.clock import utcnow
 from intake.dal import file_repository, object_store
@@ -60,10 +61,9 @@ def verify_upload(key: str) -> None:
         return
     reason = mismatch(record, facts)
     to = FileStatus.REJECTED if reason else FileStatus.UPLOADED
+    extra: dict[str, Any] = {"reason": reason} if reason else {}
     try:
-        updated = file_repository.transition(
-            tenant, file_id, to, now=utcnow(), **({"reason": reason} if reason else {})
-        )
+        updated = file_repository.transition(tenant, file_id, to, now=utcnow(), **extra)
     except Conflict:
         return  # another delivery of the same event won
     metrics.add_metric(name=f"Uploads{to.value.title()}", unit="Count", value=1)

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 
 
 class FileStatus(StrEnum):
@@ -76,6 +82,17 @@ class ImportResult(BaseModel):
     rows_invalid: int = 0
     rows_written: int = 0
     errors_truncated: bool = False
+    # Bundle types: records written per entity, and the ids the import created (e.g. event_id).
+    entities: dict[str, int] | None = None
+    created: dict[str, str] | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_empty_bundle_fields(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        for name in ("entities", "created"):
+            if isinstance(data, dict) and data.get(name) is None:
+                data.pop(name, None)
+        return data
 
 
 class FileRecord(BaseModel):
