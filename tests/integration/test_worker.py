@@ -401,3 +401,15 @@ def test_progress_is_visible_while_processing(api, drain, aws, monkeypatch):
     final = api("GET", f"/files/{file_id}")[1]
     assert final["status"] == "SUCCEEDED"
     assert final["progress"] == {"done": len(body), "total": len(body), "unit": "bytes"}
+
+
+def test_declared_delimiter_wins_over_sniffing(api, drain, aws):
+    # A header with more commas than semicolons, in a file that is really semicolon-separated.
+    body = b"external_id;email;first_name;last_name\nc-1;a@example.com;Ada;Lovelace, Countess\n"
+    file_id = declare_and_upload(api, body, csv_delimiter=";", auto_import=True)
+    drain()
+    view = api("GET", f"/files/{file_id}")[1]
+    assert view["status"] == "SUCCEEDED", view
+    assert view["csv_delimiter"] == ";"
+    [row] = records(aws)
+    assert row["last_name"] == "Lovelace, Countess"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-
 from typing import cast
 
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2

@@ -12,10 +12,11 @@ from intake.ingest.records import ReadEvent
 
 
 def read_records(
-    stream: IO[bytes], media_type: str, import_type: ImportType
+    stream: IO[bytes], media_type: str, import_type: ImportType, *, delimiter: str | None = None
 ) -> Iterator[ReadEvent]:
+    """`delimiter` is the declared CSV delimiter; without one it is sniffed from the header."""
     if media_type == "text/csv":
-        return read_csv(stream, required=import_type.required_fields)
+        return read_csv(stream, required=import_type.required_fields, delimiter=delimiter)
     if media_type == "application/x-ndjson":
         return read_jsonl(stream)
     if media_type == "application/json":

@@ -57,6 +57,7 @@ def declare_file(tenant: str, request: DeclareFileRequest) -> DeclareFileRespons
         auto_import=request.auto_import,
         check_only=request.check_only,
         on_invalid=request.on_invalid,
+        csv_delimiter=request.csv_delimiter,
         upload_expires_at=upload.expires_at,
     )
     file_repository.create(record)

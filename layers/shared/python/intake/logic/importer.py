@@ -163,7 +163,9 @@ def _pass(
     with object_store.open_stream(record.object_key) as body:
         stream, counter = open_bytes(body)
         tracker = _ProgressTracker(record, lambda: counter.bytes_read)
-        events = read_records(stream, record.media_type, import_type)
+        events = read_records(
+            stream, record.media_type, import_type, delimiter=record.csv_delimiter
+        )
         return validate_records(events, import_type, errors, sink=sink, on_progress=tracker)
 
 
@@ -196,7 +198,9 @@ def _archive_pass(
                     RowError(code="empty_archive", message="the archive holds no files")
                 )
             for info in archive.members:
-                outcome = _member_pass(archive, info, import_type, errors, sink, tracker)
+                outcome = _member_pass(
+                    archive, info, import_type, errors, sink, tracker, record.csv_delimiter
+                )
                 if outcome is None:
                     continue
                 _add(total, outcome.result)
@@ -218,6 +222,7 @@ def _member_pass(
     errors: ErrorCollector,
     sink: Sink | None,
     tracker: Callable[[int], None],
+    delimiter: str | None,
 ) -> Outcome | None:
     media_type = member_media_type(info.filename)
     if media_type is None:
@@ -230,7 +235,7 @@ def _member_pass(
         )
         return None
     with archive.open(info) as stream:
-        events = read_records(stream, media_type, import_type)
+        events = read_records(stream, media_type, import_type, delimiter=delimiter)
         return validate_records(
             events, import_type, errors, sink=sink, on_progress=tracker, member=info.filename
         )

@@ -7,7 +7,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from intake.models.domain import FileRecord, FileStatus, ImportResult, OnInvalid, Progress, RowError
+from intake.models.domain import (
+    CsvDelimiter,
+    FileRecord,
+    FileStatus,
+    ImportResult,
+    OnInvalid,
+    Progress,
+    RowError,
+)
 
 _Name = Field(min_length=1, max_length=255)
 _Label = Field(default=None, min_length=1, max_length=128, pattern=r"^[^\x00-\x1f]+$")
@@ -30,6 +38,9 @@ class DeclareFileRequest(BaseModel):
     auto_import: bool = False
     check_only: bool = False
     on_invalid: OnInvalid = "fail"
+    csv_delimiter: CsvDelimiter | None = Field(
+        default=None, description="CSV only; sniffed from the header line when not given"
+    )
 
 
 class UploadBlock(BaseModel):
@@ -75,6 +86,7 @@ class FileView(BaseModel):
     metadata: dict[str, str] = Field(default_factory=dict)
     check_only: bool
     on_invalid: OnInvalid
+    csv_delimiter: CsvDelimiter | None = None
     reason: str | None = None
     progress: Progress | None = None
     result: ImportResult | None = None
@@ -99,6 +111,7 @@ class FileView(BaseModel):
             metadata=record.metadata,
             check_only=record.check_only,
             on_invalid=record.on_invalid,
+            csv_delimiter=record.csv_delimiter,
             reason=record.reason,
             progress=record.progress,
             result=record.result,

@@ -54,6 +54,7 @@ TERMINAL = frozenset(
 )
 
 OnInvalid = Literal["fail", "skip"]
+CsvDelimiter = Literal[",", ";", "\t", "|"]
 Origin = Literal["api", "drop"]
 
 
@@ -117,6 +118,7 @@ class FileRecord(BaseModel):
     auto_import: bool = False
     check_only: bool = False
     on_invalid: OnInvalid = "fail"
+    csv_delimiter: CsvDelimiter | None = None
     upload_expires_at: datetime | None = None
     reason: str | None = None  # why REJECTED or FAILED, in one sentence
     progress: Progress | None = None
