@@ -169,17 +169,25 @@ class IntakeClient:
         if (data is None) == (path is None):
             raise ValueError("give exactly one of data or path")
         block = declared["upload"]
-        if "fields" in block:
-            raise ValueError("form (POST policy) uploads are not supported by this client")
         if path is not None:
             with open(path, "rb") as fh:
                 return self._send_upload(block, fh)
         return self._send_upload(block, data)
 
     def _send_upload(self, block: dict[str, Any], body: bytes | IO[bytes] | None) -> dict[str, Any]:
-        prepared = requests.Request(
-            block["method"], block["url"], headers=dict(block.get("headers", {})), data=body
-        ).prepare()
+        if "fields" in block:  # a presigned POST: the policy's fields, then the file, last
+            request = requests.Request(
+                block.get("method", "POST"),
+                block["url"],
+                headers=dict(block.get("headers", {})),
+                data=dict(block["fields"]),
+                files={"file": body if body is not None else b""},
+            )
+        else:
+            request = requests.Request(
+                block["method"], block["url"], headers=dict(block.get("headers", {})), data=body
+            )
+        prepared = request.prepare()
         settings = self.session.merge_environment_settings(prepared.url, {}, None, None, None)
         response = self.session.send(prepared, timeout=self.timeout, **settings)
         if response.status_code >= 300:

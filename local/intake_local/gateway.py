@@ -46,6 +46,7 @@ log = logging.getLogger("intake_local.gateway")
 
 MAX_REQUEST_BODY = 10 * 1024 * 1024  # HTTP API request payload limit
 MAX_LAMBDA_PAYLOAD = 6 * 1024 * 1024  # synchronous Lambda invocation, request and response
+DRAIN_LIMIT = 64 * 1024 * 1024  # bodies up to this size are read and dropped before a 413
 API_ID = "intakelocal"
 STAGE = "$default"
 CORS_MAX_AGE = "600"
@@ -478,6 +479,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
         if length < 0:
             raise ValueError("Content-Length is negative")
         if length > limit:
+            if length <= DRAIN_LIMIT:
+                # Read and drop the body so the client sees the 413 rather than a reset.
+                while length > 0:
+                    length -= len(self.rfile.read(min(1024 * 1024, length))) or length
             return b"", True
         return self.rfile.read(length), False
 
