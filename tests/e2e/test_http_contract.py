@@ -199,21 +199,9 @@ def test_unsupported_media_type_is_415(api: Api) -> None:
     _error(response, 415)
 
 
-# Known bugs in the functions (reported, not fixed here): xfail(strict) so a fix shows up.
-NON_UTF8_BODY_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="files_api: a non-UTF-8 (base64) body raises UnicodeDecodeError in Powertools' "
-    "decoded_body -> 500",
-)
-TEXT_PLAIN_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="files_api: RequestUnsupportedContentType (Content-Type text/plain) is unhandled -> 500",
-)
-
-
 @pytest.mark.parametrize(
     "body",
-    [b"{not json", b'{"name": ', pytest.param(b"\xff\xfe\x00", marks=NON_UTF8_BODY_BUG)],
+    [b"{not json", b'{"name": ', b"\xff\xfe\x00"],
 )
 def test_malformed_json_body_is_400(api: Api, body: bytes) -> None:
     response = api.call(
@@ -262,12 +250,7 @@ def test_invalid_fields_are_422_with_details(api: Api, body: dict) -> None:
         ("POST", "/files", {"json": "text"}),
         ("POST", "/files", {"json": None}),
         ("POST", "/files", {"data": b""}),
-        pytest.param(
-            "POST",
-            "/files",
-            {"data": b"name=x", "headers": {"Content-Type": "text/plain"}},
-            marks=TEXT_PLAIN_BUG,
-        ),
+        ("POST", "/files", {"data": b"name=x", "headers": {"Content-Type": "text/plain"}}),
         (
             "POST",
             "/files",

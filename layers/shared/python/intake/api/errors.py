@@ -6,7 +6,10 @@ from http import HTTPStatus
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 
 from intake import errors
 from intake.models.api import ErrorBody, ErrorEnvelope
@@ -52,6 +55,20 @@ def register_error_handlers(app: APIGatewayHttpResolver) -> None:
         details = [_detail(p) for p in problems]
         return error_response(
             HTTPStatus.UNPROCESSABLE_ENTITY, "validation_error", "some fields are invalid", details
+        )
+
+    @app.exception_handler(UnicodeDecodeError)
+    def _not_utf8(exc: UnicodeDecodeError) -> Response[str]:
+        return error_response(
+            HTTPStatus.BAD_REQUEST, "malformed_body", "the request body must be UTF-8 JSON"
+        )
+
+    @app.exception_handler(RequestUnsupportedContentType)
+    def _not_json(exc: RequestUnsupportedContentType) -> Response[str]:
+        return error_response(
+            HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the request body as application/json",
         )
 
     @app.not_found
