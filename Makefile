@@ -13,7 +13,7 @@ TENANT ?= acme
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv layer synth cfn-lint lint format test test-unit test-integration test-infra test-e2e up token demo bench clean
+.PHONY: help venv layer synth deploy cfn-lint lint format test test-unit test-integration test-infra test-e2e up token demo bench clean
 
 help:
 	@echo "make demo    start the local stack, run the whole flow with the client, stop"
@@ -21,6 +21,7 @@ help:
 	@echo "make up      run the local stack in the foreground (Ctrl-C stops it)"
 	@echo "make token TENANT=acme [SCOPES=intake/read]   print a bearer token for the local stack"
 	@echo "make synth   synthesize the CDK stack into cdk.out/ and run cfn-lint"
+	@echo "make deploy  synth, then cdk deploy with your AWS credentials (CDK_ARGS=...)"
 	@echo "make lint    ruff + mypy;   make bench   benchmarks into docs/benchmarks.md"
 
 $(STAMP): requirements/dev.txt requirements/lambda.txt pyproject.toml
@@ -47,6 +48,16 @@ synth: layer
 	rm -rf cdk.out
 	$(BIN)/python app.py
 	$(MAKE) --no-print-directory cfn-lint
+
+# The CDK CLI 3.x refuses this aws-cdk-lib's cloud assembly: pin 2.x, installed under build/.
+CDK_CLI_VERSION ?= 2.1148.1
+CDK := build/cdk-cli/node_modules/.bin/cdk
+
+$(CDK):
+	npm install --no-save --silent --prefix build/cdk-cli aws-cdk@$(CDK_CLI_VERSION)
+
+deploy: synth $(CDK)
+	$(CDK) deploy --app cdk.out $(CDK_ARGS)
 
 cfn-lint:
 	$(BIN)/cfn-lint --ignore-checks W3005 -- cdk.out/*.template.json
