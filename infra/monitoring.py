@@ -32,39 +32,23 @@ class Monitoring(Construct):
         if alarm_email:
             self.topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
 
-        at_least_one = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
         self.alarms = [
-            cloudwatch.Alarm(
-                self,
+            self._at_least_one(
                 "DeadLetterQueueNotEmpty",
-                alarm_description="Import messages failed every retry and wait in the DLQ",
-                metric=dlq.metric_approximate_number_of_messages_visible(
+                "Import messages failed every retry and wait in the DLQ",
+                dlq.metric_approximate_number_of_messages_visible(
                     period=PERIOD, statistic="Maximum"
                 ),
-                threshold=1,
-                comparison_operator=at_least_one,
-                evaluation_periods=1,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             ),
-            cloudwatch.Alarm(
-                self,
+            self._at_least_one(
                 "WorkerErrors",
-                alarm_description="The import worker failed invocations (not per-record errors)",
-                metric=worker.metric_errors(period=PERIOD, statistic="Sum"),
-                threshold=1,
-                comparison_operator=at_least_one,
-                evaluation_periods=1,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                "The import worker failed invocations (not per-record errors)",
+                worker.metric_errors(period=PERIOD, statistic="Sum"),
             ),
-            cloudwatch.Alarm(
-                self,
+            self._at_least_one(
                 "Api5xx",
-                alarm_description="The HTTP API answered with 5xx (never expected for bad input)",
-                metric=http_api.metric_server_error(period=PERIOD, statistic="Sum"),
-                threshold=1,
-                comparison_operator=at_least_one,
-                evaluation_periods=1,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                "The HTTP API answered with 5xx (never expected for bad input)",
+                http_api.metric_server_error(period=PERIOD, statistic="Sum"),
             ),
         ]
         for alarm in self.alarms:
@@ -115,4 +99,19 @@ class Monitoring(Construct):
                 ],
                 width=12,
             ),
+        )
+
+    def _at_least_one(
+        self, id: str, description: str, metric: cloudwatch.IMetric
+    ) -> cloudwatch.Alarm:
+        """An alarm that fires when the metric reaches 1 in one period; no data is not a breach."""
+        return cloudwatch.Alarm(
+            self,
+            id,
+            alarm_description=description,
+            metric=metric,
+            threshold=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )

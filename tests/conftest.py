@@ -17,6 +17,8 @@ os.environ.update(
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_DEV": "false",
         "POWERTOOLS_LOG_LEVEL": "WARNING",
+        # jsii (CDK) prints a large banner about node 20 on every synth otherwise.
+        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
     }
 )
 for _var in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):

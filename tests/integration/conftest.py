@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import importlib.util
+import io
 import json
 import uuid
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -12,6 +14,7 @@ from typing import Any
 
 import boto3
 import pytest
+import requests
 
 from intake_local.resources import Resources
 
@@ -153,3 +156,40 @@ def sqs_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
         "eventSourceARN": queue_arn,
         "awsRegion": "us-east-1",
     }
+
+
+def declare_and_upload(
+    api: Invoke,
+    body: bytes,
+    *,
+    name: str = "people.csv",
+    media_type: str = "text/csv",
+    import_type: str = "contacts",
+    **extra: Any,
+) -> str:
+    """Declare a file through the API and PUT its bytes to the presigned URL, like a client."""
+    status, created = api(
+        "POST",
+        "/files",
+        body={
+            "name": name,
+            "media_type": media_type,
+            "size": len(body),
+            "import_type": import_type,
+            **extra,
+        },
+    )
+    assert status == 201, created
+    upload = created["upload"]
+    # moto intercepts requests in process: the PUT goes to the presigned URL, like a client's.
+    response = requests.put(upload["url"], data=body, headers=upload["headers"], timeout=10)
+    assert response.status_code == 200, response.text
+    return str(created["file_id"])
+
+
+def zip_of(members: dict[str, str | bytes], **options: Any) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED, **options) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.test_flow import CSV, declare_and_upload
+from tests.integration.conftest import declare_and_upload
+from tests.integration.test_flow import CSV
 
 DECLARE = {"name": "people.csv", "media_type": "text/csv", "size": 100, "import_type": "contacts"}
 

@@ -2,45 +2,32 @@
 
 from __future__ import annotations
 
-import io
-import zipfile
 from typing import Any
 
 import boto3
 import pytest
 import requests
 
+from tests.integration.conftest import declare_and_upload, zip_of
 from tests.unit.test_event_bundle import GOOD
 
 ENTITIES = ("event", "event.tracks", "event.speakers", "event.sessions")
 
 
 def bundle(texts: dict[str, str | bytes], **options: Any) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED, **options) as archive:
-        for name, text in texts.items():
-            archive.writestr(name, text)
-    return buffer.getvalue()
+    return zip_of(texts, **options)
 
 
 def upload_bundle(api, body: bytes, **extra: Any) -> str:
-    status, created = api(
-        "POST",
-        "/files",
-        body={
-            "name": "pycon.zip",
-            "media_type": "application/zip",
-            "size": len(body),
-            "import_type": "event",
-            "auto_import": True,
-            **extra,
-        },
+    return declare_and_upload(
+        api,
+        body,
+        name="pycon.zip",
+        media_type="application/zip",
+        import_type="event",
+        auto_import=True,
+        **extra,
     )
-    assert status == 201, created
-    upload = created["upload"]
-    response = requests.put(upload["url"], data=body, headers=upload["headers"], timeout=10)
-    assert response.status_code == 200, response.text
-    return created["file_id"]
 
 
 def stored(aws, collection: str, tenant: str = "acme") -> list[dict[str, Any]]:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import boto3
-import requests
+
+from tests.integration.conftest import declare_and_upload
 
 CSV = (
     b"external_id,email,first_name,last_name,country,signed_up\n"
@@ -18,26 +19,6 @@ BAD_CSV = (
     b"c-2,not-an-email,Alan,GB\n"
     b'c-3,grace@example.com,"",usa\n'
 )
-
-
-def declare_and_upload(api, body: bytes, **extra):
-    status, created = api(
-        "POST",
-        "/files",
-        body={
-            "name": "people.csv",
-            "media_type": "text/csv",
-            "size": len(body),
-            "import_type": "contacts",
-            **extra,
-        },
-    )
-    assert status == 201, created
-    upload = created["upload"]
-    # moto intercepts requests in process: the PUT goes to the presigned URL, like a client's.
-    response = requests.put(upload["url"], data=body, headers=upload["headers"], timeout=10)
-    assert response.status_code == 200, response.text
-    return created["file_id"]
 
 
 def test_upload_validate_import(api, drain, aws):

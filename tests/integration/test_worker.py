@@ -11,8 +11,8 @@ import pytest
 
 from intake.logic import importer
 from intake.models.messages import ImportMessage
-from tests.integration.conftest import FakeContext, sqs_record
-from tests.integration.test_flow import BAD_CSV, CSV, declare_and_upload
+from tests.integration.conftest import FakeContext, declare_and_upload, sqs_record
+from tests.integration.test_flow import BAD_CSV, CSV
 
 JSONL = b"\n".join(
     json.dumps(r).encode()
@@ -150,23 +150,9 @@ def test_json_content_declared_as_csv_is_rejected(api, drain):
     ],
 )
 def test_every_format_imports(api, drain, aws, media_type, body, keys):
-    _, created = api(
-        "POST",
-        "/files",
-        body={
-            "name": "f",
-            "media_type": media_type,
-            "size": len(body),
-            "import_type": "contacts",
-            "auto_import": True,
-        },
-    )
-    import requests
-
-    upload = created["upload"]
-    assert requests.put(upload["url"], data=body, headers=upload["headers"], timeout=10).ok
+    file_id = declare_and_upload(api, body, name="f", media_type=media_type, auto_import=True)
     drain()
-    view = api("GET", f"/files/{created['file_id']}")[1]
+    view = api("GET", f"/files/{file_id}")[1]
     assert view["status"] == "SUCCEEDED", view
     assert {r["sk"] for r in records(aws)} == keys
 
