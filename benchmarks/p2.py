@@ -1,0 +1,135 @@
+"""P2: peak RSS of a worker process importing a generated contacts CSV from S3.
+
+moto server runs in its own process, so the object's bytes live there, not in the worker. Per
+size: the file is generated on disk (bench-data/, reused across runs), declared through the
+API's logic (on_invalid=skip, so one pass writes every valid row to the sink), streamed into S3
+with boto3's transfer manager (multipart, from the file: never all in memory), checked by the
+worker's upload verification and queued by the import request. Then a fresh child process
+(benchmarks.p2_worker) takes the message and runs the real run_import with a CountingSink, then
+reports its own peak RSS (VmHWM), so one size cannot pollute another. wait4's ru_maxrss is
+recorded but is not the figure: a child started by vfork + exec inherits the parent's
+high-water mark from before the exec (here the parent's multipart upload buffers).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from typing import Any
+
+from benchmarks.env import DATA_DIR, ROOT, TENANT, create_stack, moto_server, use_fake_aws
+
+MB = 1024 * 1024
+TARGET_PEAK_MB = 200
+TARGET_RATIO = 1.5
+
+
+def run(*, small: int, large: int) -> dict[str, Any]:
+    from benchmarks.data import cached_file
+
+    files = {}
+    for size in (small, large):
+        start = time.perf_counter()
+        path, rows = cached_file(DATA_DIR, size)
+        files[size] = (path, rows, time.perf_counter() - start)
+    measured: list[dict[str, Any]] = []
+    with moto_server("moto-p2.log") as endpoint:
+        use_fake_aws(endpoint)
+        create_stack()
+        for size in (small, large):
+            path, rows, generate_s = files[size]
+            file_id, upload_s = _upload_and_queue(path)
+            child = _import_in_child(file_id)
+            result = child["result"] or {}
+            measured.append(
+                {
+                    "label": _label(size),
+                    "bytes": path.stat().st_size,
+                    "rows": rows,
+                    "status": child["status"],
+                    "rows_total": result.get("rows_total"),
+                    "rows_written": result.get("rows_written"),
+                    "import_s": round(child["seconds"], 2),
+                    "rows_per_s": round(result.get("rows_total", 0) / child["seconds"]),
+                    "mb_per_s": round(path.stat().st_size / MB / child["seconds"], 1),
+                    "vmhwm_mb": round(child["vmhwm_kb"] / 1024, 1),
+                    # Not the figure: after vfork + exec it keeps the parent's high-water mark.
+                    "wait4_ru_maxrss_mb": round(child["ru_maxrss_kb"] / 1024, 1),
+                    "baseline_rss_mb": round(child["baseline_rss_kb"] / 1024, 1),
+                    "generate_s": round(generate_s, 1),
+                    "upload_s": round(upload_s, 1),
+                }
+            )
+    small_m, large_m = measured
+    ratio = large_m["vmhwm_mb"] / small_m["vmhwm_mb"]
+    out = {
+        "sizes": measured,
+        "ratio": round(ratio, 3),
+        "target_peak_mb": TARGET_PEAK_MB,
+        "target_ratio": TARGET_RATIO,
+    }
+    out["pass_peak"] = large_m["vmhwm_mb"] <= TARGET_PEAK_MB
+    out["pass_ratio"] = ratio <= TARGET_RATIO
+    out["complete"] = all(
+        m["status"] == "SUCCEEDED" and m["rows_total"] == m["rows"] for m in measured
+    )
+    return out
+
+
+def _label(size: int) -> str:
+    return f"{size // 1024**3} GB" if size >= 1024**3 else f"{size // MB} MB"
+
+
+def _upload_and_queue(path: Any) -> tuple[str, float]:
+    from boto3.s3.transfer import TransferConfig
+
+    from intake.aws import client
+    from intake.keys import upload_key
+    from intake.logic.files import declare_file
+    from intake.logic.imports import request_import
+    from intake.logic.uploads import verify_upload
+    from intake.models.api import DeclareFileRequest, ImportRequest
+    from intake.settings import get_settings
+
+    size = path.stat().st_size
+    declared = declare_file(
+        TENANT,
+        DeclareFileRequest(
+            name=path.name, media_type="text/csv", size=size, import_type="contacts"
+        ),
+    )
+    key = upload_key(TENANT, declared.file_id)
+    start = time.perf_counter()
+    with path.open("rb") as source:
+        client("s3").upload_fileobj(
+            source,
+            get_settings().bucket_name,
+            key,
+            ExtraArgs={"ContentType": "text/csv"},
+            Config=TransferConfig(multipart_chunksize=64 * MB, max_concurrency=2),
+        )
+    upload_s = time.perf_counter() - start
+    verify_upload(key)  # what the worker does with the upload's S3 notification
+    request_import(TENANT, declared.file_id, ImportRequest(on_invalid="skip"))
+    return declared.file_id, upload_s
+
+
+def _import_in_child(file_id: str) -> dict[str, Any]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.p2_worker", file_id],
+        cwd=ROOT,
+        env=dict(os.environ),
+        stdout=subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    output = process.stdout.read()
+    _pid, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise RuntimeError(f"the P2 worker failed with exit code {process.returncode}")
+    report: dict[str, Any] = json.loads(output.decode().strip().splitlines()[-1])
+    report["ru_maxrss_kb"] = usage.ru_maxrss  # kilobytes on Linux
+    return report

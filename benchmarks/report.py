@@ -1,0 +1,335 @@
+"""docs/benchmarks.md: the figures, the machine, the date and the command that produced them.
+
+The raw results ride along at the end of the file (an HTML comment), so a run of some figures
+(`--only P1`) keeps the others' latest results, each with its own date and command.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+from pathlib import Path
+from typing import Any
+
+RESULTS_MARK = "bench-results"
+FIGURES = ("P1", "P2", "P3")
+
+
+def machine() -> dict[str, Any]:
+    info: dict[str, Any] = {
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(terse=True),
+    }
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text()
+        model = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.MULTILINE)
+        if model:
+            info["cpu"] = model.group(1).strip()
+        meminfo = Path("/proc/meminfo").read_text()
+        total = re.search(r"^MemTotal:\s*(\d+) kB", meminfo, re.MULTILINE)
+        if total:
+            info["memory_gb"] = round(int(total.group(1)) / 1024**2, 1)
+    except OSError:
+        pass
+    return info
+
+
+def load_previous(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    found = re.search(rf"<!-- {RESULTS_MARK}\n(.*?)\n-->", path.read_text(), re.DOTALL)
+    if not found:
+        return {}
+    try:
+        data: dict[str, Any] = json.loads(found.group(1))
+    except json.JSONDecodeError:
+        return {}
+    return data
+
+
+def _n(value: float | int) -> str:
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.2f}".rstrip("0").rstrip(".")
+
+
+def _ok(passed: bool) -> str:
+    return "**PASS**" if passed else "**MISS**"
+
+
+def summary_rows(figures: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
+    rows = []
+    if p1 := figures.get("P1", {}).get("data"):
+        rows.append(
+            (
+                "P1",
+                "contacts parse + validate vs bare csv.reader (rows/s of CPU)",
+                f"{_n(p1['real_rows_per_s'])} vs {_n(p1['bare_rows_per_s'])}: "
+                f"ratio **{p1['ratio']:.3f}**",
+                f">= {p1['target']}",
+                _ok(p1["pass"]),
+            )
+        )
+    if p2 := figures.get("P2", {}).get("data"):
+        small, large = p2["sizes"]
+        rows.append(
+            (
+                "P2",
+                f"peak RSS of the worker importing {large['label']} from S3",
+                f"**{large['vmhwm_mb']} MB** ({_n(large['rows_per_s'])} rows/s)",
+                f"<= {p2['target_peak_mb']} MB",
+                _ok(p2["pass_peak"]),
+            )
+        )
+        rows.append(
+            (
+                "P2",
+                f"peak RSS ratio {large['label']} / {small['label']}",
+                f"**{p2['ratio']:.2f}** ({large['vmhwm_mb']} / {small['vmhwm_mb']} MB)",
+                f"<= {p2['target_ratio']}",
+                _ok(p2["pass_ratio"]),
+            )
+        )
+    if p3 := figures.get("P3", {}).get("data"):
+        i, s = p3["intake"], p3["sample"]
+        rows.append(
+            (
+                "P3",
+                f"DynamoDB requests per 1,000 rows ({_n(p3['rows'])}-row file)",
+                f"Intake **{i['requests_per_1000_rows']}**, "
+                f"sample {_n(s['requests_per_1000_rows'])}",
+                f"<= {p3['target_requests_per_1000']}",
+                _ok(p3["pass_requests"]),
+            )
+        )
+        rows.append(
+            (
+                "P3",
+                "wall time, Intake vs sample (speed ratio)",
+                f"**{p3['speedup']:.2f}x** ({i['wall_s']} s vs {s['wall_s']} s; "
+                f"{_n(i['rows_per_s'])} vs {_n(s['rows_per_s'])} rows/s)",
+                f">= {p3['target_speedup']:g}x",
+                _ok(p3["pass_speed"]),
+            )
+        )
+    return rows
+
+
+def render(figures: dict[str, Any]) -> str:
+    out = [
+        "# Benchmarks",
+        "",
+        "Written by `make bench` (`.venv/bin/python -m benchmarks.run`); rerun it rather than "
+        "editing this file. A benchmark is not a test: nothing in the suite asserts timings.",
+        "",
+        "| Figure | Measure | Result | Target | |",
+        "|---|---|---|---|---|",
+    ]
+    out += [f"| {' | '.join(row)} |" for row in summary_rows(figures)]
+    out += ["", "## Runs", "", "| Figures | Date (UTC) | Command | Machine | Load avg start/end |"]
+    out += ["|---|---|---|---|---|"]
+    runs: dict[str, list[str]] = {}
+    for name in FIGURES:
+        if name in figures:
+            runs.setdefault(json.dumps(figures[name]["run"], sort_keys=True), []).append(name)
+    for key, names in runs.items():
+        run = json.loads(key)
+        m = run["machine"]
+        machine_text = (
+            f"{m.get('cores')} cores ({m.get('cpu', '?')}), {m.get('memory_gb', '?')} GB, "
+            f"{m.get('implementation', 'CPython')} {m.get('python')}, {m.get('platform')}"
+        )
+        out.append(
+            f"| {', '.join(names)} | {run['date']} | `{run['command']}` | {machine_text} | "
+            f"{run['load_start']} / {run['load_end']} |"
+        )
+    out.append("")
+    out.append(
+        "The machine is shared and noisy (2 cores; other suites may run alongside): the load "
+        "average is shown for that reason. Figures are best-of-N or single runs as stated below."
+    )
+    for name, section in (("P1", _p1), ("P2", _p2), ("P3", _p3)):
+        if name in figures:
+            out += ["", *section(figures[name]["data"])]
+    out += [
+        "",
+        f"<!-- {RESULTS_MARK}",
+        json.dumps(figures, indent=1, sort_keys=True),
+        "-->",
+        "",
+    ]
+    return "\n".join(out)
+
+
+def _p1(d: dict[str, Any]) -> list[str]:
+    wall = d["wall_rows_per_s"]
+    out = [
+        "## P1: CSV parse + validate throughput (contacts vs bare csv.reader)",
+        "",
+        f"{_n(d['rows'])} generated contacts rows ({d['bytes'] / 1e6:.1f} MB, 6 columns, "
+        f"{d['invalid_rows']:,} invalid), the same in-memory bytes for every variant; best of "
+        f"{d['reps']} interleaved repetitions of process CPU time (wall time in brackets).",
+        "",
+        "| Variant | rows/s (CPU) | ratio to bare | rows/s (wall) |",
+        "|---|---|---|---|",
+        f"| bare `csv.reader` over the decoded bytes | {_n(d['bare_rows_per_s'])} | 1 | "
+        f"{_n(wall['bare'])} |",
+        "| **Intake**: open_bytes -> read_records (read_csv) -> validate_records(contacts, "
+        f"ErrorCollector, CountingSink) | **{_n(d['real_rows_per_s'])}** | **{d['ratio']:.3f}** | "
+        f"{_n(wall['real'])} |",
+        f"| Intake, sink=None (a validate-only pass) | {_n(d['validate_only_rows_per_s'])} | "
+        f"{d['validate_only_ratio']:.3f} | {_n(wall['validate_only'])} |",
+        "| yardstick: csv.reader + one dict + one pydantic-core validation per row, nothing "
+        f"else | {_n(d['floor_rows_per_s'])} | {d['floor_ratio']:.3f} | {_n(wall['floor'])} |",
+        "",
+        f"Target: ratio >= {d['target']}: {_ok(d['pass'])}.",
+    ]
+    if not d["pass"]:
+        out += [
+            "",
+            "### What limits P1",
+            "",
+            f"- The ratio's denominator is fast here: bare `csv.reader` parses "
+            f"{_n(d['bare_rows_per_s'])} rows/s of CPU on this machine (about "
+            f"{1e6 / d['bare_rows_per_s']:.1f} µs a row), so 0.4 leaves "
+            f"{1e6 / d['bare_rows_per_s'] / 0.4:.1f} µs a row for *everything*. Building one dict "
+            "and running one pydantic-core validation of the contacts schema per row already "
+            "costs more: the yardstick above, which does only that, reaches "
+            f"{d['floor_ratio']:.2f}. "
+            "No per-row design that builds a dict and validates it with pydantic can reach 0.4 "
+            "against this baseline; the gap between the yardstick and Intake is Intake's own.",
+            f"- Intake's own per-row work (real {_n(d['real_rows_per_s'])} vs yardstick "
+            f"{_n(d['floor_rows_per_s'])} rows/s): line accounting and checks in read_csv, the "
+            "generator hand-off, the TypeAdapter wrapper around the validator, and with a sink "
+            "`to_sink_item` / `key_of` / `put` for every valid row. Top costs of one pass "
+            "under cProfile (own time, share of the pass; cProfile inflates per-call costs, so "
+            "read the order, not the absolute shares):",
+            "",
+            "| Function | Calls | Own time | Incl. callees |",
+            "|---|---|---|---|",
+        ]
+        out += [
+            f"| `{p['function']}` | {p['calls']:,} | {p['own_share']:.0%} | {p['cum_share']:.0%} |"
+            for p in d.get("profile", [])
+        ]
+    return out
+
+
+def _p2(d: dict[str, Any]) -> list[str]:
+    out = [
+        "## P2: peak RSS of the worker importing from S3",
+        "",
+        "moto server runs in its own process (the object's bytes live there). Each size is "
+        "generated on disk, declared (on_invalid=skip), streamed into S3 with `upload_fileobj` "
+        "(multipart, 64 MiB parts, from the file), verified by the worker's upload check and "
+        "queued by an import request; then a fresh `python -m benchmarks.p2_worker` process takes "
+        "the message off the queue and runs `run_import(message, sink_factory=CountingSink)`: the "
+        "real S3 stream -> read_csv -> validate_records path. Peak RSS is the child's own VmHWM "
+        "(read from /proc/self/status when the import is done). wait4's ru_maxrss is not used: "
+        "for a child started by fork/vfork + exec it also keeps the parent's high-water mark "
+        "from before the exec (here the parent's multipart upload buffers).",
+        "",
+        "| File | Rows | Result | Import s | rows/s | MB/s | RSS after imports | Peak RSS |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for m in d["sizes"]:
+        out.append(
+            f"| {m['label']} ({m['bytes']:,} B) | {m['rows']:,} | {m['status']}, "
+            f"{m['rows_written']:,} written | {m['import_s']} | {_n(m['rows_per_s'])} | "
+            f"{m['mb_per_s']} | {m['baseline_rss_mb']} MB | **{m['vmhwm_mb']} MB** |"
+        )
+    out += [
+        "",
+        f"Targets: largest peak <= {d['target_peak_mb']} MB: {_ok(d['pass_peak'])}; ratio "
+        f"{d['ratio']:.2f} <= {d['target_ratio']}: {_ok(d['pass_ratio'])}. "
+        "Most of the peak is the interpreter with boto3, pydantic and Powertools imported "
+        "(the 'RSS after imports' column); the import itself holds a 1 MiB read buffer, one "
+        "decoded chunk, one row and at most 4 MiB of error report before it spools to disk.",
+    ]
+    if not d["pass_ratio"]:
+        out += [
+            "",
+            "### What limits P2",
+            "",
+            "The peak grew with the file size: something on the path holds data per row or per "
+            "byte read. Compare the two sizes' peaks above with their RSS after imports.",
+        ]
+    elif not d["pass_peak"]:
+        out += [
+            "",
+            "### What limits P2",
+            "",
+            "The peak does not grow with the file (see the ratio), so the excess is fixed cost: "
+            "the interpreter and the libraries the worker imports (RSS after imports above).",
+        ]
+    return out
+
+
+def _p3(d: dict[str, Any]) -> list[str]:
+    i, s, b = d["intake"], d["sample"], d["batch_writer"]
+    backend = (
+        "moto in process (`mock_aws`)"
+        if d["backend"] == "inprocess"
+        else "a moto server child (HTTP)"
+    )
+    status = i["status_table_requests"]
+    out = [
+        "## P3: end to end into DynamoDB, Intake vs the serverless-patterns sample",
+        "",
+        f"The same {_n(d['rows'])}-row file ({d['bytes'] / 1e6:.2f} MB, every row valid so "
+        f"both sides write every row) on {backend}. Intake: declared through the API's logic "
+        "with auto_import (default on_invalid=fail: a validation pass, then a writing pass), "
+        "PUT to its presigned URL like a client; the worker's message handler then handles S3's "
+        "notification (upload check, run queued) and the import message (run_import with the "
+        "DynamoDB sink). Sample (benchmarks/sample.py): the approach of AWS's serverless-patterns "
+        "S3 -> SQS -> Lambda -> DynamoDB sample, handling the same notification: "
+        "`get_object().read()`, `csv.DictReader`, one `put_item` per row. Requests are counted "
+        "by the same botocore hooks (`before-call.dynamodb`, `before-send.dynamodb` for HTTP "
+        "attempts incl. retries) on the clients each side uses; every DynamoDB request counts, "
+        "Intake's status-table reads and writes included.",
+        "",
+        "| Side | Wall s | rows/s | DynamoDB requests | per 1,000 rows | HTTP attempts | "
+        "By operation | Items stored |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for label, m in (("**Intake**", i), ("sample", s), ("yardstick: boto3 batch_writer", b)):
+        ops = ", ".join(f"{k} {v:,}" for k, v in sorted(m["by_operation"].items()))
+        out.append(
+            f"| {label} | {m['wall_s']} | {_n(m['rows_per_s'])} | {m['dynamodb_requests']:,} | "
+            f"{m['requests_per_1000_rows']} | {m['http_attempts']:,} | {ops} | "
+            f"{m['items_stored']:,} |"
+        )
+    out += [
+        "",
+        f"Intake's requests: {i['records_table_requests']:,} BatchWriteItem of up to 25 items "
+        f"to the records table and {status} to the status table (claim, progress, finish). "
+        f"Targets: requests per 1,000 rows <= {d['target_requests_per_1000']}: "
+        f"{_ok(d['pass_requests'])}; speed ratio {d['speedup']:.2f}x >= "
+        f"{d['target_speedup']:g}x: {_ok(d['pass_speed'])}.",
+    ]
+    if not d["pass_speed"]:
+        out += [
+            "",
+            "### What limits the P3 speed ratio",
+            "",
+            f"- moto's own cost per item, paid alike by every approach, dominates the wall time: "
+            f"the yardstick, a bare boto3 `batch_writer` over the same rows with no S3, no "
+            f"validation and no status, reaches {_n(b['rows_per_s'])} rows/s, "
+            f"{d['batch_writer_speedup']:.2f}x the sample, in this run. moto's `put_item` "
+            "recomputes an item's size on every attribute it sets, so its cost grows with the "
+            "attribute count; in process, batching saves only moto's per-request dispatch and "
+            "botocore's per-call work, not that per-item cost.",
+            f"- Intake's cost over the yardstick ({i['wall_s']} s vs {b['wall_s']} s), which "
+            "uses the same resource layer and batch size: two more attributes per item "
+            "(file_id, imported_at), the default validation pass before the writing pass (the "
+            f"object is read and validated twice), {status} status requests, the upload check "
+            "and the second trip through the queue.",
+            "- Against real DynamoDB the request count decides instead: every request pays a "
+            "network round trip, and the sample makes "
+            f"{s['requests_per_1000_rows'] / max(i['requests_per_1000_rows'], 0.01):.0f}x "
+            "Intake's requests. `--only P3 --p3-backend server` runs the same over HTTP to a "
+            "moto server child, where each request also pays an HTTP hop (slower, ~3 min).",
+        ]
+    return out
