@@ -6,6 +6,7 @@ from datetime import date
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from intake.errors import InvalidFields
 from intake.import_types import ImportType, get_import_type
@@ -201,3 +202,60 @@ def test_unknown_import_type_is_invalid_fields() -> None:
     assert detail["field"] == "import_type"
     assert detail["code"] == "unknown_import_type"
     assert "contacts" in detail["message"]
+
+
+def test_rows_validate_positionally_in_any_column_order(contacts: ImportType) -> None:
+    # Given a header in its own order, with a column the type does not know
+    shape = contacts.shape_for(("country", "notes", "email", "external_id", "first_name"))
+
+    record = shape.validate(["SE", "call back", "a@x.io", "c-9", "Ann"])
+
+    assert shape.key_of(record) == "c-9"
+    assert shape.to_item(record) == {
+        "country": "SE",
+        "email": "a@x.io",
+        "external_id": "c-9",
+        "first_name": "Ann",
+    }
+
+
+def test_empty_cells_are_absent_for_optional_fields_and_missing_for_required(
+    contacts: ImportType,
+) -> None:
+    shape = contacts.shape_for(("external_id", "email", "first_name", "country", "signed_up"))
+
+    assert shape.to_item(shape.validate(["c-1", "a@x.io", "Ann", "", ""])) == {
+        "external_id": "c-1",
+        "email": "a@x.io",
+        "first_name": "Ann",
+    }
+    with pytest.raises(ValidationError) as caught:
+        shape.validate(["c-1", "", "Ann", "usa", "2024-02-30"])
+    assert shape.locate(caught.value, line=7) == [
+        RowError(
+            line=7,
+            field="email",
+            code="required",
+            message="email is required and must not be empty",
+        ),
+        RowError(
+            line=7,
+            field="country",
+            code="invalid_country",
+            message="country must be two upper-case letters (ISO 3166-1)",
+        ),
+        RowError(
+            line=7,
+            field="signed_up",
+            code="invalid_date",
+            message="signed_up must be an ISO date (YYYY-MM-DD)",
+        ),
+    ]
+
+
+def test_row_shapes_render_dates_as_iso_text(contacts: ImportType) -> None:
+    shape = contacts.shape_for(("external_id", "email", "first_name", "signed_up"))
+
+    item = shape.to_item(shape.validate(["c-1", "a@x.io", "Ann", "2024-05-01"]))
+
+    assert item["signed_up"] == "2024-05-01"

@@ -7,14 +7,29 @@ import io
 
 import pytest
 
-from intake.ingest.csv_reader import read_csv
+from intake.ingest.csv_reader import CsvRecords, read_csv
 from intake.ingest.records import FileLevelError, RawRecord
 from intake.ingest.streams import open_bytes
 from intake.models.domain import RowError
 
 
+def named(records: CsvRecords) -> list[RawRecord | RowError]:
+    """The reader's (line, cells) as (line, {column: value}) for non-empty cells."""
+    out: list[RawRecord | RowError] = []
+    for event in records:
+        if isinstance(event, RowError):
+            out.append(event)
+        else:
+            line, cells = event
+            assert records.columns is not None
+            out.append(
+                RawRecord(line, {c: v for c, v in zip(records.columns, cells, strict=True) if v})
+            )
+    return out
+
+
 def read(data: bytes, *, required: tuple[str, ...] = ()) -> list[RawRecord | RowError]:
-    return list(read_csv(io.BytesIO(data), required=required))
+    return named(read_csv(io.BytesIO(data), required=required))
 
 
 def file_error(data: bytes, *, required: tuple[str, ...] = ()) -> RowError:
@@ -173,7 +188,7 @@ def test_gzipped_csv_through_open_bytes_reads_like_the_plain_one() -> None:
     stream, _ = open_bytes(io.BytesIO(gzip.compress(plain, mtime=0)))
 
     assert (
-        list(read_csv(stream, required=("a",)))
+        named(read_csv(stream, required=("a",)))
         == read(plain)
         == [
             RawRecord(2, {"a": "1", "b": "x\ny"}),

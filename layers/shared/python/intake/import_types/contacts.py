@@ -47,6 +47,7 @@ CONTACTS = ImportType(
     natural_key="external_id",
     adapter=TypeAdapter(Contact),
     required_fields=("external_id", "email", "first_name"),
+    record_type=Contact,
     field_codes={
         ("email", "*"): ("invalid_email", "email is not a valid e-mail address"),
         ("country", "*"): (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable
 from typing import IO
 
 from intake.import_types import ImportType
@@ -13,7 +13,7 @@ from intake.ingest.records import ReadEvent
 
 def read_records(
     stream: IO[bytes], media_type: str, import_type: ImportType, *, delimiter: str | None = None
-) -> Iterator[ReadEvent]:
+) -> Iterable[ReadEvent]:
     """`delimiter` is the declared CSV delimiter; without one it is sniffed from the header."""
     if media_type == "text/csv":
         return read_csv(stream, required=import_type.required_fields, delimiter=delimiter)

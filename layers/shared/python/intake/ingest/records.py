@@ -15,8 +15,9 @@ class RawRecord(NamedTuple):
     data: dict[str, Any]
 
 
-# What readers yield: (line, data) for a record (a plain tuple on the hot path), or a located error.
-ReadEvent = tuple[int | None, dict[str, Any]] | RowError
+# What readers yield: (line, data) for a record (a plain tuple on the hot path), or a located
+# error. `data` is a dict (JSON) or, from a CSV reader, the row's cells in its `columns` order.
+ReadEvent = tuple[int | None, Any] | RowError
 
 
 class FileLevelError(Exception):

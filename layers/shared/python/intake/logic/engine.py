@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from itertools import chain
+from typing import Any, cast
 
 from pydantic import ValidationError
 
@@ -21,7 +23,7 @@ class Outcome:
 
 
 def validate_records(
-    events: Iterator[ReadEvent],
+    events: Iterable[ReadEvent],
     import_type: ImportType,
     errors: ErrorCollector,
     *,
@@ -35,27 +37,32 @@ def validate_records(
     `member` names the archive member the records come from; every error then carries it.
     """
     result = ImportResult()
-    validate = import_type.adapter.validate_python
-    located = import_type.located_errors
-    key_of = import_type.key_of
-    to_item = import_type.to_sink_item
     put = sink.put if sink is not None else None
     file_error = None
     total = valid = invalid = 0
     try:
-        # The hot loop: one C-level validation per row, Python work only for errors.
-        for event in events:
+        iterator = iter(events)
+        first = next(iterator, None)  # a CSV reader reads (and checks) its header here
+        shape = import_type.shape_for(getattr(events, "columns", None))
+        validate, locate, key_of, to_item = (
+            shape.validate,
+            shape.locate,
+            shape.key_of,
+            shape.to_item,
+        )
+        # The hot loop: one pydantic-core validation per record, Python work only for errors.
+        for event in chain((first,), iterator) if first is not None else ():
             total += 1
-            if isinstance(event, RowError):
+            if type(event) is RowError:  # not isinstance: pydantic's metaclass check is slow
                 invalid += 1
                 errors.add(event.model_copy(update={"file": member}) if member else event)
                 continue
-            line, data = event
+            line, data = cast(tuple[int | None, Any], event)
             try:
                 record = validate(data)
             except ValidationError as exc:
                 invalid += 1
-                for error in located(exc, line=line, file=member):
+                for error in locate(exc, line=line, file=member):
                     errors.add(_with_record_number(error, total))
             else:
                 valid += 1
