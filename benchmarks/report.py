@@ -193,19 +193,21 @@ def _p1(d: dict[str, Any]) -> list[str]:
             "",
             f"- The ratio's denominator is fast here: bare `csv.reader` parses "
             f"{_n(d['bare_rows_per_s'])} rows/s of CPU on this machine (about "
-            f"{1e6 / d['bare_rows_per_s']:.1f} µs a row), so 0.4 leaves "
-            f"{1e6 / d['bare_rows_per_s'] / 0.4:.1f} µs a row for *everything*. Building one dict "
-            "and running one pydantic-core validation of the contacts schema per row already "
-            "costs more: the yardstick above, which does only that, reaches "
-            f"{d['floor_ratio']:.2f}. "
-            "No per-row design that builds a dict and validates it with pydantic can reach 0.4 "
-            "against this baseline; the gap between the yardstick and Intake is Intake's own.",
-            f"- Intake's own per-row work (real {_n(d['real_rows_per_s'])} vs yardstick "
-            f"{_n(d['floor_rows_per_s'])} rows/s): line accounting and checks in read_csv, the "
-            "generator hand-off, the TypeAdapter wrapper around the validator, and with a sink "
-            "`to_sink_item` / `key_of` / `put` for every valid row. Top costs of one pass "
-            "under cProfile (own time, share of the pass; cProfile inflates per-call costs, so "
-            "read the order, not the absolute shares):",
+            f"{1e6 / d['bare_rows_per_s']:.1f} µs a row: the generated rows are short), so 0.4 "
+            f"leaves {1e6 / d['bare_rows_per_s'] / 0.4:.1f} µs a row for *everything*. The "
+            "yardstick above, which only builds one dict and makes one pydantic-core validation "
+            f"per row, reaches {d['floor_ratio']:.2f}: that design cannot reach 0.4 here.",
+            "- Intake does not build a dict per row: the CSV reader yields each row's cells and "
+            "the import type validates them positionally with a tuple validator built once per "
+            "header (empty optional cells accepted as absent, errors mapped back to column "
+            "names). That doubled throughput against the dict design (docs/decisions.md). What "
+            "is left per row is Python's: the reader's line accounting and checks, the generator "
+            "hand-off, the engine's loop, and with a sink the stored item (`to_item`), its key "
+            "and `put` for every valid row. The next step would be moving the row loop out of "
+            "Python (a compiled reader+validator), which is not worth its weight while DynamoDB "
+            "writes, not parsing, bound an import's wall time (P3).",
+            "- Top costs of one pass under cProfile (own time, share of the pass; cProfile "
+            "inflates per-call costs, so read the order, not the absolute shares):",
             "",
             "| Function | Calls | Own time | Incl. callees |",
             "|---|---|---|---|",

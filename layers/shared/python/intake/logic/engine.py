@@ -43,7 +43,12 @@ def validate_records(
     try:
         iterator = iter(events)
         first = next(iterator, None)  # a CSV reader reads (and checks) its header here
-        shape = import_type.shape_for(getattr(events, "columns", None))
+        columns = getattr(events, "columns", None)
+        if columns is None and isinstance(first, tuple) and isinstance(first[1], list):
+            # Rows of cells without their header (e.g. a reader wrapped in iter()): refuse,
+            # rather than report every row invalid.
+            raise TypeError("rows of cells need the reader's columns: pass the reader itself")
+        shape = import_type.shape_for(columns)
         validate, locate, key_of, to_item = (
             shape.validate,
             shape.locate,
