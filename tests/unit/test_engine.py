@@ -204,3 +204,13 @@ def test_errors_truncated_is_carried_into_the_result(contacts: ImportType) -> No
 
     assert outcome.result.errors_truncated is True
     assert outcome.result.rows_invalid == 3
+
+
+def test_cell_rows_without_their_header_are_refused(
+    contacts: ImportType, errors: ErrorCollector
+) -> None:
+    # A CSV reader hides its columns when wrapped: the engine must not read cells as records.
+    events = iter(csv_events(b"external_id,email,first_name\nc-1,a@x.io,Ann\n", contacts))
+
+    with pytest.raises(TypeError, match="columns"):
+        validate_records(events, contacts, errors)
