@@ -68,7 +68,7 @@ def validate_records(
             except ValidationError as exc:
                 invalid += 1
                 for error in locate(exc, line=line, file=member):
-                    errors.add(_with_record_number(error, total))
+                    errors.add(error)
             else:
                 valid += 1
                 if put is not None:
@@ -84,9 +84,3 @@ def validate_records(
     result.errors_truncated = errors.truncated
     return Outcome(result, file_error)
 
-
-def _with_record_number(error: RowError, number: int) -> RowError:
-    # JSON arrays have no physical line per record: say which record it is instead.
-    if error.line is None:
-        return error.model_copy(update={"message": f"record {number}: {error.message}"})
-    return error
