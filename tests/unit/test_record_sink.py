@@ -1,4 +1,4 @@
-"""DynamoDBSink against a fake resource: batching, in-batch dedup, retries, item shape."""
+"""DynamoDBSink against a fake client: batching, in-batch dedup, retries, item shape."""
 
 from __future__ import annotations
 
@@ -6,16 +6,19 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from boto3.dynamodb.types import TypeDeserializer
 
 from intake.dal import record_sink
 from intake.dal.record_sink import BATCH_LIMIT, MAX_ATTEMPTS, DynamoDBSink, SinkWriteError
 from intake.settings import get_settings
 
 TABLE = "intake-records-test"
+DESERIALIZER = TypeDeserializer()
 
 
 class FakeDynamoDB:
-    """Stands in for boto3's DynamoDB service resource (only batch_write_item).
+    """Stands in for boto3's DynamoDB client (only batch_write_item); `stored` holds the items
+    written, deserialized from the wire format.
 
     The first `fail_times` calls leave every other request unprocessed (or all of them with
     `throttle_all`), as DynamoDB does when it throttles a batch.
@@ -38,7 +41,10 @@ class FakeDynamoDB:
             done, left = requests[::2], requests[1::2]
         else:
             done, left = requests, []
-        self.stored.extend(r["PutRequest"]["Item"] for r in done)
+        self.stored.extend(
+            {k: DESERIALIZER.deserialize(v) for k, v in r["PutRequest"]["Item"].items()}
+            for r in done
+        )
         return {"UnprocessedItems": {TABLE: left} if left else {}}
 
 
@@ -57,11 +63,11 @@ def settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def use(monkeypatch: pytest.MonkeyPatch, fake: FakeDynamoDB) -> None:
-    def resource(service: str) -> FakeDynamoDB:
+    def client(service: str) -> FakeDynamoDB:
         assert service == "dynamodb"
         return fake
 
-    monkeypatch.setattr(record_sink, "resource", resource)
+    monkeypatch.setattr(record_sink, "client", client)
 
 
 def make_sink(sleeps: list[float] | None = None) -> DynamoDBSink:
@@ -163,7 +169,7 @@ def test_the_same_key_in_two_batches_is_sent_twice(monkeypatch: pytest.MonkeyPat
 
     assert sink.flush() == 26
     assert [len(batch) for batch in fake.calls] == [25, 1]
-    assert fake.calls[1][0]["PutRequest"]["Item"]["first_name"] == "Again"
+    assert fake.calls[1][0]["PutRequest"]["Item"]["first_name"] == {"S": "Again"}
 
 
 def test_unprocessed_items_are_retried_with_backoff_until_all_are_written(
@@ -211,3 +217,20 @@ def test_succeeds_on_the_last_attempt(monkeypatch: pytest.MonkeyPatch) -> None:
     assert sink.flush() == 4
     assert len(fake.calls) == MAX_ATTEMPTS
     assert len(fake.stored) == 4
+
+
+def test_values_keep_their_types_on_the_wire(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = FakeDynamoDB()
+    use(monkeypatch, fake)
+    sink = make_sink()
+
+    sink.put("e-1", {"name": "Ev", "seats": 120, "ratio": 0.5, "open": True, "tags": ["a", "b"]})
+    sink.flush()
+
+    [request] = fake.calls[0]
+    item = request["PutRequest"]["Item"]
+    assert item["name"] == {"S": "Ev"}
+    assert item["seats"] == {"N": "120"}
+    assert item["ratio"] == {"N": "0.5"}
+    assert item["open"] == {"BOOL": True}
+    assert item["tags"] == {"L": [{"S": "a"}, {"S": "b"}]}
