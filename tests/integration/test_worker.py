@@ -399,3 +399,15 @@ def test_declared_delimiter_wins_over_sniffing(api, drain, aws):
     assert view["csv_delimiter"] == ";"
     [row] = records(aws)
     assert row["last_name"] == "Lovelace, Countess"
+
+
+def test_last_delivery_never_fails_a_run_another_worker_holds(api, drain, aws, monkeypatch):
+    from intake.logic.worker import handle_message
+
+    file_id, message = queued_message(api, drain)
+    monkeypatch.setattr(importer, "_run", lambda record, factory: None)
+    importer.run_import(message)  # a worker claims the run and is still on it (live lease)
+
+    with pytest.raises(importer.RetryLater):
+        handle_message(message.model_dump_json(), receive_count=5)
+    assert api("GET", f"/files/{file_id}")[1]["status"] == "PROCESSING"

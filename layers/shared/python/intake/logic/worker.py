@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.data_classes import S3Event
 from pydantic import ValidationError
 
 from intake.keys import decode_event_key
-from intake.logic.importer import fail_run, run_import
+from intake.logic.importer import RetryLater, fail_run, run_import
 from intake.logic.uploads import object_created
 from intake.models.messages import ImportMessage
 from intake.observability import logger
@@ -56,6 +56,8 @@ def _s3_notification(event: S3Event) -> None:
 def _import(message: ImportMessage, *, receive_count: int) -> None:
     try:
         run_import(message)
+    except RetryLater:
+        raise  # another delivery is running this run: never fail it from here
     except Exception as exc:
         if receive_count >= get_settings().max_receive_count:
             # This was the last delivery SQS will make: say so on the file, not only in the DLQ.
