@@ -121,14 +121,16 @@ def _receive(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
 
 
 def _run_intake(notification: str, resources: Any, file_id: str) -> dict[str, Any]:
-    from intake.aws import client, reset_clients, resource
+    from intake.aws import client, reset_clients, resource, unvalidated_client
     from intake.dal import file_repository
     from intake.logic.worker import handle_message
 
     reset_clients()
     counter = RequestCounter()
+    # Every DynamoDB client Intake uses (intake/aws.py): a client left out would hide requests.
     counter.attach(client("dynamodb"))
     counter.attach(resource("dynamodb").meta.client)
+    counter.attach(unvalidated_client("dynamodb"))
     sqs = client("sqs")
     start = time.perf_counter()
     handle_message(notification, receive_count=1)  # verify the upload, queue the run
@@ -142,6 +144,9 @@ def _run_intake(notification: str, resources: Any, file_id: str) -> dict[str, An
             handled += 1
     wall = time.perf_counter() - start
     record = file_repository.get(TENANT, file_id)
+    written = record.result.rows_written if record.result else 0
+    if written and not counter.calls_by_table.get(resources.names.records_table):
+        raise RuntimeError("records were written but no request was counted: a client is unhooked")
     return {
         "status": record.status.value,
         "result": record.result.model_dump() if record.result else None,

@@ -67,7 +67,7 @@ def use(monkeypatch: pytest.MonkeyPatch, fake: FakeDynamoDB) -> None:
         assert service == "dynamodb"
         return fake
 
-    monkeypatch.setattr(record_sink, "client", client)
+    monkeypatch.setattr(record_sink, "unvalidated_client", client)
 
 
 def make_sink(sleeps: list[float] | None = None) -> DynamoDBSink:

@@ -23,10 +23,19 @@ def client(service: str) -> Any:
     return boto3.session.Session().client(service, config=config)  # type: ignore[call-overload]
 
 
+@cache
+def unvalidated_client(service: str) -> Any:
+    """For requests the code builds itself from validated records (the sink's batch writes):
+    botocore's client-side parameter check costs CPU per item and cannot fail on them."""
+    config = _CONFIG.merge(Config(parameter_validation=False))
+    return boto3.session.Session().client(service, config=config)  # type: ignore[call-overload]
+
+
 def reset_clients() -> None:
     """Forget cached clients (tests switch endpoints and credentials between runs)."""
     client.cache_clear()
     resource.cache_clear()
+    unvalidated_client.cache_clear()
 
 
 @cache

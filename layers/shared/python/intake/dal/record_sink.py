@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 from boto3.dynamodb.types import TypeSerializer
 
-from intake.aws import client
+from intake.aws import unvalidated_client
 from intake.settings import get_settings
 
 BATCH_LIMIT = 25  # DynamoDB BatchWriteItem maximum
@@ -86,7 +86,7 @@ class DynamoDBSink:
         unprocessed: dict[str, Any] = {table: requests}
         for attempt in range(MAX_ATTEMPTS):
             self.requests += 1
-            response = client("dynamodb").batch_write_item(RequestItems=unprocessed)
+            response = unvalidated_client("dynamodb").batch_write_item(RequestItems=unprocessed)
             unprocessed = response.get("UnprocessedItems") or {}
             if not unprocessed:
                 self._written += rows

@@ -83,4 +83,3 @@ def validate_records(
         result.rows_written = sink.flush()
     result.errors_truncated = errors.truncated
     return Outcome(result, file_error)
-
