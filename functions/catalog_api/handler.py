@@ -26,6 +26,7 @@ app.enable_swagger(
 
 @app.get("/openapi.json", include_in_schema=False)
 def openapi_document() -> Response[str]:
+    metrics.add_metric(name="OpenApiReads", unit="Count", value=1)
     return Response(
         status_code=200, content_type=content_types.APPLICATION_JSON, body=render_openapi(app)
     )

@@ -20,6 +20,7 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 @tracer.capture_method(capture_response=False)
 def record_handler(record: SQSRecord) -> None:
     logger.append_keys(message_id=record.message_id)
+    metrics.add_metric(name="QueueMessages", unit="Count", value=1)
     handle_message(record.body, receive_count=int(record.attributes.approximate_receive_count))
 
 

@@ -6,12 +6,14 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from intake.import_types import all_import_types
 from intake.models.api import ImportTypeView
+from intake.observability import metrics
 
 router = Router()
 
 
 @router.get("/import-types", summary="What can be imported, and in which formats", tags=["types"])
 def list_import_types() -> list[ImportTypeView]:
+    metrics.add_metric(name="ImportTypeListings", unit="Count", value=1)
     return [
         ImportTypeView(
             name=t.name,

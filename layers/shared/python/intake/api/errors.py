@@ -13,7 +13,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 
 from intake import errors
 from intake.models.api import ErrorBody, ErrorEnvelope
-from intake.observability import logger
+from intake.observability import logger, metrics
 
 STATUS_BY_ERROR: dict[type[errors.IntakeError], HTTPStatus] = {
     errors.BadRequest: HTTPStatus.BAD_REQUEST,
@@ -31,6 +31,11 @@ STATUS_BY_ERROR: dict[type[errors.IntakeError], HTTPStatus] = {
 def error_response(
     status: HTTPStatus, code: str, message: str, details: list[dict[str, Any]] | None = None
 ) -> Response[str]:
+    metrics.add_metric(
+        name="RequestsRejected" if status < HTTPStatus.INTERNAL_SERVER_ERROR else "RequestsFailed",
+        unit="Count",
+        value=1,
+    )
     body = ErrorEnvelope(error=ErrorBody(code=code, message=message, details=details or []))
     return Response(
         status_code=status.value,

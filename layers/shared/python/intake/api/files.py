@@ -37,6 +37,7 @@ def declare(
 @router.get("/files/<file_id>", summary="A file's status, counts and errors", tags=["files"])
 def get_file(file_id: Annotated[str, _FILE_ID]) -> FileView:
     logger.append_keys(file_id=file_id)
+    metrics.add_metric(name="FileReads", unit="Count", value=1)
     return files.get_file(tenant_of(router.current_event), file_id)
 
 
@@ -47,6 +48,7 @@ def list_files(
     limit: Annotated[int, Query(ge=1, le=100)] = 25,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> FileList:
+    metrics.add_metric(name="FileListings", unit="Count", value=1)
     items, next_cursor = files.list_files(
         tenant_of(router.current_event),
         limit=limit,
