@@ -231,3 +231,54 @@ def test_body_that_is_not_json_is_415(api, handlers):
     response = handlers["files_api"].lambda_handler(event, FakeContext())
     assert response["statusCode"] == 415
     assert '"unsupported_media_type"' in response["body"]
+
+
+def test_large_files_get_a_presigned_multipart_upload(api, drain, monkeypatch):
+    import hashlib
+
+    from intake.settings import get_settings
+    from intake_client import IntakeClient
+
+    # Given a multipart threshold low enough for a test (S3's minimum part is 5 MiB)
+    monkeypatch.setenv("MULTIPART_THRESHOLD_BYTES", str(5 * 1024**2))
+    monkeypatch.setenv("MULTIPART_PART_BYTES", str(5 * 1024**2))
+    get_settings.cache_clear()
+    header = b"external_id,email,first_name\n"
+    rows = b"".join(b"m-%07d,m%d@example.com,M\n" % (i, i) for i in range(400_000))
+    body = header + rows
+    assert 10 * 1024**2 < len(body) <= 15 * 1024**2  # three parts of 5 MiB
+    status, created = api(
+        "POST",
+        "/files",
+        body={
+            "name": "big.csv",
+            "media_type": "text/csv",
+            "size": len(body),
+            "import_type": "contacts",
+            "sha256": hashlib.sha256(body).hexdigest(),
+            "auto_import": True,
+            "check_only": True,  # every row read and checked; writing 400k items to moto is slow
+        },
+    )
+    assert status == 201
+    upload = created["upload"]
+    assert upload["method"] == "MULTIPART"
+    assert "url" not in upload
+    assert [p["part_number"] for p in upload["parts"]] == [1, 2, 3]
+    assert [p["headers"]["Content-Length"] for p in upload["parts"]] == [
+        str(5 * 1024**2),
+        str(5 * 1024**2),
+        str(len(body) - 10 * 1024**2),
+    ]
+    assert all(
+        "content-length" in p["url"].split("X-Amz-SignedHeaders=")[1] for p in upload["parts"]
+    )
+
+    # When the project's client sends the parts and the completion straight to S3
+    IntakeClient("http://unused.invalid", "token").upload(created, body)
+    drain()
+
+    # Then the worker checked the assembled object (size, type, SHA-256) and read every row
+    view = api("GET", f"/files/{created['file_id']}")[1]
+    assert view["status"] == "VALIDATED", view
+    assert view["result"]["rows_valid"] == 400_000

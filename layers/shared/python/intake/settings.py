@@ -20,6 +20,12 @@ class Settings(BaseModel):
     report_url_ttl_seconds: int = Field(
         900, alias="REPORT_URL_TTL_SECONDS", ge=60, le=7 * 24 * 3600
     )
+    # Declared sizes above this get a presigned multipart upload (S3 caps a single PUT at 5 GiB).
+    multipart_threshold_bytes: int = Field(
+        5 * 1024**3, alias="MULTIPART_THRESHOLD_BYTES", ge=5 * 1024**2, le=5 * 1024**3
+    )
+    # Smallest part size (S3's minimum is 5 MiB); parts grow so there are at most 10,000.
+    multipart_part_bytes: int = Field(64 * 1024**2, alias="MULTIPART_PART_BYTES", ge=5 * 1024**2)
     # How long a worker owns a PROCESSING file before another delivery may take it over.
     processing_lease_seconds: int = Field(960, alias="PROCESSING_LEASE_SECONDS", ge=10)
     # The queue's maxReceiveCount: the worker ends a run FAILED on its last delivery.

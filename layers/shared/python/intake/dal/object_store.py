@@ -54,6 +54,53 @@ def presign_put(
     return PresignedUpload(url, headers, now + timedelta(seconds=settings.upload_url_ttl_seconds))
 
 
+@dataclass(frozen=True)
+class PresignedMultipart:
+    upload_id: str
+    part_size: int
+    parts: list[tuple[int, str, dict[str, str]]]  # (part number, url, headers)
+    complete_url: str
+    expires_at: datetime
+
+
+def presign_multipart(
+    key: str, *, media_type: str, size: int, part_size: int, now: datetime
+) -> PresignedMultipart:
+    """Start a multipart upload and presign every part (its Content-Length signed) and the
+    completion, so the client sends all the bytes straight to S3."""
+    settings = get_settings()
+    s3 = client("s3")
+    upload_id = s3.create_multipart_upload(
+        Bucket=settings.bucket_name, Key=key, ContentType=media_type
+    )["UploadId"]
+    ttl = settings.upload_url_ttl_seconds
+    parts = []
+    for number, offset in enumerate(range(0, size, part_size), start=1):
+        length = min(part_size, size - offset)
+        url = s3.generate_presigned_url(
+            "upload_part",
+            Params={
+                "Bucket": settings.bucket_name,
+                "Key": key,
+                "UploadId": upload_id,
+                "PartNumber": number,
+                "ContentLength": length,
+            },
+            ExpiresIn=ttl,
+            HttpMethod="PUT",
+        )
+        parts.append((number, url, {"Content-Length": str(length)}))
+    complete_url = s3.generate_presigned_url(
+        "complete_multipart_upload",
+        Params={"Bucket": settings.bucket_name, "Key": key, "UploadId": upload_id},
+        ExpiresIn=ttl,
+        HttpMethod="POST",
+    )
+    return PresignedMultipart(
+        upload_id, part_size, parts, complete_url, now + timedelta(seconds=ttl)
+    )
+
+
 def head(key: str) -> ObjectFacts:
     try:
         meta = client("s3").head_object(

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from intake.clock import new_file_id, utcnow
 from intake.dal import file_repository, object_store
 from intake.errors import Conflict, PayloadTooLarge, UnsupportedMediaType
 from intake.import_types import get_import_type
 from intake.keys import upload_key
-from intake.models.api import DeclareFileRequest, DeclareFileResponse, FileView, UploadBlock
+from intake.models.api import (
+    DeclareFileRequest,
+    DeclareFileResponse,
+    FileView,
+    UploadBlock,
+    UploadPart,
+)
 from intake.models.domain import FileRecord, FileStatus
+from intake.settings import get_settings
+
+MAX_PARTS = 10_000  # S3's limit per multipart upload
 
 
 def declare_file(tenant: str, request: DeclareFileRequest) -> DeclareFileResponse:
@@ -35,9 +46,19 @@ def declare_file(tenant: str, request: DeclareFileRequest) -> DeclareFileRespons
     now = utcnow()
     file_id = new_file_id(now)
     key = upload_key(tenant, file_id)
-    upload = object_store.presign_put(
-        key, media_type=media_type, size=request.size, sha256_hex=request.sha256, now=now
-    )
+    settings = get_settings()
+    if request.size > settings.multipart_threshold_bytes:
+        # S3 checks a whole-object SHA-256 only on a single PUT; for parts, the worker hashes
+        # the assembled object against the declared one.
+        block, expires_at = _multipart_block(key, media_type, request.size, now)
+    else:
+        upload = object_store.presign_put(
+            key, media_type=media_type, size=request.size, sha256_hex=request.sha256, now=now
+        )
+        block = UploadBlock(
+            method="PUT", url=upload.url, headers=upload.headers, expires_at=upload.expires_at
+        )
+        expires_at = upload.expires_at
     record = FileRecord(
         tenant=tenant,
         file_id=file_id,
@@ -58,16 +79,27 @@ def declare_file(tenant: str, request: DeclareFileRequest) -> DeclareFileRespons
         check_only=request.check_only,
         on_invalid=request.on_invalid,
         csv_delimiter=request.csv_delimiter,
-        upload_expires_at=upload.expires_at,
+        upload_expires_at=expires_at,
     )
     file_repository.create(record)
-    return DeclareFileResponse(
-        file_id=file_id,
-        status=record.status,
-        upload=UploadBlock(
-            method="PUT", url=upload.url, headers=upload.headers, expires_at=upload.expires_at
-        ),
+    return DeclareFileResponse(file_id=file_id, status=record.status, upload=block)
+
+
+def _multipart_block(
+    key: str, media_type: str, size: int, now: datetime
+) -> tuple[UploadBlock, datetime]:
+    part_size = max(get_settings().multipart_part_bytes, -(-size // MAX_PARTS))
+    upload = object_store.presign_multipart(
+        key, media_type=media_type, size=size, part_size=part_size, now=now
     )
+    block = UploadBlock(
+        method="MULTIPART",
+        part_size=upload.part_size,
+        parts=[UploadPart(part_number=n, url=u, headers=h) for n, u, h in upload.parts],
+        complete_url=upload.complete_url,
+        expires_at=upload.expires_at,
+    )
+    return block, upload.expires_at
 
 
 def get_file(tenant: str, file_id: str) -> FileView:

@@ -5,7 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 
 from intake.models.domain import (
     CsvDelimiter,
@@ -43,11 +49,29 @@ class DeclareFileRequest(BaseModel):
     )
 
 
-class UploadBlock(BaseModel):
-    method: Literal["PUT"]
+class UploadPart(BaseModel):
+    part_number: int
     url: str
     headers: dict[str, str]
+
+
+class UploadBlock(BaseModel):
+    """PUT: send the bytes to `url` with `headers`. MULTIPART (over the multipart threshold):
+    PUT each slice of `part_size` bytes to its part's url with its headers, keep each answer's
+    ETag, then POST the CompleteMultipartUpload XML to `complete_url`."""
+
+    method: Literal["PUT", "MULTIPART"]
+    url: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    part_size: int | None = None
+    parts: list[UploadPart] | None = None
+    complete_url: str | None = None
     expires_at: datetime
+
+    @model_serializer(mode="wrap")
+    def _only_the_fields_of_its_method(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        return {k: v for k, v in data.items() if v is not None} if isinstance(data, dict) else data
 
 
 class DeclareFileResponse(BaseModel):
