@@ -192,20 +192,7 @@ class IntakeClient:
             f'<Part><PartNumber>{n}</PartNumber><ETag>"{etag}"</ETag></Part>' for n, etag in done
         )
         xml = f"<CompleteMultipartUpload>{body}</CompleteMultipartUpload>".encode()
-        # Built by hand, like every S3 request here: no session headers (no bearer token).
-        prepared = requests.Request("POST", block["complete_url"], data=xml).prepare()
-        settings = self.session.merge_environment_settings(prepared.url, {}, None, None, None)
-        response = self.session.send(prepared, timeout=self.timeout, **settings)
-        # S3 may answer a failed completion with 200 and an <Error> document.
-        if response.status_code >= 300 or b"<Error>" in response.content[:1024]:
-            code, message = _s3_error(response)
-            raise IntakeUploadError(
-                response.status_code,
-                code,
-                message,
-                request_id=response.headers.get("x-amz-request-id"),
-            )
-        return {"status": response.status_code, "etag": None, "version_id": None}
+        return self._send_upload({"method": "POST", "url": block["complete_url"]}, xml)
 
     def _send_upload(self, block: dict[str, Any], body: bytes | IO[bytes] | None) -> dict[str, Any]:
         if "fields" in block:  # a presigned POST: the policy's fields, then the file, last
@@ -223,7 +210,8 @@ class IntakeClient:
         prepared = request.prepare()
         settings = self.session.merge_environment_settings(prepared.url, {}, None, None, None)
         response = self.session.send(prepared, timeout=self.timeout, **settings)
-        if response.status_code >= 300:
+        # S3 may answer a failed CompleteMultipartUpload with 200 and an <Error> document.
+        if response.status_code >= 300 or b"<Error>" in response.content[:1024]:
             code, message = _s3_error(response)
             raise IntakeUploadError(
                 response.status_code,
