@@ -62,14 +62,8 @@ def run_bundle(
     if record.check_only:
         return FileStatus.VALIDATED, Outcome(result, None)
     entities, created = write_bundle(record, import_type, check, sink_factory)
-    result = ImportResult.model_validate(
-        {
-            **result.model_dump(),
-            "rows_written": sum(entities.values()),
-            # Stored once ImportResult has these fields; ignored until then.
-            "entities": entities,
-            "created": created,
-        }
+    result = result.model_copy(
+        update={"rows_written": sum(entities.values()), "entities": entities, "created": created}
     )
     logger.info("bundle imported", extra={"created": created, "entities": entities})
     return FileStatus.SUCCEEDED, Outcome(result, None)
