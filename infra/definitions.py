@@ -86,6 +86,11 @@ STATUS_TABLE = TableDef("StatusTable", "pk", "sk", ttl_attribute="ttl")
 RECORDS_TABLE = TableDef("RecordsTable", "pk", "sk")
 TABLES = (STATUS_TABLE, RECORDS_TABLE)
 
+# --- Events ---------------------------------------------------------------------------
+
+# The worker publishes "Intake File Finished" (source "intake") here at every terminal state.
+EVENT_BUS_NAME = "default"
+
 # --- Queues -------------------------------------------------------------------------------
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from aws_cdk import Duration
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_notifications as s3n
@@ -73,6 +74,10 @@ class ImportWorker(Construct):
         bucket.grant_put(self.function, f"{d.REPORT_PREFIX}*")
         status_table.grant_read_write_data(self.function)
         records_table.grant_write_data(self.function)
+        # Completion events ("Intake File Finished") on the account's default bus.
+        bus = events.EventBus.from_event_bus_name(self, "DefaultBus", d.EVENT_BUS_NAME)
+        bus.grant_put_events_to(self.function)
+        self.function.add_environment("EVENT_BUS_NAME", bus.event_bus_name)
         # The event source grants receive/delete/change-visibility on the queue.
         self.function.add_event_source(
             event_sources.SqsEventSource(

@@ -42,6 +42,7 @@ class Resources:
             # The worker marks a run FAILED on its last delivery; keep it equal to the
             # queue's redrive policy rather than relying on the setting's default.
             "IMPORT_QUEUE_MAX_RECEIVES": str(d.IMPORT_QUEUE.max_receive_count),
+            "EVENT_BUS_NAME": d.EVENT_BUS_NAME,  # the worker's (infra/import_pipeline.py)
         }
 
 

@@ -154,3 +154,10 @@ def _env(function: dict[str, Any]) -> dict[str, Any]:
 
 def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
+
+
+def test_worker_may_publish_completion_events_and_nothing_else_may(resources: Resources) -> None:
+    _, worker = function_for(resources, d.IMPORT_WORKER)
+    assert _env(worker)["EVENT_BUS_NAME"] == d.EVENT_BUS_NAME
+    publishers = {fn.name for fn in d.FUNCTIONS if "events:PutEvents" in _actions(resources, fn)}
+    assert publishers == {d.IMPORT_WORKER.name}

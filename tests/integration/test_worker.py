@@ -411,3 +411,57 @@ def test_last_delivery_never_fails_a_run_another_worker_holds(api, drain, aws, m
     with pytest.raises(importer.RetryLater):
         handle_message(message.model_dump_json(), receive_count=5)
     assert api("GET", f"/files/{file_id}")[1]["status"] == "PROCESSING"
+
+
+def test_every_finished_run_publishes_a_completion_event(api, drain, aws, monkeypatch):
+    from intake.dal import events
+
+    published = []
+    real_client = events.client
+
+    def recording_client(service):
+        real = real_client(service)
+        if service != "events":
+            return real
+
+        class Recording:
+            def put_events(self, Entries):
+                published.extend(Entries)
+                return real.put_events(Entries=Entries)  # moto accepts it on the default bus
+
+        return Recording()
+
+    monkeypatch.setattr(events, "client", recording_client)
+    good = declare_and_upload(api, CSV, auto_import=True)
+    bad = declare_and_upload(api, BAD_CSV, auto_import=True, check_only=True)
+    rejected = declare_and_upload_unsigned(api, JSON_DOC)
+    drain()
+
+    details = {json.loads(e["Detail"])["file_id"]: json.loads(e["Detail"]) for e in published}
+    assert {e["Source"] for e in published} == {"intake"}
+    assert {e["DetailType"] for e in published} == {"Intake File Finished"}
+    assert {e["EventBusName"] for e in published} == {"default"}
+    assert details[good]["status"] == "SUCCEEDED"
+    assert details[good]["result"]["rows_written"] == 3
+    assert details[bad]["status"] == "FAILED" and details[bad]["errors"] == 3
+    assert details[rejected]["status"] == "REJECTED"
+    assert details[rejected]["reason"] == "the content is JSON, not CSV"
+    assert all(d["tenant"] == "acme" for d in details.values())
+    assert len(published) == 3  # one event per finished file, none for UPLOADED or QUEUED
+
+
+def test_a_refused_event_never_fails_the_run(api, drain, aws, monkeypatch):
+    from botocore.exceptions import ClientError
+
+    from intake.dal import events
+
+    class Refusing:
+        def put_events(self, Entries):
+            raise ClientError(
+                {"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "PutEvents"
+            )
+
+    monkeypatch.setattr(events, "client", lambda service: Refusing())
+    file_id = declare_and_upload(api, CSV, auto_import=True)
+    drain()
+    assert api("GET", f"/files/{file_id}")[1]["status"] == "SUCCEEDED"

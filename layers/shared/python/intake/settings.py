@@ -20,6 +20,8 @@ class Settings(BaseModel):
     report_url_ttl_seconds: int = Field(
         900, alias="REPORT_URL_TTL_SECONDS", ge=60, le=7 * 24 * 3600
     )
+    # Completion events ("Intake File Finished") go to this EventBridge bus.
+    event_bus_name: str = Field("default", alias="EVENT_BUS_NAME")
     # Declared sizes above this get a presigned multipart upload (S3 caps a single PUT at 5 GiB).
     multipart_threshold_bytes: int = Field(
         5 * 1024**3, alias="MULTIPART_THRESHOLD_BYTES", ge=5 * 1024**2, le=5 * 1024**3

@@ -12,6 +12,7 @@ from boto3.dynamodb.conditions import Attr
 
 from intake.clock import utcnow
 from intake.dal import file_repository, object_store
+from intake.dal.events import publish_file_finished
 from intake.dal.record_sink import DynamoDBSink, Sink
 from intake.errors import Conflict, NotFound
 from intake.import_types import ImportType, get_import_type
@@ -294,7 +295,7 @@ def _finish(
         changes["error_report_key"] = report
     if reason:
         changes["reason"] = reason
-    file_repository.transition(
+    finished = file_repository.transition(
         record.tenant,
         record.file_id,
         status,
@@ -303,6 +304,7 @@ def _finish(
         remove=("lease_until",),
         **changes,
     )
+    publish_file_finished(finished)
 
 
 def _release(record: FileRecord) -> None:
@@ -322,7 +324,7 @@ def _release(record: FileRecord) -> None:
 def fail_run(message: ImportMessage, reason: str) -> None:
     """The last delivery of a run failed unexpectedly: end it FAILED rather than leave it stuck."""
     try:
-        file_repository.transition(
+        failed = file_repository.transition(
             message.tenant,
             message.file_id,
             FileStatus.FAILED,
@@ -333,4 +335,5 @@ def fail_run(message: ImportMessage, reason: str) -> None:
             remove=("lease_until",),
         )
     except (Conflict, NotFound):
-        pass
+        return
+    publish_file_finished(failed)

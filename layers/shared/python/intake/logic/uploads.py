@@ -9,6 +9,7 @@ from typing import Any
 
 from intake.clock import utcnow
 from intake.dal import file_repository, object_store
+from intake.dal.events import publish_file_finished
 from intake.dal.object_store import ObjectFacts
 from intake.errors import Conflict, IntakeError, NotFound
 from intake.import_types import get_import_type
@@ -67,6 +68,8 @@ def verify_upload(key: str) -> None:
     except Conflict:
         return  # another delivery of the same event won
     metrics.add_metric(name=f"Uploads{to.value.title()}", unit="Count", value=1)
+    if updated.status is FileStatus.REJECTED:
+        publish_file_finished(updated)
     logger.info("upload checked", extra={"status": to.value, "reason": reason})
     if updated.status is FileStatus.UPLOADED and updated.auto_import:
         queue_run(updated, check_only=updated.check_only, on_invalid=updated.on_invalid)
@@ -121,6 +124,8 @@ def register_drop(key: str, *, event_time: datetime) -> None:
     else:
         metrics.add_metric(name="DropsRegistered", unit="Count", value=1)
         logger.info("drop registered", extra={"key": key, "status": record.status.value})
+        if record.status is FileStatus.REJECTED:
+            publish_file_finished(record)
     if reason is None:
         try:
             queue_run(record, check_only=False, on_invalid=record.on_invalid)
