@@ -143,21 +143,7 @@ class WorkerRunner:
         return list(answer.get("Messages", []))
 
     def to_record(self, message: dict[str, Any]) -> dict[str, Any]:
-        """One SQS message as a record of the event Lambda sends."""
-        return {
-            "messageId": message["MessageId"],
-            "receiptHandle": message["ReceiptHandle"],
-            "body": message.get("Body", ""),
-            "attributes": dict(message.get("Attributes", {})),
-            "messageAttributes": {
-                name: _record_attribute(value)
-                for name, value in message.get("MessageAttributes", {}).items()
-            },
-            "md5OfBody": message.get("MD5OfBody", ""),
-            "eventSource": "aws:sqs",
-            "eventSourceARN": self.queue_arn,
-            "awsRegion": self.region,
-        }
+        return sqs_event_record(message, self.queue_arn, self.region)
 
     def settle(
         self,
@@ -246,6 +232,26 @@ def _failed_ids(ids: list[str], result: Any, error: BaseException | None) -> tup
             return set(ids), f"invalid itemIdentifier {identifier!r}"
         failed.add(identifier)
     return failed, ""
+
+
+def sqs_event_record(
+    message: dict[str, Any], queue_arn: str, region: str = "us-east-1"
+) -> dict[str, Any]:
+    """One received SQS message as a record of the event Lambda's event source sends."""
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message.get("Body", ""),
+        "attributes": dict(message.get("Attributes", {})),
+        "messageAttributes": {
+            name: _record_attribute(value)
+            for name, value in message.get("MessageAttributes", {}).items()
+        },
+        "md5OfBody": message.get("MD5OfBody", ""),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": region,
+    }
 
 
 def _record_attribute(value: dict[str, Any]) -> dict[str, Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import uuid
@@ -16,30 +15,26 @@ import boto3
 import pytest
 import requests
 
+from intake_local.lambda_runtime import LambdaContext, load_handler_module
 from intake_local.resources import Resources
+from intake_local.worker_runner import sqs_event_record
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
 
 
-class FakeContext:
-    function_name = "intake-test"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:intake-test"
-    aws_request_id = "test-request"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 300_000
+def lambda_context(name: str = "intake-test") -> LambdaContext:
+    return LambdaContext(
+        function_name=name,
+        memory_limit_in_mb=512,
+        invoked_function_arn=f"arn:aws:lambda:us-east-1:123456789012:function:{name}",
+        aws_request_id=str(uuid.uuid4()),
+        timeout_seconds=300,
+    )
 
 
 def load_handler(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        f"intake_fn_{name}", ROOT / "functions" / name / "handler.py"
-    )
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_handler_module(ROOT / "functions" / name / "handler.py", f"intake_fn_{name}")
 
 
 @pytest.fixture(scope="session")
@@ -103,7 +98,7 @@ def api(aws: Resources, handlers: dict[str, ModuleType]) -> Invoke:
     def invoke(method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
         parts = path.strip("/").split("/")
         fn = routes[(method, parts[-1] if parts[-1] in ("import",) else parts[0])]
-        response = handlers[fn].lambda_handler(api_event(method, path, **kwargs), FakeContext())
+        response = handlers[fn].lambda_handler(api_event(method, path, **kwargs), lambda_context())
         body = response.get("body")
         ctype = response.get("headers", {}).get("Content-Type", "")
         return response["statusCode"], json.loads(body) if body and "json" in ctype else body
@@ -130,8 +125,8 @@ def drain(aws: Resources, handlers: dict[str, ModuleType]) -> Drain:
             ).get("Messages", [])
             if not messages:
                 return {"failures": failures}
-            event = {"Records": [sqs_record(m, aws.queue_arn) for m in messages]}
-            response = handlers["import_worker"].lambda_handler(event, FakeContext())
+            event = {"Records": [sqs_event_record(m, aws.queue_arn) for m in messages]}
+            response = handlers["import_worker"].lambda_handler(event, lambda_context())
             failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
             failures.extend(failed)
             for m in messages:
@@ -142,20 +137,6 @@ def drain(aws: Resources, handlers: dict[str, ModuleType]) -> Drain:
         return {"failures": failures}
 
     return run
-
-
-def sqs_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
-    return {
-        "messageId": message["MessageId"],
-        "receiptHandle": message["ReceiptHandle"],
-        "body": message["Body"],
-        "attributes": message.get("Attributes", {}),
-        "messageAttributes": {},
-        "md5OfBody": message["MD5OfBody"],
-        "eventSource": "aws:sqs",
-        "eventSourceARN": queue_arn,
-        "awsRegion": "us-east-1",
-    }
 
 
 def declare_and_upload(

@@ -213,22 +213,22 @@ def test_openapi_document_and_swagger_ui(api):
 
 
 def test_body_that_is_not_utf8_is_400(api, handlers):
-    from tests.integration.conftest import FakeContext, api_event
+    from tests.integration.conftest import api_event, lambda_context
 
     event = api_event("POST", "/files")
     event["body"] = "//4A"  # base64 of b"\xff\xfe\x00"
     event["isBase64Encoded"] = True
-    response = handlers["files_api"].lambda_handler(event, FakeContext())
+    response = handlers["files_api"].lambda_handler(event, lambda_context())
     assert response["statusCode"] == 400
     assert '"malformed_body"' in response["body"]
 
 
 def test_body_that_is_not_json_is_415(api, handlers):
-    from tests.integration.conftest import FakeContext, api_event
+    from tests.integration.conftest import api_event, lambda_context
 
     event = api_event("POST", "/files", raw_body="name=x")
     event["headers"]["content-type"] = "text/plain"
-    response = handlers["files_api"].lambda_handler(event, FakeContext())
+    response = handlers["files_api"].lambda_handler(event, lambda_context())
     assert response["statusCode"] == 415
     assert '"unsupported_media_type"' in response["body"]
 

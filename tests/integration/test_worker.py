@@ -11,7 +11,8 @@ import pytest
 
 from intake.logic import importer
 from intake.models.messages import ImportMessage
-from tests.integration.conftest import FakeContext, declare_and_upload, sqs_record
+from intake_local.worker_runner import sqs_event_record
+from tests.integration.conftest import declare_and_upload, lambda_context
 from tests.integration.test_flow import BAD_CSV, CSV
 
 JSONL = b"\n".join(
@@ -59,9 +60,9 @@ def test_redelivered_drop_event_imports_once(api, drain, aws, handlers):
         QueueUrl=aws.queue_url, MaxNumberOfMessages=10, AttributeNames=["All"]
     ).get("Messages"):
         messages += batch
-    event = {"Records": [sqs_record(m, aws.queue_arn) for m in messages]}
-    handlers["import_worker"].lambda_handler(event, FakeContext())
-    handlers["import_worker"].lambda_handler(event, FakeContext())  # the same event, again
+    event = {"Records": [sqs_event_record(m, aws.queue_arn) for m in messages]}
+    handlers["import_worker"].lambda_handler(event, lambda_context())
+    handlers["import_worker"].lambda_handler(event, lambda_context())  # the same event, again
     drain()
     items = api("GET", "/files")[1]["items"]
     assert [f["status"] for f in items] == ["SUCCEEDED"]
@@ -316,9 +317,9 @@ def test_last_delivery_failure_ends_the_run_failed(api, drain, aws, monkeypatch,
     message = sqs.receive_message(
         QueueUrl=aws.queue_url, MaxNumberOfMessages=1, AttributeNames=["All"]
     )["Messages"][0]
-    record = sqs_record(message, aws.queue_arn)
+    record = sqs_event_record(message, aws.queue_arn)
     record["attributes"]["ApproximateReceiveCount"] = "5"
-    response = handlers["import_worker"].lambda_handler({"Records": [record]}, FakeContext())
+    response = handlers["import_worker"].lambda_handler({"Records": [record]}, lambda_context())
     assert response["batchItemFailures"] == [{"itemIdentifier": message["MessageId"]}]
     view = api("GET", f"/files/{file_id}")[1]
     assert view["status"] == "FAILED"
@@ -334,8 +335,8 @@ def test_test_event_is_skipped_and_unknown_messages_fail(aws, handlers):
     ).get("Messages"):
         messages += batch
     bodies = {m["MessageId"]: m["Body"] for m in messages}
-    event = {"Records": [sqs_record(m, aws.queue_arn) for m in messages]}
-    response = handlers["import_worker"].lambda_handler(event, FakeContext())
+    event = {"Records": [sqs_event_record(m, aws.queue_arn) for m in messages]}
+    response = handlers["import_worker"].lambda_handler(event, lambda_context())
     failed = [f["itemIdentifier"] for f in response["batchItemFailures"]]
     assert [bodies[i] for i in failed] == ["not json at all"]
     assert any("s3:TestEvent" in b for b in bodies.values())
@@ -346,7 +347,7 @@ def test_sample_events_run_through_the_worker(aws, handlers):
 
     for name in ("sqs_s3_test_event.json", "sqs_s3_object_created.json"):
         event = json.loads((Path(__file__).parents[2] / "events" / name).read_text())
-        response = handlers["import_worker"].lambda_handler(event, FakeContext())
+        response = handlers["import_worker"].lambda_handler(event, lambda_context())
         assert response == {"batchItemFailures": []}
 
 
