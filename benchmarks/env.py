@@ -151,3 +151,12 @@ class RequestCounter:
     @property
     def total_sends(self) -> int:
         return sum(self.sends.values())
+
+    def summary(self) -> dict[str, Any]:
+        """The figures every P3 side reports."""
+        return {
+            "dynamodb_requests": self.total_calls,
+            "http_attempts": self.total_sends,
+            "by_operation": dict(self.calls),
+            "by_table": dict(self.calls_by_table),
+        }

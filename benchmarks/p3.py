@@ -152,10 +152,7 @@ def _run_intake(notification: str, resources: Any, file_id: str) -> dict[str, An
         "result": record.result.model_dump() if record.result else None,
         "messages": handled,
         "wall_s": round(wall, 2),
-        "dynamodb_requests": counter.total_calls,
-        "http_attempts": counter.total_sends,
-        "by_operation": dict(counter.calls),
-        "by_table": dict(counter.calls_by_table),
+        **counter.summary(),
         "records_table_requests": counter.calls_by_table.get(resources.names.records_table, 0),
         "status_table_requests": counter.calls_by_table.get(resources.names.status_table, 0),
     }
@@ -174,10 +171,7 @@ def _run_sample(notification: str, resources: Any) -> dict[str, Any]:
     return {
         "written": written,
         "wall_s": round(wall, 2),
-        "dynamodb_requests": counter.total_calls,
-        "http_attempts": counter.total_sends,
-        "by_operation": dict(counter.calls),
-        "by_table": dict(counter.calls_by_table),
+        **counter.summary(),
         "records_table_requests": counter.calls_by_table.get(resources.names.records_table, 0),
     }
 
@@ -202,10 +196,7 @@ def _run_batch_writer(body: bytes, resources: Any) -> dict[str, Any]:
     wall = time.perf_counter() - start
     return {
         "wall_s": round(wall, 2),
-        "dynamodb_requests": counter.total_calls,
-        "http_attempts": counter.total_sends,
-        "by_operation": dict(counter.calls),
-        "by_table": dict(counter.calls_by_table),
+        **counter.summary(),
     }
 
 
