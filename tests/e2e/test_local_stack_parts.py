@@ -491,6 +491,8 @@ def test_the_runner_thread_batches_and_stops(stack: Stack, queues: dict[str, str
             sqs.send_message(QueueUrl=queues["url"], MessageBody=f"ok-{i}")
             time.sleep(0.05)
         eventually(lambda: len(fake.seen) == 3, timeout=10)
+        # The report line comes after the batch is settled, a moment after the handler ran.
+        eventually(lambda: bool(lines), timeout=10)
         # The batching window gathered the three messages into one batch.
         assert [len(e["Records"]) for e in fake.events] == [3]
         assert lines and lines[0].startswith("worker batch of 3: 3 done")
