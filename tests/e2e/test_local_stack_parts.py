@@ -396,6 +396,13 @@ def _bodies(sqs: Any, url: str) -> list[str]:
     return sorted(m["Body"] for m in answer.get("Messages", []))
 
 
+def _visible(sqs: Any, url: str) -> int:
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"])
+
+
 def test_partial_failures_are_retried_and_end_in_the_dlq(
     stack: Stack, queues: dict[str, str]
 ) -> None:
@@ -457,7 +464,8 @@ def test_a_function_error_fails_the_whole_batch(stack: Stack, queues: dict[str, 
     assert "function error" in outcome.reason
     # Invisible for the retry delay, then back (not the queue's 5400 s visibility timeout).
     assert _bodies(sqs, queues["url"]) == []
-    time.sleep(1.2)
+    # Wait without receiving (a receive counts towards maxReceiveCount 2), then look once.
+    eventually(lambda: _visible(sqs, queues["url"]) == 2, timeout=10)
     assert _bodies(sqs, queues["url"]) == ["ok-2", "raise"]
 
 
