@@ -65,7 +65,7 @@ cfn-lint:
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy layers/shared/python/intake client/intake_client local/intake_local infra functions
+	$(BIN)/mypy layers/shared/python/intake client/intake_client local/intake_local infra functions tests benchmarks
 
 format: venv
 	$(BIN)/ruff format .

@@ -100,6 +100,7 @@ def _declare_and_upload(body: bytes, resources: Any) -> tuple[str, str]:
         ),
     )
     upload = declared.upload
+    assert upload.url is not None, "a file this small gets a single presigned PUT"
     response = requests.put(upload.url, data=body, headers=upload.headers, timeout=60)
     response.raise_for_status()
     sqs = client("sqs")

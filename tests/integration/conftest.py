@@ -6,7 +6,7 @@ import io
 import json
 import uuid
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -168,7 +168,7 @@ def declare_and_upload(
     return str(created["file_id"])
 
 
-def zip_of(members: dict[str, str | bytes], **options: Any) -> bytes:
+def zip_of(members: Mapping[str, str | bytes], **options: Any) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED, **options) as archive:
         for name, data in members.items():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import boto3
@@ -14,7 +15,7 @@ from tests.unit.test_event_bundle import GOOD
 ENTITIES = ("event", "event.tracks", "event.speakers", "event.sessions")
 
 
-def bundle(texts: dict[str, str | bytes], **options: Any) -> bytes:
+def bundle(texts: Mapping[str, str | bytes], **options: Any) -> bytes:
     return zip_of(texts, **options)
 
 
@@ -128,7 +129,7 @@ def test_a_dangling_reference_fails_the_bundle_and_writes_nothing(api, drain, aw
 
 
 def test_a_zip_bomb_fails_with_its_code_and_writes_nothing(api, drain, aws):
-    bomb = {**GOOD, "sessions.json": b" " * (20 * 1024 * 1024)}  # 20 MB of spaces, ~20 KB zipped
+    bomb: dict[str, str | bytes] = {**GOOD, "sessions.json": b" " * (20 * 1024 * 1024)}  # 20 MB of spaces, ~20 KB zipped
     file_id = upload_bundle(api, bundle(bomb))
     drain()
     view = api("GET", f"/files/{file_id}")[1]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import pytest
@@ -58,7 +58,7 @@ CSV = (
 )
 
 
-def csv_events(data: bytes, contacts: ImportType) -> Iterator[RawRecord | RowError]:
+def csv_events(data: bytes, contacts: ImportType) -> Iterable[Any]:
     return read_csv(io.BytesIO(data), required=contacts.required_fields)
 
 

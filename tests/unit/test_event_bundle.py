@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -49,7 +50,7 @@ GOOD = {
 }
 
 
-def members(texts: dict[str, str | bytes]) -> dict[str, Member]:
+def members(texts: Mapping[str, str | bytes]) -> dict[str, Member]:
     def reader(value: str | bytes) -> Any:
         return lambda: value.encode() if isinstance(value, str) else value
 
