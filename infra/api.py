@@ -31,6 +31,7 @@ class Api(Construct):
         factory: LambdaFactory,
         bucket: s3.IBucket,
         status_table: dynamodb.ITable,
+        idempotency_table: dynamodb.ITable,
         import_queue: sqs.IQueue,
         jwt_issuer: str,
         jwt_audience: Sequence[str],
@@ -48,6 +49,9 @@ class Api(Construct):
         imports = self.functions[d.IMPORTS_API.name]
         status_table.grant_read_write_data(imports)
         import_queue.grant_send_messages(imports)
+        # The two POST routes remember Idempotency-Key answers; no other function reads them.
+        for fn in (files, imports):
+            idempotency_table.grant_read_write_data(fn)
         # catalog_api serves import types and the OpenAPI document: no data access.
 
         self.http_api = apigw.HttpApi(

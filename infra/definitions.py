@@ -78,13 +78,16 @@ CORS_EXPOSED_HEADERS = ("ETag", "x-amz-checksum-sha256", "x-amz-version-id")
 class TableDef:
     logical_name: str
     partition_key: str
-    sort_key: str
+    sort_key: str | None = None  # None: a partition key alone
     ttl_attribute: str | None = None
 
 
 STATUS_TABLE = TableDef("StatusTable", "pk", "sk", ttl_attribute="ttl")
 RECORDS_TABLE = TableDef("RecordsTable", "pk", "sk")
-TABLES = (STATUS_TABLE, RECORDS_TABLE)
+# Idempotency-Key records of the API (Powertools idempotency): its DynamoDBPersistenceLayer's
+# default shape, a string `id` and the expiry in epoch seconds under `expiration`.
+IDEMPOTENCY_TABLE = TableDef("IdempotencyTable", "id", ttl_attribute="expiration")
+TABLES = (STATUS_TABLE, RECORDS_TABLE, IDEMPOTENCY_TABLE)
 
 # --- Events ---------------------------------------------------------------------------
 

@@ -48,6 +48,7 @@ class LambdaFactory(Construct):
         bucket: s3.IBucket,
         status_table: dynamodb.ITable,
         records_table: dynamodb.ITable,
+        idempotency_table: dynamodb.ITable,
         import_queue: sqs.IQueue,
         tenant_claim: str,
         deps_layer_path: Path,
@@ -85,6 +86,7 @@ class LambdaFactory(Construct):
             "BUCKET_NAME": bucket.bucket_name,
             "STATUS_TABLE": status_table.table_name,
             "RECORDS_TABLE": records_table.table_name,
+            "IDEMPOTENCY_TABLE": idempotency_table.table_name,
             "IMPORT_QUEUE_URL": import_queue.queue_url,
             "TENANT_CLAIM": tenant_claim,
             # The worker ends a run FAILED on the last delivery SQS will make.

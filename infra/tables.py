@@ -1,4 +1,5 @@
-"""The status table (file records, idempotency) and the records table (the import sink)."""
+"""The status table (file records), the records table (the import sink) and the API's
+idempotency table (Idempotency-Key records, expired by TTL)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ class Tables(Construct):
         super().__init__(scope, id)
         self.status_table = _table(self, d.STATUS_TABLE)
         self.records_table = _table(self, d.RECORDS_TABLE)
+        self.idempotency_table = _table(self, d.IDEMPOTENCY_TABLE)
 
 
 def _table(scope: Construct, table: d.TableDef) -> dynamodb.Table:
@@ -23,7 +25,11 @@ def _table(scope: Construct, table: d.TableDef) -> dynamodb.Table:
         partition_key=dynamodb.Attribute(
             name=table.partition_key, type=dynamodb.AttributeType.STRING
         ),
-        sort_key=dynamodb.Attribute(name=table.sort_key, type=dynamodb.AttributeType.STRING),
+        sort_key=(
+            dynamodb.Attribute(name=table.sort_key, type=dynamodb.AttributeType.STRING)
+            if table.sort_key
+            else None
+        ),
         billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
         point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
             point_in_time_recovery_enabled=True

@@ -20,6 +20,7 @@ class ResourceNames:
     bucket: str = "intake-local-uploads"
     status_table: str = "intake-local-status"
     records_table: str = "intake-local-records"
+    idempotency_table: str = "intake-local-idempotency"
     queue: str = "intake-local-import"
     dlq: str = "intake-local-import-dlq"
 
@@ -37,6 +38,7 @@ class Resources:
             "BUCKET_NAME": self.names.bucket,
             "STATUS_TABLE": self.names.status_table,
             "RECORDS_TABLE": self.names.records_table,
+            "IDEMPOTENCY_TABLE": self.names.idempotency_table,
             "IMPORT_QUEUE_URL": self.queue_url,
             "TENANT_CLAIM": tenant_claim,
             # The worker marks a run FAILED on its last delivery; keep it equal to the
@@ -109,6 +111,7 @@ def create_resources(
     for table, name in (
         (d.STATUS_TABLE, names.status_table),
         (d.RECORDS_TABLE, names.records_table),
+        (d.IDEMPOTENCY_TABLE, names.idempotency_table),
     ):
         _create_table(dynamodb, table, name)
     return Resources(names=names, queue_url=queue_url, queue_arn=queue_arn, dlq_url=dlq_url)
@@ -120,17 +123,14 @@ def _queue_arn(sqs: Any, url: str) -> str:
 
 
 def _create_table(dynamodb: Any, table: d.TableDef, name: str) -> None:
+    keys = [(table.partition_key, "HASH")]
+    if table.sort_key:
+        keys.append((table.sort_key, "RANGE"))
     dynamodb.create_table(
         TableName=name,
         BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": table.partition_key, "AttributeType": "S"},
-            {"AttributeName": table.sort_key, "AttributeType": "S"},
-        ],
-        KeySchema=[
-            {"AttributeName": table.partition_key, "KeyType": "HASH"},
-            {"AttributeName": table.sort_key, "KeyType": "RANGE"},
-        ],
+        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n, _ in keys],
+        KeySchema=[{"AttributeName": n, "KeyType": kind} for n, kind in keys],
     )
     if table.ttl_attribute:
         dynamodb.update_time_to_live(

@@ -32,6 +32,7 @@ def test_required_env_matches_the_settings_model() -> None:
         "BUCKET_NAME",
         "STATUS_TABLE",
         "RECORDS_TABLE",
+        "IDEMPOTENCY_TABLE",
         "IMPORT_QUEUE_URL",
         "TENANT_CLAIM",
     } == REQUIRED_ENV

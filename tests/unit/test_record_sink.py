@@ -54,6 +54,7 @@ def settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         "BUCKET_NAME": "intake-bucket-test",
         "STATUS_TABLE": "intake-status-test",
         "RECORDS_TABLE": TABLE,
+        "IDEMPOTENCY_TABLE": "intake-idempotency-test",
         "IMPORT_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/intake-import",
     }.items():
         monkeypatch.setenv(name, value)

@@ -12,6 +12,8 @@ class Settings(BaseModel):
     bucket_name: str = Field(alias="BUCKET_NAME")
     status_table: str = Field(alias="STATUS_TABLE")
     records_table: str = Field(alias="RECORDS_TABLE")
+    # Idempotency-Key records of POST /files and POST /files/{file_id}/import (the API only).
+    idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE")
     import_queue_url: str = Field(alias="IMPORT_QUEUE_URL")
     tenant_claim: str = Field("tenant", alias="TENANT_CLAIM")
     upload_url_ttl_seconds: int = Field(
