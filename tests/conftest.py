@@ -16,7 +16,8 @@ os.environ.update(
         "POWERTOOLS_METRICS_NAMESPACE": "IntakeTests",
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_DEV": "false",
-        "POWERTOOLS_LOG_LEVEL": "WARNING",
+        # The deployed level (infra/config.py logLevel): every INFO log call runs in the suite.
+        "POWERTOOLS_LOG_LEVEL": "INFO",
         # jsii (CDK) prints a large banner about node 20 on every synth otherwise.
         "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
     }
@@ -24,12 +25,16 @@ os.environ.update(
 for _var in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
     os.environ.pop(_var, None)
 
-from collections.abc import Iterator  # noqa: E402
+import io  # noqa: E402
+import json  # noqa: E402
+import logging  # noqa: E402
+from collections.abc import Callable, Iterator  # noqa: E402
 
 import pytest  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
 from intake.aws import reset_clients  # noqa: E402
+from intake.observability import logger  # noqa: E402
 from intake.settings import get_settings  # noqa: E402
 from intake_local.resources import Resources, create_resources  # noqa: E402
 
@@ -47,6 +52,22 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Resources]:
         yield resources
     reset_clients()
     get_settings.cache_clear()
+
+
+LogLines = Callable[[], list[dict]]
+
+
+@pytest.fixture
+def log_lines() -> Iterator[LogLines]:
+    """The functions' JSON log lines (the service logger's stream), parsed, at the suite's level."""
+    handler = logger.registered_handler
+    assert isinstance(handler, logging.StreamHandler)
+    stream = io.StringIO()
+    previous = handler.setStream(stream)
+    try:
+        yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
+    finally:
+        handler.setStream(previous)
 
 
 def pytest_make_parametrize_id(config: pytest.Config, val: object, argname: str) -> str | None:

@@ -69,6 +69,51 @@ def test_redelivered_drop_event_imports_once(api, drain, aws, handlers):
     assert items[0]["result"]["rows_written"] == 3
 
 
+def _queued_notifications(aws) -> list[dict]:
+    """The S3 notifications waiting on the queue, received without hiding them."""
+    messages = boto3.client("sqs").receive_message(
+        QueueUrl=aws.queue_url, MaxNumberOfMessages=10, VisibilityTimeout=0
+    )["Messages"]
+    return [m for m in messages if "Records" in json.loads(m["Body"])]
+
+
+def _with_event_time(message: dict, event_time: str) -> dict:
+    body = json.loads(message["Body"])
+    for record in body["Records"]:
+        record["eventTime"] = event_time
+    return {**message, "Body": json.dumps(body), "MessageId": f"resent-{event_time}"}
+
+
+def test_a_hand_resent_notification_with_another_event_time_leaves_one_file(
+    api, drain, aws, handlers
+):
+    # Given a dropped file that was registered and imported
+    put_object(aws, "drop/acme/contacts/resent.csv", CSV)
+    [notification] = _queued_notifications(aws)
+    drain()
+    worker = handlers["import_worker"].lambda_handler
+    # When the same object version is notified again, hours later, by a replay or by hand
+    for event_time in ("2026-11-30T23:59:59.000Z", "2027-01-01T00:00:00.000Z"):
+        resent = _with_event_time(notification, event_time)
+        worker({"Records": [sqs_event_record(resent, aws.queue_arn)]}, lambda_context())
+    drain()
+    # Then there is still one file, imported once
+    items = api("GET", "/files")[1]["items"]
+    assert [f["status"] for f in items] == ["SUCCEEDED"]
+    assert items[0]["result"]["rows_written"] == 3
+    assert len(records(aws)) == 3
+
+
+def test_a_drop_overwritten_with_new_bytes_is_a_new_file(api, drain, aws):
+    put_object(aws, "drop/acme/contacts/daily.csv", CSV)
+    drain()
+    put_object(aws, "drop/acme/contacts/daily.csv", CSV.replace(b"Ada", b"Ava"))
+    drain()
+    items = api("GET", "/files")[1]["items"]
+    assert [f["status"] for f in items] == ["SUCCEEDED", "SUCCEEDED"]
+    assert len({f["file_id"] for f in items}) == 2
+
+
 @pytest.mark.parametrize(
     ("key", "reason"),
     [

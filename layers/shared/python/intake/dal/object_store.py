@@ -29,6 +29,7 @@ class ObjectFacts:
     etag: str
     version_id: str | None
     sha256_b64: str | None  # the checksum S3 verified on upload, when the client sent one
+    last_modified: datetime | None = None
 
 
 def presign_put(
@@ -101,10 +102,12 @@ def presign_multipart(
     )
 
 
-def head(key: str) -> ObjectFacts:
+def head(key: str, *, version_id: str | None = None) -> ObjectFacts:
+    """The object's facts; with `version_id`, that version's (a notification names one)."""
+    kwargs: dict[str, Any] = {"VersionId": version_id} if version_id else {}
     try:
         meta = client("s3").head_object(
-            Bucket=get_settings().bucket_name, Key=key, ChecksumMode="ENABLED"
+            Bucket=get_settings().bucket_name, Key=key, ChecksumMode="ENABLED", **kwargs
         )
     except ClientError as exc:
         if exc.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
@@ -116,6 +119,7 @@ def head(key: str) -> ObjectFacts:
         etag=meta["ETag"].strip('"'),
         version_id=meta.get("VersionId"),
         sha256_b64=meta.get("ChecksumSHA256"),
+        last_modified=meta.get("LastModified"),
     )
 
 

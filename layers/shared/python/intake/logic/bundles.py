@@ -65,7 +65,7 @@ def run_bundle(
     result = result.model_copy(
         update={"rows_written": sum(entities.values()), "entities": entities, "created": created}
     )
-    logger.info("bundle imported", extra={"created": created, "entities": entities})
+    logger.info("bundle imported", extra={"created_ids": created, "entities": entities})
     return FileStatus.SUCCEEDED, Outcome(result, None)
 
 

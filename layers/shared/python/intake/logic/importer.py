@@ -53,7 +53,7 @@ def run_import(message: ImportMessage, *, sink_factory: SinkFactory = dynamodb_s
     record = _claim(message)
     if record is None:
         return
-    logger.append_keys(file_id=record.file_id, tenant=record.tenant, run=record.run)
+    logger.thread_safe_append_keys(file_id=record.file_id, tenant=record.tenant, run=record.run)
     try:
         _run(record, sink_factory)
     except Conflict:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from intake.clock import utcnow
@@ -32,12 +33,29 @@ _ZIP_ALIASES = frozenset({"application/x-zip-compressed", "application/x-zip"})
 _HASH_CHUNK = 8 * 1024 * 1024
 
 
-def object_created(key: str, *, event_time: datetime | None = None) -> None:
+@dataclass(frozen=True)
+class ObjectVersion:
+    """What an S3 notification names: one version of one object."""
+
+    bucket: str
+    key: str
+    version_id: str | None = None  # None in an unversioned bucket
+    etag: str | None = None
+
+    @property
+    def identity(self) -> str:
+        """Bucket, key and version (or ETag): the same object version, however often and
+        whenever it is notified, has the same identity."""
+        return f"{self.bucket}\n{self.key}\n{self.version_id or self.etag or ''}"
+
+
+def object_created(created: ObjectVersion) -> None:
     """Dispatch on the key's prefix; keys outside both layouts are logged and left alone."""
+    key = created.key
     if parse_upload_key(key):
         verify_upload(key)
     elif parse_drop_key(key):
-        register_drop(key, event_time=event_time or utcnow())
+        register_drop(created)
     else:
         logger.warning("object outside the upload and drop layouts ignored", extra={"key": key})
 
@@ -51,7 +69,7 @@ def verify_upload(key: str) -> None:
     except NotFound:
         logger.warning("upload for an undeclared file", extra={"key": key})
         return
-    logger.append_keys(file_id=file_id, tenant=tenant)
+    logger.thread_safe_append_keys(file_id=file_id, tenant=tenant)
     if record.status is not FileStatus.PENDING_UPLOAD:
         logger.info("upload already handled", extra={"status": record.status.value})
         return
@@ -105,18 +123,19 @@ def _sha256_b64(record: FileRecord, facts: ObjectFacts) -> str:
     return base64.b64encode(digest.digest()).decode()
 
 
-def register_drop(key: str, *, event_time: datetime) -> None:
+def register_drop(created: ObjectVersion) -> None:
     """A file dropped under drop/<tenant>/<import_type>/ becomes a file and is imported."""
+    key = created.key
     parsed = parse_drop_key(key)
     assert parsed is not None
     tenant, type_name, name = parsed
     try:
-        facts = object_store.head(key)
+        facts = object_store.head(key, version_id=created.version_id)
     except NotFound:
         logger.warning("dropped object is gone", extra={"key": key})
         return
-    record, reason = _drop_record(key, tenant, type_name, name, facts, event_time)
-    logger.append_keys(file_id=record.file_id, tenant=tenant)
+    record, reason = _drop_record(created, tenant, type_name, name, facts)
+    logger.thread_safe_append_keys(file_id=record.file_id, tenant=tenant)
     if not file_repository.create(record):
         record = file_repository.get(tenant, record.file_id)  # redelivered event
         if record.status is not FileStatus.UPLOADED or record.run:
@@ -133,20 +152,31 @@ def register_drop(key: str, *, event_time: datetime) -> None:
             pass  # a parallel delivery queued it
 
 
+def drop_file_id(created: ObjectVersion, facts: ObjectFacts) -> str:
+    """One file per object version, whatever the notification's eventTime says: a redelivered,
+    replayed or hand re-sent notification maps to the same id. The prefix is the version's
+    LastModified, so drops sort among declared files by when they arrived."""
+    version = ObjectVersion(
+        created.bucket,
+        created.key,
+        created.version_id or facts.version_id,
+        created.etag or facts.etag,
+    )
+    arrived = facts.last_modified or datetime.fromtimestamp(0, UTC)
+    digest = hashlib.sha256(version.identity.encode()).hexdigest()[:16]
+    return f"{int(arrived.timestamp() * 1000):012x}{digest}"
+
+
 def _drop_record(
-    key: str,
+    created: ObjectVersion,
     tenant: str,
     type_name: str,
     name: str,
     facts: ObjectFacts,
-    event_time: datetime,
 ) -> tuple[FileRecord, str | None]:
     now = utcnow()
-    # One file per object version: a redelivered event maps to the same id.
-    identity = f"{key}\n{facts.version_id or facts.etag}".encode()
-    file_id = (
-        f"{int(event_time.timestamp() * 1000):012x}{hashlib.sha256(identity).hexdigest()[:16]}"
-    )
+    key = created.key
+    file_id = drop_file_id(created, facts)
     media_type = _media_type_of(name, facts)
     reason = None
     try:

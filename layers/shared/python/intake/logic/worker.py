@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes import S3Event
 from pydantic import ValidationError
 
-from intake.keys import decode_event_key
+from intake.keys import decode_event_key, parse_drop_key, parse_upload_key
 from intake.logic.importer import RetryLater, fail_run, run_import
-from intake.logic.uploads import object_created
+from intake.logic.uploads import ObjectVersion, object_created
 from intake.models.messages import ImportMessage
 from intake.observability import logger
 from intake.settings import get_settings
+
+__all__ = ["MESSAGE_KEYS", "RetryLater", "UnknownMessage", "handle_message"]
+
+# Log keys that describe one queue message; the handler removes them before the next one.
+MESSAGE_KEYS = ("message_id", "receive_count", "file_id", "tenant", "run", "key")
 
 
 class UnknownMessage(ValueError):
@@ -48,12 +52,33 @@ def _s3_notification(event: S3Event) -> None:
     for record in event.records:
         if not record.event_name.startswith("ObjectCreated:"):
             continue
-        key = decode_event_key(record.s3.get_object.key)
-        event_time = datetime.fromisoformat(record.event_time.replace("Z", "+00:00"))
-        object_created(key, event_time=event_time)
+        s3_object = record.s3.get_object
+        key = decode_event_key(s3_object.key)
+        _bind_object_keys(key)
+        # eventTime is deliberately not used: a replayed notification is the same object.
+        object_created(
+            ObjectVersion(
+                bucket=record.s3.bucket.name,
+                key=key,
+                version_id=s3_object.version_id or None,
+                etag=s3_object.etag.strip('"') or None,
+            )
+        )
+
+
+def _bind_object_keys(key: str) -> None:
+    """Whatever a key tells about its file, on every line logged for it (and its failure)."""
+    logger.thread_safe_append_keys(key=key)
+    upload = parse_upload_key(key)
+    drop = parse_drop_key(key)
+    if upload:
+        logger.thread_safe_append_keys(tenant=upload[0], file_id=upload[1])
+    elif drop:
+        logger.thread_safe_append_keys(tenant=drop[0])
 
 
 def _import(message: ImportMessage, *, receive_count: int) -> None:
+    logger.thread_safe_append_keys(file_id=message.file_id, tenant=message.tenant, run=message.run)
     try:
         run_import(message)
     except RetryLater:
