@@ -52,9 +52,12 @@ def api_event(
     body: Any = None,
     raw_body: str | None = None,
     query: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """An HTTP API payload 2.0 event as the JWT authorizer passes it on (from events/)."""
     event = json.loads((EVENTS / "apigw_http_request.json").read_text())
+    # Payload 2.0 carries header names in lower case.
+    event["headers"].update({k.lower(): v for k, v in (headers or {}).items()})
     route_path = path
     path_params: dict[str, str] = {}
     parts = path.strip("/").split("/")

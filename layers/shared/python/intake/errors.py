@@ -28,6 +28,18 @@ class Conflict(IntakeError):
     code = "illegal_state"
 
 
+class IdempotencyKeyReused(Conflict):
+    """An Idempotency-Key came back with a request other than the one it was first used with."""
+
+    code = "idempotency_key_reused"
+
+
+class IdempotencyKeyInProgress(Conflict):
+    """The first request with this Idempotency-Key has not answered yet."""
+
+    code = "idempotency_key_in_progress"
+
+
 class PayloadTooLarge(IntakeError):
     code = "too_large"
 

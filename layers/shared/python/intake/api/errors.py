@@ -21,6 +21,8 @@ STATUS_BY_ERROR: dict[type[errors.IntakeError], HTTPStatus] = {
     errors.Forbidden: HTTPStatus.FORBIDDEN,
     errors.NotFound: HTTPStatus.NOT_FOUND,
     errors.Conflict: HTTPStatus.CONFLICT,
+    errors.IdempotencyKeyReused: HTTPStatus.CONFLICT,
+    errors.IdempotencyKeyInProgress: HTTPStatus.CONFLICT,
     errors.PayloadTooLarge: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
     errors.UnsupportedMediaType: HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
     errors.InvalidFields: HTTPStatus.UNPROCESSABLE_ENTITY,
@@ -101,7 +103,7 @@ def _is_malformed_body(problem: dict[str, Any]) -> bool:
 
 
 def _detail(problem: dict[str, Any]) -> dict[str, Any]:
-    loc = [str(p) for p in problem.get("loc", ()) if p not in ("body", "query", "path")]
+    loc = [str(p) for p in problem.get("loc", ()) if p not in ("body", "query", "path", "header")]
     return {
         "field": ".".join(loc) or None,
         "code": problem.get("type", "invalid"),

@@ -8,6 +8,7 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
+from intake.api import idempotency
 from intake.api.auth import tenant_of
 from intake.logic import files
 from intake.models.api import DeclareFileRequest, DeclareFileResponse, FileList, FileView
@@ -22,11 +23,22 @@ _FILE_ID = Path(max_length=64, description="The id POST /files returned")
 @router.post("/files", summary="Declare a file and get its upload URL", tags=["files"])
 def declare(
     request: Annotated[DeclareFileRequest, Body()],
+    idempotency_key: Annotated[str | None, idempotency.IDEMPOTENCY_KEY] = None,
 ) -> Response[DeclareFileResponse]:
     tenant = tenant_of(router.current_event)
-    created = files.declare_file(tenant, request)
+    created, replayed = idempotency.once(
+        route="POST /files",
+        tenant=tenant,
+        key=idempotency_key,
+        request=request.model_dump(mode="json"),
+        model=DeclareFileResponse,
+        run=lambda: files.declare_file(tenant, request),
+        context=router.lambda_context,
+    )
     logger.append_keys(file_id=created.file_id, tenant=tenant)
-    metrics.add_metric(name="FilesDeclared", unit="Count", value=1)
+    metrics.add_metric(
+        name="IdempotentReplays" if replayed else "FilesDeclared", unit="Count", value=1
+    )
     return Response(
         status_code=201,
         content_type=content_types.APPLICATION_JSON,

@@ -8,6 +8,7 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 
+from intake.api import idempotency
 from intake.api.auth import tenant_of
 from intake.logic import imports
 from intake.models.api import ImportAccepted, ImportRequest
@@ -20,10 +21,23 @@ router = Router()
 def request_import(
     file_id: Annotated[str, Path(max_length=64)],
     request: Annotated[ImportRequest, Body()],
+    idempotency_key: Annotated[str | None, idempotency.IDEMPOTENCY_KEY] = None,
 ) -> Response[ImportAccepted]:
     logger.append_keys(file_id=file_id)
-    accepted = imports.request_import(tenant_of(router.current_event), file_id, request)
-    metrics.add_metric(
-        name="ValidationsQueued" if accepted.check_only else "ImportsQueued", unit="Count", value=1
+    tenant = tenant_of(router.current_event)
+    accepted, replayed = idempotency.once(
+        route="POST /files/{file_id}/import",
+        tenant=tenant,
+        key=idempotency_key,
+        # The file is part of the request: the same key on another file is another request.
+        request={"file_id": file_id, **request.model_dump(mode="json")},
+        model=ImportAccepted,
+        run=lambda: imports.request_import(tenant, file_id, request),
+        context=router.lambda_context,
     )
+    if replayed:
+        metric = "IdempotentReplays"
+    else:
+        metric = "ValidationsQueued" if accepted.check_only else "ImportsQueued"
+    metrics.add_metric(name=metric, unit="Count", value=1)
     return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=accepted)
