@@ -150,3 +150,41 @@ def load_functions(
     definitions: Iterable[FunctionDef], functions_dir: Path
 ) -> dict[str, LocalFunction]:
     return {d.name: load_function(d, functions_dir) for d in definitions}
+
+
+def isolate_log_keys(service: str) -> None:
+    """Give each thread its own Powertools log keys for `service`.
+
+    In Lambda every function runs in a process of its own, one invocation at a time, so the
+    keys `inject_lambda_context` sets (function_name, function_request_id, correlation_id) are
+    that invocation's. Here every function shares this process and runs on its own thread;
+    with one shared key dict, a worker line logged while an API request starts would carry the
+    API function's name. Each thread gets a copy of the keys as they are now, and what one
+    invocation sets or clears stays on its thread.
+    """
+    handler = next(
+        (h for h in logging.getLogger(service).handlers if hasattr(h.formatter, "log_format")),
+        None,
+    )
+    if handler is None or handler.formatter is None:
+        return
+    formatter = handler.formatter
+    if getattr(type(formatter), "per_thread_keys", False):
+        return
+    initial = dict(formatter.log_format)  # type: ignore[attr-defined]
+    keys = threading.local()
+
+    class PerThreadKeys(type(formatter)):  # type: ignore[misc]
+        per_thread_keys = True
+
+        @property
+        def log_format(self) -> dict[str, Any]:
+            if not hasattr(keys, "value"):
+                keys.value = dict(initial)
+            return keys.value  # type: ignore[no-any-return]
+
+        @log_format.setter
+        def log_format(self, value: dict[str, Any]) -> None:
+            keys.value = value
+
+    formatter.__class__ = PerThreadKeys

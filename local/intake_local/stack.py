@@ -24,7 +24,7 @@ import boto3
 
 from infra import definitions as d
 from intake_local.gateway import Gateway
-from intake_local.lambda_runtime import REGION, LocalFunction, load_functions
+from intake_local.lambda_runtime import REGION, LocalFunction, isolate_log_keys, load_functions
 from intake_local.moto_server import MotoServer
 from intake_local.paths import default_functions_dir, default_state_dir
 from intake_local.resources import ResourceNames, Resources, create_resources
@@ -164,6 +164,7 @@ class LocalStack:
         self._redirect_function_output()
         self.functions = load_functions(d.FUNCTIONS, cfg.functions_dir)
         self._repoint_powertools_logger(self._saved_stdout, self._function_log)
+        isolate_log_keys(os.environ["POWERTOOLS_SERVICE_NAME"])
 
         keys = ensure_key_pair(cfg.state_dir)
         self.gateway = Gateway(
@@ -227,6 +228,7 @@ class LocalStack:
             "state_dir": str(self.config.state_dir),
             "log_dir": str(self.config.log_dir),
             "tenant_claim": self.config.tenant_claim,
+            "log_level": self.config.log_level,
             "retry_delay_seconds": self.config.retry_delay_seconds,
             "pid": os.getpid(),
             "moto_pid": self.moto.pid,

@@ -17,6 +17,7 @@ from intake.models.api import (
     UploadPart,
 )
 from intake.models.domain import FileRecord, FileStatus
+from intake.observability import logger
 from intake.settings import get_settings
 
 MAX_PARTS = 10_000  # S3's limit per multipart upload
@@ -82,6 +83,10 @@ def declare_file(tenant: str, request: DeclareFileRequest) -> DeclareFileRespons
         upload_expires_at=expires_at,
     )
     file_repository.create(record)
+    logger.info(
+        "file declared",
+        extra={"file_id": file_id, "import_type": record.import_type, "size": record.size},
+    )
     return DeclareFileResponse(file_id=file_id, status=record.status, upload=block)
 
 

@@ -59,6 +59,10 @@ def queue_run(record: FileRecord, *, check_only: bool, on_invalid: str) -> FileR
         logger.exception("import queue refused the run; restoring the previous state")
         file_repository.restore_after_failed_queue(record, run=run, now=utcnow())
         raise
+    logger.info(
+        "run queued",
+        extra={"file_id": record.file_id, "run": run, "check_only": check_only},
+    )
     return queued
 
 
