@@ -13,7 +13,7 @@ TENANT ?= acme
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv layer synth deploy cfn-lint lint format test test-unit test-integration test-infra test-e2e up token demo bench clean
+.PHONY: help venv layer synth deploy cfn-lint lint format test test-unit test-integration test-infra test-e2e test-security up token demo bench clean
 
 help:
 	@echo "make demo    start the local stack, run the whole flow with the client, stop"
@@ -82,6 +82,8 @@ test-infra: venv
 	$(BIN)/pytest tests/infra
 test-e2e: venv
 	$(BIN)/pytest tests/e2e
+test-security: venv
+	$(BIN)/pytest tests/security
 
 up: venv
 	$(BIN)/intake-local up
