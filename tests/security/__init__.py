@@ -1,4 +1,4 @@
-"""The bad-input suite: 117 cases, each a real request to the local stack over HTTP.
+"""The bad-input suite: 123 cases, each a real request to the local stack over HTTP.
 
 What a hostile or broken client sends, and the one answer each must get:
 - test_tokens: missing, forged (alg none, HS256 with the public key, a foreign key, tampered
@@ -9,8 +9,9 @@ What a hostile or broken client sends, and the one answer each must get:
   missing and unknown fields, path-like names, control characters, lone surrogates, hostile
   metadata keys, unknown import types (422); a size over the type's limit (413); a media type
   the type does not take (415); bad listing queries (400, 422);
-- test_tenancy: another tenant's file id (read or imported) and cursor; path-like file ids;
-  an import before the upload (409);
+- test_tenancy: another tenant's file id (read or imported: 404) and cursor (400); path-like
+  file ids (422); an import before the upload (409); bad import requests, which leave the
+  file as it was;
 - test_uploads: bytes larger or smaller than declared, a checksum mismatch, wrong magic bytes,
   another Content-Type -> REJECTED with the reason, nothing imported, no import afterwards;
 - test_headers: huge and numerous headers -> 401 or 431.

@@ -98,3 +98,42 @@ def test_import_before_upload_is_409(api: Api, store: Store, tenant: str) -> Non
     assert_refused(response, ILLEGAL_STATE)
     assert api.file(file_id, tenant=tenant)["status"] == "PENDING_UPLOAD"
     store.assert_unchanged(tenant, {file_id})
+
+
+def _nested(depth: int) -> bytes:
+    return b'{"check_only": ' + b"[" * depth + b"]" * depth + b"}"
+
+
+# id -> (raw body of POST /files/{file_id}/import, expected answer)
+IMPORT_BODIES: dict[str, tuple[bytes, Refused]] = {
+    "not-json": (b"{check_only: true}", Refused(400, "malformed_body")),
+    "json-array": (b"[]", Refused(400, "malformed_body")),
+    "nested-5000-deep": (_nested(5_000), Refused(400, "malformed_body")),
+    "check-only-maybe": (
+        b'{"check_only": "maybe"}',
+        Refused(422, "validation_error", "check_only"),
+    ),
+    "on-invalid-unknown": (
+        b'{"on_invalid": "explode"}',
+        Refused(422, "validation_error", "on_invalid"),
+    ),
+    "tenant-in-body": (b'{"tenant": "globex"}', Refused(422, "validation_error", "tenant")),
+}
+
+
+@pytest.mark.parametrize(("body", "expected"), IMPORT_BODIES.values(), ids=IMPORT_BODIES.keys())
+def test_a_bad_import_request_leaves_the_file_as_it_was(
+    api: Api, store: Store, tenant: str, body: bytes, expected: Refused
+) -> None:
+    file_id = api.uploaded(contacts_csv(2), tenant=tenant)
+    response = api.call(
+        "POST",
+        f"/files/{file_id}/import",
+        tenant=tenant,
+        data=body,
+        headers={**api.stack.headers(tenant), "Content-Type": "application/json"},
+    )
+    assert_refused(response, expected)
+    file = api.file(file_id, tenant=tenant)
+    assert (file["status"], file["result"]) == ("UPLOADED", None)
+    store.assert_unchanged(tenant, {file_id})
