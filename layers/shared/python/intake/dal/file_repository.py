@@ -160,23 +160,27 @@ def list_files(
             items.append(from_item(raw))
             if len(items) == limit:
                 last = file_key(tenant, items[-1].file_id)
-                return items, _encode_cursor(last)
+                return items, _encode_cursor(tenant, last)
         start = page.get("LastEvaluatedKey")
         if not start:
             return items, None
-    return items, _encode_cursor(start) if start else None
+    return items, _encode_cursor(tenant, start) if start else None
 
 
-def _encode_cursor(key: dict[str, str]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(key["sk"]).encode()).decode().rstrip("=")
+def _encode_cursor(tenant: str, key: dict[str, str]) -> str:
+    """The position and whose listing it is in: another tenant's cursor is refused (400), not
+    taken as a position in the caller's own list."""
+    position = {"tenant": tenant, "sk": key["sk"]}
+    return base64.urlsafe_b64encode(json.dumps(position).encode()).decode().rstrip("=")
 
 
 def _decode_cursor(cursor: str, tenant: str) -> dict[str, str]:
     try:
-        sk = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        position = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (binascii.Error, ValueError, UnicodeDecodeError):
-        sk = None
-    if not isinstance(sk, str) or not sk.startswith("FILE#"):
+        position = None
+    sk = position.get("sk") if isinstance(position, dict) else None
+    if not isinstance(sk, str) or not sk.startswith("FILE#") or position.get("tenant") != tenant:
         raise BadRequest(
             "cursor is not one this API returned",
             details=[{"field": "cursor", "code": "invalid_cursor", "message": "use next_cursor"}],
