@@ -17,7 +17,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 help:
 	@echo "make demo    start the local stack, run the whole flow with the client, stop"
-	@echo "make test    run every test suite (unit, integration, infra, e2e)"
+	@echo "make test    run every test suite (unit, integration, infra, e2e, security)"
 	@echo "make up      run the local stack in the foreground (Ctrl-C stops it)"
 	@echo "make token TENANT=acme [SCOPES=intake/read]   print a bearer token for the local stack"
 	@echo "make synth   synthesize the CDK stack into cdk.out/ and run cfn-lint"
