@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from intake.keys import DROP_PREFIX, REPORT_PREFIX, UPLOAD_PREFIX
+from intake.models.db import ACTIVE_RUN_PROJECTION, ACTIVE_RUNS_INDEX, ACTIVE_STATUS, STALE_AT
 
 __all__ = ["DROP_PREFIX", "REPORT_PREFIX", "UPLOAD_PREFIX"]
 
@@ -32,7 +33,18 @@ IMPORT_WORKER = FunctionDef(
     timeout_seconds=900,
     memory_mb=1024,
 )
-FUNCTIONS = (FILES_API, IMPORTS_API, CATALOG_API, IMPORT_WORKER)
+RUN_SWEEP = FunctionDef(
+    "run_sweep",
+    "Requeue or fail import runs stuck in QUEUED or PROCESSING",
+    timeout_seconds=120,
+    memory_mb=256,
+)
+FUNCTIONS = (FILES_API, IMPORTS_API, CATALOG_API, IMPORT_WORKER, RUN_SWEEP)
+
+# The run sweep's EventBridge schedule. Five minutes: a run past its 16-minute lease is
+# requeued within about 20 minutes of its worker dying, not after the 90-minute visibility
+# timeout, and an idle sweep costs one query of an almost empty index.
+RUN_SWEEP_INTERVAL_MINUTES = 5
 
 # --- HTTP routes --------------------------------------------------------------------------
 
@@ -75,14 +87,32 @@ CORS_EXPOSED_HEADERS = ("ETag", "x-amz-checksum-sha256", "x-amz-version-id")
 
 
 @dataclass(frozen=True)
+class IndexDef:
+    """A global secondary index with string keys, projecting its keys and `projected`."""
+
+    name: str
+    partition_key: str
+    sort_key: str
+    projected: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class TableDef:
     logical_name: str
     partition_key: str
     sort_key: str | None = None  # None: a partition key alone
     ttl_attribute: str | None = None
+    indexes: tuple[IndexDef, ...] = ()
 
 
-STATUS_TABLE = TableDef("StatusTable", "pk", "sk", ttl_attribute="ttl")
+# Runs in QUEUED or PROCESSING across tenants, for the run sweep (a sparse index: see
+# intake.models.db). Its items are few, so its single "QUEUED"/"PROCESSING" partitions stay small.
+ACTIVE_RUNS_INDEX_DEF = IndexDef(
+    ACTIVE_RUNS_INDEX, ACTIVE_STATUS, STALE_AT, projected=ACTIVE_RUN_PROJECTION
+)
+STATUS_TABLE = TableDef(
+    "StatusTable", "pk", "sk", ttl_attribute="ttl", indexes=(ACTIVE_RUNS_INDEX_DEF,)
+)
 RECORDS_TABLE = TableDef("RecordsTable", "pk", "sk")
 # Idempotency-Key records of the API (Powertools idempotency): its DynamoDBPersistenceLayer's
 # default shape, a string `id` and the expiry in epoch seconds under `expiration`.

@@ -22,6 +22,10 @@ FUNCTIONS_DIR = REPO_ROOT / "functions"
 SHARED_LAYER_DIR = REPO_ROOT / "layers" / "shared"
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 ASSET_EXCLUDE = ["**/__pycache__", "**/*.pyc", ".built"]
+# Powertools: every function's metrics go to this namespace with the dimension service=<name>
+# (the alarms in infra/monitoring.py read them there).
+SERVICE_NAME = "intake"
+METRICS_NAMESPACE = "Intake"
 
 # Powertools log level name -> Lambda's application log level (JSON logging controls).
 _APPLICATION_LOG_LEVELS = {
@@ -80,8 +84,8 @@ class LambdaFactory(Construct):
             ),
         ]
         self.environment = {
-            "POWERTOOLS_SERVICE_NAME": "intake",
-            "POWERTOOLS_METRICS_NAMESPACE": "Intake",
+            "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
+            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
             "POWERTOOLS_LOG_LEVEL": log_level,
             "BUCKET_NAME": bucket.bucket_name,
             "STATUS_TABLE": status_table.table_name,

@@ -13,6 +13,7 @@ from infra.config import IntakeConfig
 from infra.import_pipeline import ImportQueue, ImportWorker
 from infra.lambda_factory import LambdaFactory
 from infra.monitoring import Monitoring
+from infra.run_sweep import RunSweep
 from infra.storage import Storage
 from infra.tables import Tables
 
@@ -66,11 +67,20 @@ class IntakeStack(Stack):
             jwt_audience=auth.audience,
             cors_origins=config.cors_origins,
         )
+        sweep = RunSweep(
+            self,
+            "RunSweep",
+            factory=factory,
+            status_table=tables.status_table,
+            import_queue=pipeline.queue,
+        )
         Monitoring(
             self,
             "Monitoring",
+            queue=pipeline.queue,
             dlq=pipeline.dlq,
             worker=worker.function,
+            sweep=sweep.function,
             http_api=api.http_api,
             api_functions=api.functions,
             alarm_email=config.alarm_email,
@@ -78,6 +88,12 @@ class IntakeStack(Stack):
 
         CfnOutput(self, "ApiUrl", value=api.url)
         CfnOutput(self, "BucketName", value=storage.bucket.bucket_name)
+        CfnOutput(
+            self,
+            "DeadLetterQueueArn",
+            value=pipeline.dlq.queue_arn,
+            description="aws sqs start-message-move-task --source-arn <this> (docs/operations.md)",
+        )
         CfnOutput(self, "JwtIssuer", value=auth.issuer)
         if auth.user_pool and auth.domain:
             CfnOutput(self, "UserPoolId", value=auth.user_pool.user_pool_id)

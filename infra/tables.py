@@ -19,7 +19,7 @@ class Tables(Construct):
 
 
 def _table(scope: Construct, table: d.TableDef) -> dynamodb.Table:
-    return dynamodb.Table(
+    created = dynamodb.Table(
         scope,
         table.logical_name,
         partition_key=dynamodb.Attribute(
@@ -37,3 +37,14 @@ def _table(scope: Construct, table: d.TableDef) -> dynamodb.Table:
         time_to_live_attribute=table.ttl_attribute,
         removal_policy=RemovalPolicy.RETAIN,
     )
+    for index in table.indexes:
+        created.add_global_secondary_index(
+            index_name=index.name,
+            partition_key=dynamodb.Attribute(
+                name=index.partition_key, type=dynamodb.AttributeType.STRING
+            ),
+            sort_key=dynamodb.Attribute(name=index.sort_key, type=dynamodb.AttributeType.STRING),
+            projection_type=dynamodb.ProjectionType.INCLUDE,
+            non_key_attributes=list(index.projected),
+        )
+    return created

@@ -126,11 +126,29 @@ def _create_table(dynamodb: Any, table: d.TableDef, name: str) -> None:
     keys = [(table.partition_key, "HASH")]
     if table.sort_key:
         keys.append((table.sort_key, "RANGE"))
+    attributes = dict.fromkeys(n for n, _ in keys)
+    indexes = []
+    for index in table.indexes:
+        attributes.update(dict.fromkeys((index.partition_key, index.sort_key)))
+        indexes.append(
+            {
+                "IndexName": index.name,
+                "KeySchema": [
+                    {"AttributeName": index.partition_key, "KeyType": "HASH"},
+                    {"AttributeName": index.sort_key, "KeyType": "RANGE"},
+                ],
+                "Projection": {
+                    "ProjectionType": "INCLUDE",
+                    "NonKeyAttributes": list(index.projected),
+                },
+            }
+        )
     dynamodb.create_table(
         TableName=name,
         BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n, _ in keys],
+        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in attributes],
         KeySchema=[{"AttributeName": n, "KeyType": kind} for n, kind in keys],
+        **({"GlobalSecondaryIndexes": indexes} if indexes else {}),
     )
     if table.ttl_attribute:
         dynamodb.update_time_to_live(

@@ -102,10 +102,26 @@ def test_catalog_has_no_data_access(resources: Resources) -> None:
     assert not {a for a in granted if a.split(":")[0] in ("dynamodb", "s3", "sqs")}
 
 
-def test_only_imports_api_sends_to_the_queue(resources: Resources) -> None:
-    assert "sqs:SendMessage" in _actions(resources, d.IMPORTS_API)
-    for fn in (d.FILES_API, d.CATALOG_API, d.IMPORT_WORKER):
-        assert "sqs:SendMessage" not in _actions(resources, fn)
+def test_only_imports_api_and_the_sweep_send_to_the_queue(resources: Resources) -> None:
+    senders = {fn.name for fn in d.FUNCTIONS if "sqs:SendMessage" in _actions(resources, fn)}
+    assert senders == {d.IMPORTS_API.name, d.RUN_SWEEP.name}
+
+
+def test_the_sweep_queries_the_active_runs_index_and_touches_no_objects(
+    resources: Resources,
+) -> None:
+    function_id, sweep = function_for(resources, d.RUN_SWEEP)
+    statements = role_statements(resources, function_id)
+    granted = actions(statements)
+    assert {"dynamodb:Query", "dynamodb:UpdateItem", "sqs:SendMessage"} <= granted
+    assert not {a for a in granted if a.startswith("s3:")}
+    status_table = ref_id(_env(sweep)["STATUS_TABLE"])
+    index_arns = [
+        r
+        for r in resources_for_action(statements, "dynamodb:Query")
+        if "Fn::Join" in r and r["Fn::Join"][1][-1] == "/index/*"
+    ]
+    assert [ref_id(r["Fn::Join"][1][0]) for r in index_arns] == [status_table]
 
 
 def test_files_api_presigns_uploads_and_reports_only(resources: Resources) -> None:
@@ -161,4 +177,5 @@ def test_worker_may_publish_completion_events_and_nothing_else_may(resources: Re
     _, worker = function_for(resources, d.IMPORT_WORKER)
     assert _env(worker)["EVENT_BUS_NAME"] == d.EVENT_BUS_NAME
     publishers = {fn.name for fn in d.FUNCTIONS if "events:PutEvents" in _actions(resources, fn)}
-    assert publishers == {d.IMPORT_WORKER.name}
+    # The worker at every end of a run; the sweep when it fails a run that kept getting stuck.
+    assert publishers == {d.IMPORT_WORKER.name, d.RUN_SWEEP.name}

@@ -130,3 +130,25 @@ def test_tables_follow_the_definitions(template: Template) -> None:
             ),
         }
         template.has_resource_properties("AWS::DynamoDB::Table", expected)
+
+
+def test_the_status_table_has_the_sparse_active_runs_index(resources: Resources) -> None:
+    (table,) = [
+        r["Properties"]
+        for r in of_type(resources, "AWS::DynamoDB::Table").values()
+        if r["Properties"].get("GlobalSecondaryIndexes")
+    ]
+    (index,) = table["GlobalSecondaryIndexes"]
+    spec = d.ACTIVE_RUNS_INDEX_DEF
+    assert d.STATUS_TABLE.indexes == (spec,)
+    assert index["IndexName"] == spec.name
+    assert index["KeySchema"] == [
+        {"AttributeName": spec.partition_key, "KeyType": "HASH"},
+        {"AttributeName": spec.sort_key, "KeyType": "RANGE"},
+    ]
+    # What the sweep reads from it, no more: progress writes do not rewrite whole items there.
+    assert index["Projection"] == {
+        "ProjectionType": "INCLUDE",
+        "NonKeyAttributes": list(spec.projected),
+    }
+    assert {"AttributeName": spec.sort_key, "AttributeType": "S"} in table["AttributeDefinitions"]

@@ -34,6 +34,13 @@ class Settings(BaseModel):
     processing_lease_seconds: int = Field(960, alias="PROCESSING_LEASE_SECONDS", ge=10)
     # The queue's maxReceiveCount: the worker ends a run FAILED on its last delivery.
     max_receive_count: int = Field(5, alias="IMPORT_QUEUE_MAX_RECEIVES", ge=1)
+    # The run sweep (docs/decisions.md): a QUEUED run whose message nobody has picked up for
+    # this long is sent again, and after sending a run again the sweep waits this long before
+    # it looks at that run again. Longer than the queue-age alarm's 30 minutes, so a backlog
+    # alarms before the sweep adds to it.
+    queued_run_grace_seconds: int = Field(3600, alias="QUEUED_RUN_GRACE_SECONDS", ge=1)
+    # A PROCESSING run found past its lease after this many requeues ends FAILED.
+    sweep_max_requeues: int = Field(3, alias="SWEEP_MAX_REQUEUES", ge=0)
     # Status items of finished files expire (DynamoDB TTL) after this many days; 0 keeps them.
     status_retention_days: int = Field(90, alias="STATUS_RETENTION_DAYS", ge=0)
 

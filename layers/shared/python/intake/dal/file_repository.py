@@ -14,8 +14,21 @@ from botocore.exceptions import ClientError
 
 from intake.aws import resource
 from intake.errors import BadRequest, Conflict, NotFound
-from intake.models.db import file_key, from_item, tenant_partition, to_attr, to_item
-from intake.models.domain import TERMINAL, TRANSITIONS, FileRecord, FileStatus
+from intake.models.db import (
+    ACTIVE_RUN_ATTRIBUTES,
+    ACTIVE_RUNS_INDEX,
+    ACTIVE_STATUS,
+    REQUEUES,
+    STALE_AT,
+    active_run_from_item,
+    file_key,
+    from_item,
+    iso,
+    tenant_partition,
+    to_attr,
+    to_item,
+)
+from intake.models.domain import TERMINAL, TRANSITIONS, ActiveRun, FileRecord, FileStatus
 from intake.settings import get_settings
 
 _MAX_PAGES_PER_LIST = 10
@@ -63,6 +76,7 @@ def transition(
 
     `expect` narrows the allowed previous states (default: every state the state machine
     allows). Raises NotFound if there is no such file, Conflict if another writer moved it.
+    Every transition also keeps the file's entry in the active-runs index true (_active_run).
     """
     allowed = set(TRANSITIONS[to] if expect is None else expect)
     if not allowed <= TRANSITIONS[to] | ({to} if to is FileStatus.PROCESSING else set()):
@@ -75,16 +89,43 @@ def transition(
         values["ttl"] = int(
             (now + timedelta(days=get_settings().status_retention_days)).timestamp()
         )
-    return _update(tenant, file_id, values, remove=remove, condition=cond)
+    active, gone = _active_run(to, now=now, lease_until=changes.get("lease_until"))
+    values.update(active)
+    return _update(tenant, file_id, values, remove=[*remove, *gone], condition=cond)
+
+
+def _active_run(
+    to: FileStatus, *, now: datetime, lease_until: datetime | None
+) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """The active-runs index entry a file in state `to` has: (attributes to set, to remove).
+
+    QUEUED: overdue once its message has waited the grace period (a new run: no requeues yet).
+    PROCESSING: overdue when its lease ends. Every other state: not in the index at all.
+    """
+    if to is FileStatus.QUEUED:
+        grace = timedelta(seconds=get_settings().queued_run_grace_seconds)
+        return {ACTIVE_STATUS: to.value, STALE_AT: now + grace}, (REQUEUES,)
+    if to is FileStatus.PROCESSING:
+        if lease_until is None:
+            raise ValueError("a PROCESSING file holds a lease: lease_until is required")
+        return {ACTIVE_STATUS: to.value, STALE_AT: lease_until}, ()
+    return {}, ACTIVE_RUN_ATTRIBUTES
+
 
 
 def update_fields(
     tenant: str, file_id: str, *, expect_status: FileStatus, condition: Any = None, **changes: Any
 ) -> FileRecord:
-    """Change fields (progress, lease) of a file without changing its state."""
+    """Change fields (progress, lease) of a file without changing its state.
+
+    A new `lease_until` (renewed, or released after a failure) is also when the sweep will
+    find the run overdue.
+    """
     cond = Attr("status").eq(expect_status.value)
     if condition is not None:
         cond = cond & condition
+    if changes.get("lease_until") is not None and expect_status is FileStatus.PROCESSING:
+        changes[STALE_AT] = changes["lease_until"]
     return _update(tenant, file_id, changes, remove=(), condition=cond)
 
 
@@ -201,8 +242,78 @@ def restore_after_failed_queue(record: FileRecord, *, run: int, now: datetime) -
                 "check_only": record.check_only,
                 "on_invalid": record.on_invalid,
             },
-            remove=(),
+            remove=ACTIVE_RUN_ATTRIBUTES,  # no run is active any more
             condition=Attr("status").eq(FileStatus.QUEUED.value) & Attr("run").eq(run),
         )
     except Conflict:
         pass  # someone else moved it on; nothing of ours to undo
+
+# --- the run sweep (logic/sweep.py) ---------------------------------------------------------
+
+
+def find_overdue_runs(status: FileStatus, *, now: datetime, limit: int) -> list[ActiveRun]:
+    """Runs of every tenant in `status` (QUEUED or PROCESSING) overdue at `now`, oldest first.
+
+    Read from the sparse active-runs index, which is eventually consistent: an entry may be a
+    moment old, so the operations below re-check on the table itself.
+    """
+    if status not in (FileStatus.QUEUED, FileStatus.PROCESSING):
+        raise ValueError(f"{status} runs are not in the active-runs index")
+    query: dict[str, Any] = {
+        "IndexName": ACTIVE_RUNS_INDEX,
+        "KeyConditionExpression": Key(ACTIVE_STATUS).eq(status.value) & Key(STALE_AT).lt(iso(now)),
+    }
+    runs: list[ActiveRun] = []
+    while len(runs) < limit:
+        page = _table().query(**query, Limit=limit - len(runs))
+        runs.extend(active_run_from_item(item) for item in page.get("Items", []))
+        if "LastEvaluatedKey" not in page:
+            break
+        query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return runs
+
+
+def count_requeue(run: ActiveRun, *, now: datetime) -> int | None:
+    """Record that the sweep sent `run`'s message again: one more requeue, and the run is not
+    overdue again before the grace period has passed. Conditional on the run being as the
+    sweep found it (same state and run, still overdue); None if it has moved on since."""
+    grace = timedelta(seconds=get_settings().queued_run_grace_seconds)
+    try:
+        response = _table().update_item(
+            Key=file_key(run.tenant, run.file_id),
+            UpdateExpression="SET #requeues = if_not_exists(#requeues, :zero) + :one, "
+            "#stale_at = :next",
+            ConditionExpression=Attr("status").eq(run.status.value)
+            & Attr("run").eq(run.run)
+            & Attr(STALE_AT).lt(iso(now)),
+            ExpressionAttributeNames={"#requeues": REQUEUES, "#stale_at": STALE_AT},
+            ExpressionAttributeValues={":zero": 0, ":one": 1, ":next": iso(now + grace)},
+            ReturnValues="UPDATED_NEW",
+        )
+    except ClientError as exc:
+        if _is_condition_failure(exc):
+            return None
+        raise
+    return int(response["Attributes"][REQUEUES])
+
+
+def fail_stuck_run(run: ActiveRun, *, reason: str, now: datetime) -> FileRecord | None:
+    """PROCESSING -> FAILED for a run whose lease has expired and that nobody took over since
+    the sweep found it. None if the run has moved on (finished, claimed, renewed)."""
+    if run.status is not FileStatus.PROCESSING:
+        raise ValueError("only a PROCESSING run is failed by the sweep (QUEUED -> FAILED skips)")
+    try:
+        return transition(
+            run.tenant,
+            run.file_id,
+            FileStatus.FAILED,
+            now=now,
+            expect=[FileStatus.PROCESSING],
+            condition=Attr("run").eq(run.run)
+            & Attr("lease_until").lt(iso(now))
+            & Attr(STALE_AT).lt(iso(now)),
+            remove=("lease_until",),
+            reason=reason,
+        )
+    except (Conflict, NotFound):
+        return None

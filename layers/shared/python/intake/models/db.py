@@ -6,7 +6,28 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from intake.models.domain import FileRecord
+from intake.models.domain import ActiveRun, FileRecord
+
+# The active-runs index: a sparse GSI of the status table. Only a file whose run is QUEUED or
+# PROCESSING carries its keys (the repository sets them on those transitions and removes them
+# at every other one), so the sweep finds overdue runs of every tenant without a scan.
+ACTIVE_RUNS_INDEX = "active-runs"
+ACTIVE_STATUS = "active_status"  # index partition key: "QUEUED" or "PROCESSING"
+STALE_AT = "stale_at"  # index sort key (iso): when the run is overdue if nothing happens
+REQUEUES = "requeues"  # how often the sweep sent this run's message again
+ACTIVE_RUN_ATTRIBUTES = (ACTIVE_STATUS, STALE_AT, REQUEUES)
+# What the index holds besides its keys and the table's: enough to requeue or fail the run.
+ACTIVE_RUN_PROJECTION = (
+    "tenant",
+    "file_id",
+    "status",
+    "run",
+    "check_only",
+    "on_invalid",
+    "lease_until",
+    REQUEUES,
+)
+_NOT_FILE_FIELDS = ("pk", "sk", "ttl", *ACTIVE_RUN_ATTRIBUTES)
 
 
 def file_key(tenant: str, file_id: str) -> dict[str, str]:
@@ -32,8 +53,14 @@ def to_item(record: FileRecord) -> dict[str, Any]:
 
 
 def from_item(item: dict[str, Any]) -> FileRecord:
-    data = {k: _plain(v) for k, v in item.items() if k not in ("pk", "sk", "ttl")}
+    data = {k: _plain(v) for k, v in item.items() if k not in _NOT_FILE_FIELDS}
     return FileRecord.model_validate(data)
+
+
+def active_run_from_item(item: dict[str, Any]) -> ActiveRun:
+    """An entry of the active-runs index."""
+    fields = (*ACTIVE_RUN_PROJECTION, STALE_AT)
+    return ActiveRun.model_validate({k: _plain(item[k]) for k in fields if k in item})
 
 
 def to_attr(value: Any) -> Any:

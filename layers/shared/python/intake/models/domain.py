@@ -127,3 +127,17 @@ class FileRecord(BaseModel):
     error_report_key: str | None = None
     run: int = 0  # how many runs were queued
     lease_until: datetime | None = None
+
+
+class ActiveRun(BaseModel):
+    """A run in QUEUED or PROCESSING as the sweep sees it (the status table's active-runs index)."""
+
+    tenant: str
+    file_id: str
+    status: FileStatus
+    run: int
+    check_only: bool = False
+    on_invalid: OnInvalid = "fail"
+    lease_until: datetime | None = None
+    stale_at: datetime  # overdue from then on: the lease's end, or the queued message's grace
+    requeues: int = 0  # how often the sweep sent this run's message again
