@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import time
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,6 +22,7 @@ from intake.models.db import (
     REQUEUES,
     STALE_AT,
     active_run_from_item,
+    digest_key,
     file_key,
     from_item,
     iso,
@@ -247,6 +249,46 @@ def restore_after_failed_queue(record: FileRecord, *, run: int, now: datetime) -
         )
     except Conflict:
         pass  # someone else moved it on; nothing of ours to undo
+
+
+# --- duplicates: the first SUCCEEDED file per tenant, import type and SHA-256 ----------------
+
+
+def first_succeeded_with_digest(tenant: str, import_type: str, sha256: str) -> str | None:
+    """The id of the tenant's first file of `import_type` with these bytes that SUCCEEDED."""
+    item = (
+        _table()
+        .get_item(Key=digest_key(tenant, import_type, sha256), ConsistentRead=True)
+        .get("Item")
+    )
+    if item is None or ("ttl" in item and item["ttl"] < time.time()):  # TTL deletes lazily
+        return None
+    return str(item["file_id"])
+
+
+def record_first_success(record: FileRecord, *, now: datetime) -> None:
+    """Remember `record`, which just SUCCEEDED, as the first file of its tenant and import type
+    with its bytes (`record.sha256`). The first file keeps the place (a conditional put); the
+    same file succeeding again renews the entry, which expires with the file's status item."""
+    if record.sha256 is None:
+        raise ValueError("a file without a verified SHA-256 has no digest to record")
+    item: dict[str, Any] = {
+        **digest_key(record.tenant, record.import_type, record.sha256),
+        "file_id": record.file_id,
+    }
+    retention = get_settings().status_retention_days
+    if retention:
+        item["ttl"] = int((now + timedelta(days=retention)).timestamp())
+    try:
+        _table().put_item(
+            Item=item,
+            ConditionExpression=Attr("pk").not_exists()
+            | Attr("file_id").eq(record.file_id)
+            | Attr("ttl").lt(int(now.timestamp())),
+        )
+    except ClientError as exc:
+        if not _is_condition_failure(exc):
+            raise
 
 # --- the run sweep (logic/sweep.py) ---------------------------------------------------------
 

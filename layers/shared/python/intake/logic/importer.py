@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zipfile import ZipInfo
 
@@ -304,7 +304,21 @@ def _finish(
         remove=("lease_until",),
         **changes,
     )
+    if finished.status is FileStatus.SUCCEEDED and finished.sha256:
+        _remember_bytes(finished, now)
     publish_file_finished(finished)
+
+
+def _remember_bytes(finished: FileRecord, now: datetime) -> None:
+    """Later files of the same tenant and import type with these bytes get duplicate_of this one.
+
+    Best effort: the file has SUCCEEDED whatever happens here, and a failed write only means a
+    later duplicate goes unflagged (it is imported either way).
+    """
+    try:
+        file_repository.record_first_success(finished, now=now)
+    except Exception:
+        logger.exception("could not record the file's SHA-256; later duplicates go unflagged")
 
 
 def _release(record: FileRecord) -> None:

@@ -79,8 +79,16 @@ def verify_upload(key: str) -> None:
         logger.warning("uploaded object is gone", extra={"key": key})
         return
     reason = mismatch(record, facts)
+    extra: dict[str, Any] = {}
+    if reason is None:
+        digest = _sha256_hex(record, facts)
+        if record.sha256 and digest != record.sha256:
+            reason = "the SHA-256 of the bytes does not match the declared one"
+        else:
+            extra = _digest_fields(record, digest)
+    if reason:
+        extra = {"reason": reason}
     to = FileStatus.REJECTED if reason else FileStatus.UPLOADED
-    extra: dict[str, Any] = {"reason": reason} if reason else {}
     try:
         updated = file_repository.transition(tenant, file_id, to, now=utcnow(), **extra)
     except Conflict:
@@ -94,7 +102,10 @@ def verify_upload(key: str) -> None:
 
 
 def mismatch(record: FileRecord, facts: ObjectFacts) -> str | None:
-    """Why the object is not the file that was declared, or None if it is."""
+    """Why the object's size, type or content is not the declared file's, or None.
+
+    The SHA-256 is checked after these (verify_upload): it may mean reading every byte.
+    """
     if facts.size != record.size:
         return f"declared {record.size} bytes, received {facts.size}"
     if facts.content_type and normalise_media_type(facts.content_type) != record.media_type:
@@ -104,23 +115,37 @@ def mismatch(record: FileRecord, facts: ObjectFacts) -> str | None:
     )
     if problem:
         return problem
-    if (
-        record.sha256
-        and _sha256_b64(record, facts) != base64.b64encode(bytes.fromhex(record.sha256)).decode()
-    ):
-        return "the SHA-256 of the bytes does not match the declared one"
     return None
 
 
-def _sha256_b64(record: FileRecord, facts: ObjectFacts) -> str:
+def _sha256_hex(record: FileRecord, facts: ObjectFacts) -> str:
     """S3's own checksum when it verified one on upload; otherwise hash the object's stream."""
-    if facts.sha256_b64 and "-" not in facts.sha256_b64:
-        return facts.sha256_b64
+    verified = _s3_sha256_hex(facts)
+    if verified:
+        return verified
     digest = hashlib.sha256()
     with object_store.open_stream(record.object_key) as body:
         while chunk := body.read(_HASH_CHUNK):
             digest.update(chunk)
-    return base64.b64encode(digest.digest()).decode()
+    return digest.hexdigest()
+
+
+def _s3_sha256_hex(facts: ObjectFacts) -> str | None:
+    """The whole-object SHA-256 S3 verified on upload, if any. A multipart upload's checksum is
+    a checksum of the parts' checksums ("<base64>-<parts>"), not the object's: None."""
+    if facts.sha256_b64 and "-" not in facts.sha256_b64:
+        return base64.b64decode(facts.sha256_b64).hex()
+    return None
+
+
+def _digest_fields(record: FileRecord, sha256: str) -> dict[str, str]:
+    """The bytes' SHA-256 for the file, and the earlier SUCCEEDED file of the same tenant and
+    import type with the same bytes, if there is one (the file is still imported: flagged)."""
+    first = file_repository.first_succeeded_with_digest(record.tenant, record.import_type, sha256)
+    if first is None or first == record.file_id:
+        return {"sha256": sha256}
+    logger.info("same bytes as an earlier import", extra={"duplicate_of": first})
+    return {"sha256": sha256, "duplicate_of": first}
 
 
 def register_drop(created: ObjectVersion) -> None:
@@ -136,6 +161,11 @@ def register_drop(created: ObjectVersion) -> None:
         return
     record, reason = _drop_record(created, tenant, type_name, name, facts)
     logger.thread_safe_append_keys(file_id=record.file_id, tenant=tenant)
+    verified = _s3_sha256_hex(facts)
+    if reason is None and verified:
+        # Only when S3 holds the object's SHA-256 (e.g. `aws s3 cp --checksum-algorithm SHA256`):
+        # hashing every drop would read it once more before the import reads it again.
+        record = record.model_copy(update=_digest_fields(record, verified))
     if not file_repository.create(record):
         record = file_repository.get(tenant, record.file_id)  # redelivered event
         if record.status is not FileStatus.UPLOADED or record.run:

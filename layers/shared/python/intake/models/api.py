@@ -116,6 +116,11 @@ class FileView(BaseModel):
     result: ImportResult | None = None
     errors: list[RowError] = Field(default_factory=list)
     error_report_url: str | None = None
+    duplicate_of: str | None = Field(
+        default=None,
+        description="An earlier SUCCEEDED file of this tenant and import type with the same "
+        "bytes (SHA-256). The file is imported all the same: natural keys make it an upsert.",
+    )
 
     @classmethod
     def from_domain(cls, record: FileRecord, error_report_url: str | None = None) -> FileView:
@@ -141,6 +146,7 @@ class FileView(BaseModel):
             result=record.result,
             errors=record.errors,
             error_report_url=error_report_url,
+            duplicate_of=record.duplicate_of,
         )
 
 

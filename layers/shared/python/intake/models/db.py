@@ -34,6 +34,12 @@ def file_key(tenant: str, file_id: str) -> dict[str, str]:
     return {"pk": f"TENANT#{tenant}", "sk": f"FILE#{file_id}"}
 
 
+def digest_key(tenant: str, import_type: str, sha256: str) -> dict[str, str]:
+    """The tenant's first SUCCEEDED file of a type with these bytes (item: file_id, ttl). In the
+    tenant's partition but not under FILE#, so listings (begins_with FILE#) never see it."""
+    return {"pk": f"TENANT#{tenant}", "sk": f"DIGEST#{import_type}#{sha256}"}
+
+
 def tenant_partition(tenant: str) -> str:
     return f"TENANT#{tenant}"
 

@@ -110,7 +110,9 @@ class FileRecord(BaseModel):
     updated_at: datetime
     object_key: str
     origin: Origin = "api"
-    sha256: str | None = None
+    sha256: str | None = None  # declared (hex), then the verified digest of the bytes
+    # An earlier SUCCEEDED file of the same tenant and import type with the same bytes.
+    duplicate_of: str | None = None
     folder: str | None = None
     category: str | None = None
     tags: list[str] = Field(default_factory=list)
