@@ -2,24 +2,59 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
+import jsii
 from aws_cdk import Duration, Stack
+from aws_cdk import aws_apigateway as apigw_rest
 from aws_cdk import aws_apigatewayv2 as apigw
 from aws_cdk import aws_apigatewayv2_authorizers as authorizers
 from aws_cdk import aws_apigatewayv2_integrations as integrations
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from infra import compliance
 from infra import definitions as d
-from infra.lambda_factory import LambdaFactory
+from infra.lambda_factory import LOG_RETENTION, LambdaFactory
 
 THROTTLE_RATE_LIMIT = 100  # requests per second, steady state, whole stage
 THROTTLE_BURST_LIMIT = 200
 CORS_ALLOWED_HEADERS = ["Authorization", "Content-Type", "Idempotency-Key"]
+# One JSON object per request in the access log group (HTTP API $context variables).
+ACCESS_LOG_FORMAT = {
+    "requestId": "$context.requestId",
+    "ip": "$context.identity.sourceIp",
+    "requestTime": "$context.requestTime",
+    "httpMethod": "$context.httpMethod",
+    "routeKey": "$context.routeKey",
+    "path": "$context.path",
+    "status": "$context.status",
+    "protocol": "$context.protocol",
+    "responseLength": "$context.responseLength",
+    "responseLatency": "$context.responseLatency",
+    "integrationStatus": "$context.integrationStatus",
+    "integrationError": "$context.integrationErrorMessage",
+    "authorizerError": "$context.authorizer.error",
+}
+
+
+@jsii.implements(apigw.IAccessLogSettings)
+class _AccessLogSettings:
+    def __init__(self, log_group: logs.ILogGroup) -> None:
+        self._destination = apigw.LogGroupLogDestination(log_group)
+
+    @property
+    def destination(self) -> apigw.IAccessLogDestination:
+        return self._destination
+
+    @property
+    def format(self) -> apigw_rest.AccessLogFormat:
+        return apigw_rest.AccessLogFormat.custom(json.dumps(ACCESS_LOG_FORMAT))
 
 
 class Api(Construct):
@@ -53,6 +88,21 @@ class Api(Construct):
         for fn in (files, imports):
             idempotency_table.grant_read_write_data(fn)
         # catalog_api serves import types and the OpenAPI document: no data access.
+        for fn in (files, imports):
+            compliance.acknowledge_wildcards(
+                fn,
+                compliance.TABLE_INDEX_GRANT,
+                resources=[compliance.arn_finding(status_table, "/index/*")],
+            )
+        compliance.acknowledge_wildcards(
+            files,
+            compliance.S3_PREFIX_GRANT.format(prefixes=f"{d.UPLOAD_PREFIX}, {d.REPORT_PREFIX}"),
+            actions=[*compliance.S3_READ_ACTIONS, *compliance.S3_PUT_ACTIONS],
+            resources=[
+                compliance.arn_finding(bucket, f"/{prefix}*")
+                for prefix in (d.UPLOAD_PREFIX, d.REPORT_PREFIX)
+            ],
+        )
 
         self.http_api = apigw.HttpApi(
             self,
@@ -67,10 +117,12 @@ class Api(Construct):
                 max_age=Duration.hours(1),
             ),
         )
+        self.access_logs = logs.LogGroup(self, "AccessLogs", retention=LOG_RETENTION)
         self.stage = self.http_api.add_stage(
             "DefaultStage",
             stage_name="$default",
             auto_deploy=True,
+            access_log_settings=_AccessLogSettings(self.access_logs),
             throttle=apigw.ThrottleSettings(
                 rate_limit=THROTTLE_RATE_LIMIT, burst_limit=THROTTLE_BURST_LIMIT
             ),
@@ -86,13 +138,22 @@ class Api(Construct):
             for name, fn in self.functions.items()
         }
         for route in d.ROUTES:
-            self.http_api.add_routes(
+            added = self.http_api.add_routes(
                 path=route.path,
                 methods=[apigw.HttpMethod(route.method)],
                 integration=integration[route.function.name],
                 authorizer=authorizer if route.scopes else apigw.HttpNoneAuthorizer(),
                 authorization_scopes=list(route.scopes) or None,
             )
+            if not route.scopes:
+                for public in added:
+                    compliance.acknowledge(
+                        public,
+                        "APIG4",
+                        f"{route.method} {route.path} is public on purpose: it serves the "
+                        "OpenAPI document or Swagger UI (the API's contract), no tenant data, "
+                        "and its function has no data access.",
+                    )
 
     @property
     def url(self) -> str:

@@ -8,10 +8,10 @@ from aws_cdk import Aws, Duration, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_cognito as cognito
 from constructs import Construct
 
+from infra import compliance
 from infra import definitions as d
 
 RESOURCE_SERVER_ID = "intake"
-TENANT_ATTRIBUTE = "tenant"  # Cognito stores it as custom:tenant
 
 
 class Auth(Construct):
@@ -19,10 +19,11 @@ class Auth(Construct):
 
     With `issuer` and `audience` (e.g. a Keycloak realm) nothing is created. Without them a
     Cognito user pool is: resource server "intake" with scopes read/write (scope strings
-    intake/read, intake/write), a custom attribute "tenant", a hosted domain for the token
-    endpoint and one confidential client-credentials app client per tenant. Cognito access
-    tokens carry no custom claims without a paid-tier trigger, so with Cognito the tenant is the
-    token's `client_id` (the stack's default tenantClaim): each tenant's client is its identity.
+    intake/read, intake/write), a hosted domain for the token endpoint and one confidential
+    client-credentials app client per tenant. Cognito access tokens carry no custom claims
+    without a paid-tier trigger, so with Cognito the tenant is the token's `client_id` (the
+    stack's default tenantClaim): each tenant's client is its identity. The pool has no custom
+    attributes: nothing would read one, and a deployed custom attribute can never be removed.
     """
 
     def __init__(
@@ -49,11 +50,25 @@ class Auth(Construct):
             "UserPool",
             self_sign_up_enabled=False,
             sign_in_aliases=cognito.SignInAliases(email=True),
-            custom_attributes={
-                TENANT_ATTRIBUTE: cognito.StringAttribute(min_len=1, max_len=64, mutable=False)
-            },
             account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
+            # Tenants authenticate as app clients (client credentials); no user signs in. Should
+            # an administrator ever add users, they get a strong password and TOTP MFA.
+            password_policy=cognito.PasswordPolicy(
+                min_length=14,
+                require_lowercase=True,
+                require_uppercase=True,
+                require_digits=True,
+                require_symbols=True,
+            ),
+            mfa=cognito.Mfa.REQUIRED,
+            mfa_second_factor=cognito.MfaSecondFactor(otp=True, sms=False),
             removal_policy=RemovalPolicy.RETAIN,
+        )
+        compliance.acknowledge(
+            pool,
+            "COG8",
+            "The pool issues client-credentials tokens to app clients only (self sign-up off, no "
+            "users): the Plus tier's threat protection guards user sign-ins, which never happen.",
         )
         # The routes require "<resource server>/<scope>" strings (definitions.SCOPE_*).
         scopes = []

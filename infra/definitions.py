@@ -80,6 +80,9 @@ NONCURRENT_VERSION_EXPIRY_DAYS = 7
 # Incomplete multipart uploads and stale error reports are cleaned up by lifecycle rules.
 ABORT_INCOMPLETE_MULTIPART_DAYS = 1
 REPORT_EXPIRY_DAYS = 30
+# S3 server access logs of the bucket go to a separate bucket under this prefix (AWS only).
+ACCESS_LOG_PREFIX = "uploads-bucket/"
+ACCESS_LOG_EXPIRY_DAYS = 365
 
 CORS_ALLOWED_METHODS = ("PUT", "POST", "GET", "HEAD")
 CORS_ALLOWED_HEADERS = ("*",)

@@ -5,7 +5,7 @@ Import requests from the API share the queue with S3's notifications.
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_lambda_event_sources as event_sources
@@ -14,8 +14,12 @@ from aws_cdk import aws_s3_notifications as s3n
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from infra import compliance
 from infra import definitions as d
 from infra.lambda_factory import LambdaFactory
+
+# aws-cdk-lib's construct id of the handler behind Bucket.add_event_notification.
+NOTIFICATIONS_HANDLER_ID = "BucketNotificationsHandler050a0587b7544547bf325f094a3db834"
 
 
 class ImportQueue(Construct):
@@ -47,6 +51,20 @@ class ImportQueue(Construct):
                 s3n.SqsDestination(self.queue),
                 s3.NotificationKeyFilter(prefix=prefix),
             )
+        # The notifications are set by CDK's own custom resource, a stack-wide singleton.
+        handler = Stack.of(self).node.try_find_child(NOTIFICATIONS_HANDLER_ID)
+        if handler is None:
+            raise LookupError(f"CDK's {NOTIFICATIONS_HANDLER_ID} not found: has its id changed?")
+        compliance.acknowledge(
+            handler,
+            "IAM4",
+            "CDK's bucket-notifications custom resource (deploy time only) comes with the "
+            "AWSLambdaBasicExecutionRole managed policy: CloudWatch Logs writes, nothing else.",
+            findings=[
+                "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                "AWSLambdaBasicExecutionRole"
+            ],
+        )
 
 
 class ImportWorker(Construct):
@@ -74,6 +92,18 @@ class ImportWorker(Construct):
         bucket.grant_put(self.function, f"{d.REPORT_PREFIX}*")
         status_table.grant_read_write_data(self.function)
         records_table.grant_write_data(self.function)
+        prefixes = (*d.NOTIFIED_PREFIXES, d.REPORT_PREFIX)
+        compliance.acknowledge_wildcards(
+            self.function,
+            compliance.S3_PREFIX_GRANT.format(prefixes=", ".join(prefixes)),
+            actions=[*compliance.S3_READ_ACTIONS, *compliance.S3_PUT_ACTIONS],
+            resources=[compliance.arn_finding(bucket, f"/{prefix}*") for prefix in prefixes],
+        )
+        compliance.acknowledge_wildcards(
+            self.function,
+            compliance.TABLE_INDEX_GRANT,
+            resources=[compliance.arn_finding(status_table, "/index/*")],
+        )
         # Completion events ("Intake File Finished") on the account's default bus.
         bus = events.EventBus.from_event_bus_name(self, "DefaultBus", d.EVENT_BUS_NAME)
         bus.grant_put_events_to(self.function)

@@ -6,12 +6,14 @@ from pathlib import Path
 
 from aws_cdk import Duration
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from infra import compliance
 from infra import definitions as d
 from infra.config import REPO_ROOT
 
@@ -104,7 +106,16 @@ class LambdaFactory(Construct):
             raise FileNotFoundError(f"{code_dir}/handler.py not found (FunctionDef {fn.name})")
         construct_id = "".join(part.title() for part in fn.name.split("_"))
         log_group = logs.LogGroup(scope, f"{construct_id}Logs", retention=LOG_RETENTION)
-        return lambda_.Function(
+        # Its own role, allowed to write to its own log group only: the default role's managed
+        # AWSLambdaBasicExecutionRole may create log groups and write to any of them.
+        role = iam.Role(
+            scope,
+            f"{construct_id}Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"Intake {fn.name}",
+        )
+        log_group.grant_write(role)
+        function = lambda_.Function(
             scope,
             construct_id,
             description=fn.description,
@@ -120,5 +131,20 @@ class LambdaFactory(Construct):
             application_log_level_v2=_APPLICATION_LOG_LEVELS[self._log_level],
             system_log_level_v2=lambda_.SystemLogLevel.WARN,
             log_group=log_group,
+            role=role,
             environment=dict(self.environment),
         )
+        compliance.acknowledge_wildcards(
+            function,
+            "Active X-Ray tracing: xray:PutTraceSegments and xray:PutTelemetryRecords take no "
+            "resource ARN, so IAM requires Resource *.",
+            resources=["Resource::*"],
+        )
+        compliance.acknowledge(
+            function,
+            "L1",
+            f"{RUNTIME.name} on purpose: the dependencies layer is built for that Python "
+            "(Makefile LAYER_PYTHON, compiled wheels such as pydantic_core), so the runtime and "
+            "the layer move together in one change; python3.12 is a supported Lambda runtime.",
+        )
+        return function

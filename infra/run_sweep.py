@@ -9,6 +9,7 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from infra import compliance
 from infra import definitions as d
 from infra.lambda_factory import LambdaFactory
 
@@ -30,6 +31,11 @@ class RunSweep(Construct):
         # Queries the active-runs index (the table's grant covers its indexes), then
         # conditional writes on the files it requeues or fails.
         status_table.grant_read_write_data(self.function)
+        compliance.acknowledge_wildcards(
+            self.function,
+            compliance.TABLE_INDEX_GRANT + " The sweep queries exactly that index.",
+            resources=[compliance.arn_finding(status_table, "/index/*")],
+        )
         import_queue.grant_send_messages(self.function)
         # A run it fails is finished: "Intake File Finished" on the default bus, as the worker.
         bus = events.EventBus.from_event_bus_name(self, "DefaultBus", d.EVENT_BUS_NAME)

@@ -1,4 +1,4 @@
-"""The bucket: uploads/, drop/ and reports/ (see intake.keys)."""
+"""The bucket (uploads/, drop/ and reports/: see intake.keys) and its access-log bucket."""
 
 from __future__ import annotations
 
@@ -16,6 +16,26 @@ class Storage(Construct):
 
     def __init__(self, scope: Construct, id: str, *, cors_origins: Sequence[str]) -> None:
         super().__init__(scope, id)
+        # Log delivery is allowed by a bucket policy for the S3 logging service, not by the
+        # legacy LogDeliveryWrite ACL (which would need ACLs enabled on the log bucket).
+        self.node.set_context("@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy", True)
+        # S3 server access logs: who read or wrote which object, for audits and incidents.
+        # Access-log delivery supports SSE-S3 only (not SSE-KMS) on the target bucket.
+        self.access_log_bucket = s3.Bucket(
+            self,
+            "AccessLogBucket",
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            removal_policy=RemovalPolicy.RETAIN,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="expire-access-logs",
+                    expiration=Duration.days(d.ACCESS_LOG_EXPIRY_DAYS),
+                )
+            ],
+        )
         self.bucket = s3.Bucket(
             self,
             "Bucket",
@@ -25,6 +45,8 @@ class Storage(Construct):
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             versioned=d.BUCKET_VERSIONED,
             removal_policy=RemovalPolicy.RETAIN,
+            server_access_logs_bucket=self.access_log_bucket,
+            server_access_logs_prefix=d.ACCESS_LOG_PREFIX,
             lifecycle_rules=_lifecycle_rules(),
             cors=[
                 s3.CorsRule(

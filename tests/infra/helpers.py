@@ -19,6 +19,17 @@ def only(resources: Resources, type_: str) -> tuple[str, dict[str, Any]]:
     return next(iter(found.items()))
 
 
+def data_bucket(resources: Resources) -> tuple[str, dict[str, Any]]:
+    """The Intake bucket (uploads/, drop/, reports/): the one that logs to the access-log bucket."""
+    found = [
+        (k, r)
+        for k, r in of_type(resources, "AWS::S3::Bucket").items()
+        if "LoggingConfiguration" in r["Properties"]
+    ]
+    assert len(found) == 1, f"expected one bucket with access logs, found {len(found)}"
+    return found[0]
+
+
 def app_functions(resources: Resources) -> Resources:
     """The Intake functions (not CDK's own custom-resource handlers)."""
     return {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -9,7 +10,7 @@ from aws_cdk.assertions import Match, Template
 
 from infra import definitions as d
 from tests.infra.conftest import OIDC_AUDIENCE, OIDC_ISSUER
-from tests.infra.helpers import Resources, function_for, of_type, only, ref_id
+from tests.infra.helpers import Resources, data_bucket, function_for, of_type, only, ref_id
 
 
 def _route(resources: Resources, route: d.RouteDef) -> dict[str, Any]:
@@ -68,15 +69,15 @@ def test_jwt_authorizer_uses_the_cognito_user_pool(resources: Resources) -> None
     assert {"Ref": pool_id} in issuer
 
 
-def test_cognito_pool_has_tenant_attribute_scopes_and_client(template: Template) -> None:
-    template.has_resource_properties(
-        "AWS::Cognito::UserPool",
-        {
-            "Schema": Match.array_with(
-                [Match.object_like({"Name": "tenant", "AttributeDataType": "String"})]
-            )
-        },
-    )
+def test_cognito_pool_has_scopes_and_a_client_per_tenant(resources: Resources) -> None:
+    _, pool = only(resources, "AWS::Cognito::UserPool")
+    # No custom attributes: nothing reads one, and a deployed one can never be removed.
+    assert "Schema" not in pool["Properties"]
+    assert pool["Properties"]["MfaConfiguration"] == "ON"
+    assert pool["Properties"]["Policies"]["PasswordPolicy"]["MinimumLength"] >= 14
+
+
+def test_cognito_resource_server_and_client(template: Template) -> None:
     template.has_resource_properties(
         "AWS::Cognito::UserPoolResourceServer",
         {
@@ -145,8 +146,21 @@ def test_cors_preflight_and_throttling(template: Template) -> None:
 
 def test_outputs_api_url_and_bucket_name(template: Template, resources: Resources) -> None:
     outputs = template.to_json()["Outputs"]
-    bucket_id, _ = only(resources, "AWS::S3::Bucket")
+    bucket_id, _ = data_bucket(resources)
     api_id, _ = only(resources, "AWS::ApiGatewayV2::Api")
     assert outputs["BucketName"]["Value"] == {"Ref": bucket_id}
     assert {"Ref": api_id} in outputs["ApiUrl"]["Value"]["Fn::Join"][1]
     assert {"UserPoolId", "TenantClientIdDemo", "TokenUrl"} <= outputs.keys()
+
+
+def test_api_access_logs_go_to_a_log_group(resources: Resources) -> None:
+    _, stage = only(resources, "AWS::ApiGatewayV2::Stage")
+    settings = stage["Properties"]["AccessLogSettings"]
+    log_group = resources[ref_id(settings["DestinationArn"])]
+    assert log_group["Type"] == "AWS::Logs::LogGroup"
+    assert log_group["Properties"]["RetentionInDays"] > 0
+    fields = json.loads(settings["Format"])
+    assert {"requestId", "ip", "routeKey", "status", "integrationError", "authorizerError"} <= set(
+        fields
+    )
+    assert fields["requestId"] == "$context.requestId"  # = the functions' correlation_id

@@ -57,6 +57,21 @@ def test_function_runtime_and_observability(resources: Resources, fn: d.Function
 
 
 @pytest.mark.parametrize("fn", d.FUNCTIONS, ids=lambda f: f.name)
+def test_function_role_writes_to_its_own_log_group_only(
+    resources: Resources, fn: d.FunctionDef
+) -> None:
+    function_id, function = function_for(resources, fn)
+    role = resources[function["Properties"]["Role"]["Fn::GetAtt"][0]]
+    # No AWSLambdaBasicExecutionRole: it may create and write to any log group.
+    assert "ManagedPolicyArns" not in role["Properties"]
+    statements = role_statements(resources, function_id)
+    own = {"Fn::GetAtt": [ref_id(function["Properties"]["LoggingConfig"]["LogGroup"]), "Arn"]}
+    for action in ("logs:CreateLogStream", "logs:PutLogEvents"):
+        assert resources_for_action(statements, action) == [own]
+    assert "logs:CreateLogGroup" not in actions(statements)
+
+
+@pytest.mark.parametrize("fn", d.FUNCTIONS, ids=lambda f: f.name)
 def test_function_environment(resources: Resources, fn: d.FunctionDef) -> None:
     _, function = function_for(resources, fn)
     env = function["Properties"]["Environment"]["Variables"]

@@ -5,11 +5,11 @@ from __future__ import annotations
 from aws_cdk.assertions import Capture, Match, Template
 
 from infra import definitions as d
-from tests.infra.helpers import Resources, of_type, only
+from tests.infra.helpers import Resources, data_bucket, of_type, ref_id
 
 
 def test_bucket_blocks_all_public_access(resources: Resources) -> None:
-    _, bucket = only(resources, "AWS::S3::Bucket")
+    _, bucket = data_bucket(resources)
     assert bucket["Properties"]["PublicAccessBlockConfiguration"] == {
         "BlockPublicAcls": True,
         "BlockPublicPolicy": True,
@@ -19,7 +19,7 @@ def test_bucket_blocks_all_public_access(resources: Resources) -> None:
 
 
 def test_bucket_is_encrypted_and_versioned(resources: Resources) -> None:
-    _, bucket = only(resources, "AWS::S3::Bucket")
+    _, bucket = data_bucket(resources)
     props = bucket["Properties"]
     (rule,) = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
     assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
@@ -30,7 +30,7 @@ def test_bucket_is_encrypted_and_versioned(resources: Resources) -> None:
 def test_bucket_policy_denies_requests_without_tls(
     template: Template, resources: Resources
 ) -> None:
-    bucket_id, _ = only(resources, "AWS::S3::Bucket")
+    bucket_id, _ = data_bucket(resources)
     template.has_resource_properties(
         "AWS::S3::BucketPolicy",
         {
@@ -54,7 +54,7 @@ def test_bucket_policy_denies_requests_without_tls(
 
 
 def test_bucket_lifecycle_rules(resources: Resources) -> None:
-    _, bucket = only(resources, "AWS::S3::Bucket")
+    _, bucket = data_bucket(resources)
     rules = bucket["Properties"]["LifecycleConfiguration"]["Rules"]
     assert all(rule["Status"] == "Enabled" for rule in rules)
     assert {"DaysAfterInitiation": d.ABORT_INCOMPLETE_MULTIPART_DAYS} in [
@@ -152,3 +152,46 @@ def test_the_status_table_has_the_sparse_active_runs_index(resources: Resources)
         "NonKeyAttributes": list(spec.projected),
     }
     assert {"AttributeName": spec.sort_key, "AttributeType": "S"} in table["AttributeDefinitions"]
+
+
+def test_bucket_access_logs_go_to_a_private_log_bucket(
+    template: Template, resources: Resources
+) -> None:
+    _, bucket = data_bucket(resources)
+    logging = bucket["Properties"]["LoggingConfiguration"]
+    assert logging["LogFilePrefix"] == d.ACCESS_LOG_PREFIX
+    log_bucket_id = ref_id(logging["DestinationBucketName"])
+    log_bucket = resources[log_bucket_id]["Properties"]
+    assert log_bucket["PublicAccessBlockConfiguration"]["BlockPublicPolicy"] is True
+    (rule,) = log_bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"  # SSE-S3 only
+    assert {"Id": "expire-access-logs", "ExpirationInDays": d.ACCESS_LOG_EXPIRY_DAYS} in [
+        {k: r[k] for k in ("Id", "ExpirationInDays") if k in r}
+        for r in log_bucket["LifecycleConfiguration"]["Rules"]
+    ]
+    # Delivery is allowed to the S3 logging service by bucket policy (no ACLs), TLS only.
+    template.has_resource_properties(
+        "AWS::S3::BucketPolicy",
+        {
+            "Bucket": {"Ref": log_bucket_id},
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Effect": "Deny",
+                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                            }
+                        ),
+                        Match.object_like(
+                            {
+                                "Effect": "Allow",
+                                "Action": "s3:PutObject",
+                                "Principal": {"Service": "logging.s3.amazonaws.com"},
+                            }
+                        ),
+                    ]
+                )
+            },
+        },
+    )
