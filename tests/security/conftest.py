@@ -25,6 +25,9 @@ __all__ = ["api", "stack"]
 HERE = Path(__file__).parent
 
 
+# tryfirst: xdist names the groups in its own hook of this name, which runs before a conftest
+# loaded at start-up (as this one is under `pytest tests/security -n 2`).
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if HERE in item.path.parents and "stack" in getattr(item, "fixturenames", ()):
