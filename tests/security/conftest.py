@@ -2,9 +2,10 @@
 
 `stack` and `api` are the e2e suite's fixtures, imported: pytest keeps one instance per
 fixture definition, so this package starts one stack of its own (a few seconds) instead of
-sharing the e2e one. Its tests form their own xdist group, so under `make test` they run on
-one worker, alongside the e2e group on the other. Every test declares files under a fresh
-tenant, so "nothing stored" is checked against an empty partition.
+sharing the e2e one. Its tests form their own xdist group ("security"), so under `make test`
+they all run on one worker with that one stack, while xdist balances the e2e group and the
+other suites around it. Every test declares files under a fresh tenant, so "nothing stored"
+is checked against an empty partition.
 """
 
 from __future__ import annotations
