@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import IO, Any
 
-from botocore.exceptions import ClientError
+import urllib3.exceptions
+from botocore.exceptions import BotoCoreError, ClientError
 
 from intake.aws import client
 from intake.errors import NotFound
@@ -135,6 +136,13 @@ def open_stream(key: str, *, byte_range: str | None = None) -> IO[bytes]:
 SEEKABLE_BUFFER = 4 * 1024 * 1024
 
 
+class ObjectReadError(Exception):
+    """S3 did not deliver the bytes (no answer after botocore's retries, a read timeout, a
+    dropped connection): a later delivery may read them. Deliberately not an OSError: zipfile
+    and the archive reader take an OSError from their stream for a corrupt archive, which would
+    end the file FAILED (botocore's ReadTimeoutError and ConnectTimeoutError are OSErrors)."""
+
+
 class RangeReader(io.RawIOBase):
     """An object as a seekable raw stream: each read is one ranged GET of what was asked for.
 
@@ -181,15 +189,18 @@ class RangeReader(io.RawIOBase):
         wanted = min(len(buffer), self._size - self._pos)
         if wanted <= 0:
             return 0
-        response = client("s3").get_object(
-            Bucket=get_settings().bucket_name,
-            Key=self._key,
-            Range=f"bytes={self._pos}-{self._pos + wanted - 1}",
-            IfMatch=f'"{self._etag}"',
-        )
-        self.requests += 1
-        with response["Body"] as body:
-            data = body.read(wanted)
+        try:
+            response = client("s3").get_object(
+                Bucket=get_settings().bucket_name,
+                Key=self._key,
+                Range=f"bytes={self._pos}-{self._pos + wanted - 1}",
+                IfMatch=f'"{self._etag}"',
+            )
+            self.requests += 1
+            with response["Body"] as body:  # the raw urllib3 stream
+                data = body.read(wanted)
+        except (BotoCoreError, urllib3.exceptions.HTTPError) as exc:
+            raise ObjectReadError(f"reading {self._key} at byte {self._pos} failed: {exc}") from exc
         n = len(data)
         buffer[:n] = data
         self._pos += n
