@@ -139,7 +139,10 @@ def _run_records(
             return FileStatus.FAILED, outcome
         # every row is valid: stream again, writing this time
         outcome = _pass(record, import_type, errors, sink=sink_factory(record), checked=True)
-        return FileStatus.SUCCEEDED, outcome
+        # The writing pass reads the bytes again: whatever it could not take fails the file,
+        # never a SUCCEEDED file with rows missing.
+        failed = outcome.file_error is not None or errors.count > 0
+        return (FileStatus.FAILED if failed else FileStatus.SUCCEEDED), outcome
     outcome = _pass(record, import_type, errors, sink=sink_factory(record))
     nothing_valid = outcome.result.rows_valid == 0 and outcome.result.rows_invalid > 0
     failed = outcome.file_error is not None or nothing_valid
