@@ -205,6 +205,7 @@ def test_gives_up_after_max_attempts(monkeypatch: pytest.MonkeyPatch) -> None:
 
     assert len(fake.calls) == MAX_ATTEMPTS
     assert fake.stored == []
+    assert len(sleeps) == MAX_ATTEMPTS - 1  # waits between attempts, none after the last
     assert all(s <= 5.0 for s in sleeps)
 
 

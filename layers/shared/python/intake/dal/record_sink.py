@@ -91,7 +91,8 @@ class DynamoDBSink:
             if not unprocessed:
                 self._written += rows
                 return
-            self._sleep(random.uniform(0, min(5.0, 0.05 * 2**attempt)))  # noqa: S311
+            if attempt + 1 < MAX_ATTEMPTS:  # no wait after the last attempt: it only delays
+                self._sleep(random.uniform(0, min(5.0, 0.05 * 2**attempt)))  # noqa: S311
         raise SinkWriteError(f"{len(unprocessed[table])} records still unprocessed")
 
 
