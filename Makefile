@@ -13,13 +13,14 @@ TENANT ?= acme
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv layer synth deploy cfn-lint lint format test test-unit test-integration test-infra test-e2e test-security up token demo bench clean
+.PHONY: help venv layer synth deploy cfn-lint lint format test test-unit test-integration test-infra test-e2e test-security up token sweep redrive-dlq demo bench clean
 
 help:
 	@echo "make demo    start the local stack, run the whole flow with the client, stop"
 	@echo "make test    run every test suite (unit, integration, infra, e2e, security)"
 	@echo "make up      run the local stack in the foreground (Ctrl-C stops it)"
 	@echo "make token TENANT=acme [SCOPES=intake/read]   print a bearer token for the local stack"
+	@echo "make sweep, make redrive-dlq   run the run sweep / move the DLQ back, on a running make up"
 	@echo "make synth   synthesize the CDK stack into cdk.out/ and run cfn-lint"
 	@echo "make deploy  synth, then cdk deploy with your AWS credentials (CDK_ARGS=...)"
 	@echo "make lint    ruff + mypy;   make bench   benchmarks into docs/benchmarks.md"
@@ -92,6 +93,13 @@ up: venv
 # SCOPES="intake/read" makes a read-only token.
 token: venv
 	@$(BIN)/intake-local token --tenant $(TENANT) $(if $(SCOPES),--scopes "$(SCOPES)")
+
+# Operations on a running `make up` (same INTAKE_AWS_PORT); in AWS see docs/operations.md.
+sweep: venv
+	$(BIN)/intake-local sweep
+
+redrive-dlq: venv
+	$(BIN)/intake-local redrive-dlq
 
 demo: venv
 	$(BIN)/intake-local demo

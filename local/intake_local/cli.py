@@ -1,13 +1,16 @@
-"""`intake-local`: run the local stack, print a token, run the demo.
+"""`intake-local`: run the local stack, print a token, run the demo, operate a running stack.
 
 intake-local up [--port 8080] [--aws-port 4566]    # Ctrl-C stops everything
 intake-local token --tenant acme                   # the token is the last line
 intake-local demo                                  # the whole flow, exit 0 if it all worked
+intake-local sweep [--aws-port 4566]               # run the run sweep once, now
+intake-local redrive-dlq [--aws-port 4566]         # move the DLQ's messages back to the queue
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -17,9 +20,24 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from infra import definitions as d
+from intake_local.lambda_runtime import REGION, load_function
+from intake_local.maintenance import SWEEP_RULE_ARN, redrive_dlq, scheduled_event
 from intake_local.moto_server import free_port
 from intake_local.paths import default_functions_dir, default_state_dir
-from intake_local.stack import DEFAULT_API_PORT, DEFAULT_AWS_PORT, LocalStack, StackConfig
+from intake_local.resources import Resources, find_resources
+from intake_local.stack import (
+    DEFAULT_API_PORT,
+    DEFAULT_AWS_PORT,
+    FAKE_CREDENTIALS,
+    LocalStack,
+    StackConfig,
+    configure_aws_environment,
+    powertools_environment,
+)
 from intake_local.tokens import DEFAULT_SCOPES, DEFAULT_TTL_SECONDS, ensure_key_pair, issue_token
 
 
@@ -80,6 +98,25 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument(
         "--ready-file", type=Path, help="write the stack's URLs here (JSON) once it serves"
     )
+    up.add_argument(
+        "--sweep-interval",
+        type=float,
+        default=d.RUN_SWEEP_INTERVAL_MINUTES * 60,
+        help="seconds between run sweeps, as the stack's schedule; 0 = none (default %(default)s)",
+    )
+
+    for name, text in (
+        ("sweep", "run the run sweep once against a running local stack (`make up`)"),
+        ("redrive-dlq", "move the DLQ's messages back to the import queue of a running stack"),
+    ):
+        command = sub.add_parser(name, help=text)
+        command.add_argument("--host", default="127.0.0.1")
+        command.add_argument(
+            "--aws-port",
+            type=int,
+            default=_env_int("INTAKE_AWS_PORT", DEFAULT_AWS_PORT),
+            help="the stack's moto server port (env INTAKE_AWS_PORT; default %(default)s)",
+        )
 
     token = sub.add_parser("token", help="print a bearer token for the local stack")
     token.add_argument("--tenant", required=True)
@@ -111,6 +148,8 @@ def _config(args: argparse.Namespace, state_dir: Path) -> StackConfig:
     )
     if args.batch_window is not None:
         cfg.batching_window_seconds = args.batch_window
+    if getattr(args, "sweep_interval", None) is not None:
+        cfg.sweep_interval_seconds = args.sweep_interval
     return cfg
 
 
@@ -198,6 +237,62 @@ def cmd_demo(args: argparse.Namespace, state_dir: Path) -> int:
         return 130
 
 
+def _running_stack(args: argparse.Namespace) -> tuple[str, Resources] | None:
+    endpoint = f"http://{args.host}:{args.aws_port}"
+    session = boto3.session.Session(
+        aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        region_name=REGION,
+    )
+    try:
+        return endpoint, find_resources(session=session, endpoint_url=endpoint)
+    except (BotoCoreError, ClientError) as exc:
+        print(
+            f"intake-local: no local stack at {endpoint} ({exc}); start one with `make up` "
+            "(or pass its --aws-port)",
+            file=sys.stderr,
+        )
+        return None
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """The stack's scheduled sweep, once, now: the run_sweep handler in this process."""
+    found = _running_stack(args)
+    if found is None:
+        return 1
+    endpoint, resources = found
+    configure_aws_environment(endpoint)
+    os.environ.update(resources.function_environment(tenant_claim="tenant"))
+    os.environ.update(powertools_environment(os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING")))
+    function = load_function(d.RUN_SWEEP, default_functions_dir())
+    invocation = function.invoke(scheduled_event(SWEEP_RULE_ARN))
+    if not invocation.ok:
+        print(f"intake-local: the sweep failed: {invocation.error!r}", file=sys.stderr)
+        return 1
+    print(json.dumps(invocation.result), flush=True)  # the last line: the sweep's counts
+    return 0
+
+
+def cmd_redrive_dlq(args: argparse.Namespace) -> int:
+    """What `aws sqs start-message-move-task --source-arn <dlq arn>` does in AWS."""
+    found = _running_stack(args)
+    if found is None:
+        return 1
+    endpoint, resources = found
+    sqs = boto3.session.Session(
+        aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        region_name=REGION,
+    ).client("sqs", endpoint_url=endpoint)
+    outcome = redrive_dlq(sqs, dlq_url=resources.dlq_url, queue_url=resources.queue_url)
+    print(
+        f"moved {outcome.moved} message(s) from {resources.names.dlq} back to "
+        f"{resources.names.queue}" + (f"; {outcome.failed} not deleted" if outcome.failed else ""),
+        flush=True,
+    )
+    return 1 if outcome.failed else 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     state_dir = (args.state_dir or default_state_dir()).resolve()
@@ -207,6 +302,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_token(args, state_dir)
     if args.command == "demo":
         return cmd_demo(args, state_dir)
+    if args.command == "sweep":
+        return cmd_sweep(args)
+    if args.command == "redrive-dlq":
+        return cmd_redrive_dlq(args)
     return 2
 
 

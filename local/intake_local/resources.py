@@ -117,6 +117,22 @@ def create_resources(
     return Resources(names=names, queue_url=queue_url, queue_arn=queue_arn, dlq_url=dlq_url)
 
 
+def find_resources(
+    names: ResourceNames | None = None,
+    *,
+    session: boto3.session.Session | None = None,
+    endpoint_url: str | None = None,
+) -> Resources:
+    """The resources of a running local stack (created by create_resources), looked up."""
+    names = names or ResourceNames()
+    sqs = (session or boto3.session.Session()).client("sqs", endpoint_url=endpoint_url)
+    queue_url = sqs.get_queue_url(QueueName=names.queue)["QueueUrl"]
+    dlq_url = sqs.get_queue_url(QueueName=names.dlq)["QueueUrl"]
+    return Resources(
+        names=names, queue_url=queue_url, queue_arn=_queue_arn(sqs, queue_url), dlq_url=dlq_url
+    )
+
+
 def _queue_arn(sqs: Any, url: str) -> str:
     attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
     return str(attrs["QueueArn"])

@@ -25,6 +25,7 @@ import boto3
 from infra import definitions as d
 from intake_local.gateway import Gateway
 from intake_local.lambda_runtime import REGION, LocalFunction, isolate_log_keys, load_functions
+from intake_local.maintenance import SweepSchedule
 from intake_local.moto_server import MotoServer
 from intake_local.paths import default_functions_dir, default_state_dir
 from intake_local.resources import ResourceNames, Resources, create_resources
@@ -51,6 +52,8 @@ class StackConfig:
     batching_window_seconds: float = float(d.IMPORT_QUEUE.max_batching_window_seconds)
     tenant_claim: str = "tenant"
     log_level: str = "INFO"
+    # The run sweep's schedule, as the stack's EventBridge rule; 0 turns it off.
+    sweep_interval_seconds: float = float(d.RUN_SWEEP_INTERVAL_MINUTES * 60)
 
     @property
     def log_dir(self) -> Path:
@@ -121,6 +124,7 @@ class LocalStack:
         self.functions: dict[str, LocalFunction] = {}
         self.gateway: Gateway | None = None
         self.worker: WorkerRunner | None = None
+        self.sweep: SweepSchedule | None = None
         self._saved_stdout: IO[str] | None = None
         self._function_log: IO[str] | None = None
         self._log_handlers: list[logging.Handler] = []
@@ -188,9 +192,19 @@ class LocalStack:
         )
         self.gateway.start()
         self.worker.start()
+        if cfg.sweep_interval_seconds > 0:
+            self.sweep = SweepSchedule(
+                self.functions[d.RUN_SWEEP.name],
+                cfg.sweep_interval_seconds,
+                report=lambda line: self.console("  " + line),
+            )
+            self.sweep.start()
 
     def stop(self) -> None:
         """Stop whatever was started, in reverse order; safe to call more than once."""
+        if self.sweep is not None:
+            self.sweep.stop()
+            self.sweep = None
         if self.worker is not None:
             self.worker.stop()
             self.worker = None
