@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes import S3Event
+from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
 from intake.keys import decode_event_key, parse_drop_key, parse_upload_key
@@ -86,5 +87,15 @@ def _import(message: ImportMessage, *, receive_count: int) -> None:
     except Exception as exc:
         if receive_count >= get_settings().max_receive_count:
             # This was the last delivery SQS will make: say so on the file, not only in the DLQ.
-            fail_run(message, f"the import could not complete ({type(exc).__name__}); see logs")
+            fail_run(message, _failure_reason(exc))
         raise
+
+
+def _failure_reason(exc: Exception) -> str:
+    """The reason a file gets when its last delivery failed: the kind of error (an AWS error's
+    code, e.g. AccessDeniedException, which botocore raises as a bare ClientError), never the
+    error's message, which may name resources."""
+    kind = type(exc).__name__
+    if isinstance(exc, ClientError):
+        kind = exc.response.get("Error", {}).get("Code") or kind
+    return f"the import could not complete ({kind}); see logs"
