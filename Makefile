@@ -13,11 +13,11 @@ TENANT ?= acme
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv layer synth deploy cfn-lint lint format test test-unit test-integration test-infra test-e2e test-security up token sweep redrive-dlq demo bench clean
+.PHONY: help venv layer synth deploy cfn-lint lint format test test-unit test-integration test-infra test-e2e test-security test-faults up token sweep redrive-dlq demo bench clean
 
 help:
 	@echo "make demo    start the local stack, run the whole flow with the client, stop"
-	@echo "make test    run every test suite (unit, integration, infra, e2e, security)"
+	@echo "make test    run every test suite (unit, integration, infra, e2e, security, faults)"
 	@echo "make up      run the local stack in the foreground (Ctrl-C stops it)"
 	@echo "make token TENANT=acme [SCOPES=intake/read]   print a bearer token for the local stack"
 	@echo "make sweep, make redrive-dlq   run the run sweep / move the DLQ back, on a running make up"
@@ -85,6 +85,8 @@ test-e2e: venv
 	$(BIN)/pytest tests/e2e
 test-security: venv
 	$(BIN)/pytest tests/security
+test-faults: venv
+	$(BIN)/pytest tests/faults
 
 up: venv
 	$(BIN)/intake-local up
