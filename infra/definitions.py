@@ -60,7 +60,7 @@ class RouteDef:
     scopes: tuple[str, ...] = ()  # empty: no authorizer (public documentation routes)
 
 
-ROUTES = (
+ROUTES: tuple[RouteDef, ...] = (
     RouteDef("POST", "/files", FILES_API, (SCOPE_WRITE,)),
     RouteDef("GET", "/files", FILES_API, (SCOPE_READ,)),
     RouteDef("GET", "/files/{file_id}", FILES_API, (SCOPE_READ,)),
@@ -68,6 +68,13 @@ ROUTES = (
     RouteDef("GET", "/import-types", CATALOG_API, (SCOPE_READ,)),
     RouteDef("GET", "/openapi.json", CATALOG_API),
     RouteDef("GET", "/docs", CATALOG_API),
+)
+# Each API path also has an ANY route (a specific method's route wins over it), behind the
+# authorizer, to the catalog function: a method the path does not have is answered 405 with
+# the path's methods in Allow, as HTTP asks, where API Gateway alone would answer 404.
+ROUTES += tuple(
+    RouteDef("ANY", path, CATALOG_API, (SCOPE_READ, SCOPE_WRITE))
+    for path in dict.fromkeys(route.path for route in ROUTES if route.scopes)
 )
 
 # --- Storage ------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The HTTP contract of design.md, through the real handlers: codes, envelopes, tenancy."""
+"""The HTTP contract (docs/http-contract.md) through the real handlers: codes, envelopes,
+tenancy."""
 
 from __future__ import annotations
 
@@ -82,7 +83,20 @@ def test_another_tenants_file_is_404(api):
 
 
 def test_unknown_file_is_404(api):
-    assert api("GET", "/files/doesnotexist")[0] == 404
+    status, body = api("GET", "/files/" + "0" * 28)
+    assert status == 404
+    assert_envelope(body, "not_found")
+
+
+@pytest.mark.parametrize("file_id", ["doesnotexist", "0" * 27, "A" * 28, "0" * 29])
+def test_a_file_id_this_api_never_makes_is_422(api, file_id):
+    for method, path, body in [
+        ("GET", f"/files/{file_id}", None),
+        ("POST", f"/files/{file_id}/import", {}),
+    ]:
+        status, answer = api(method, path, body=body)
+        assert status == 422, answer
+        assert answer["error"]["details"][0]["field"] == "file_id"
 
 
 def test_token_without_tenant_claim_is_403(api):

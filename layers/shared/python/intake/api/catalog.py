@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
+from intake.api import contract
 from intake.import_types import all_import_types
 from intake.models.api import ImportTypeView
 from intake.observability import metrics
@@ -11,7 +12,13 @@ from intake.observability import metrics
 router = Router()
 
 
-@router.get("/import-types", summary="What can be imported, and in which formats", tags=["types"])
+@router.get(
+    "/import-types",
+    summary="What can be imported, and in which formats",
+    tags=["types"],
+    operation_id="listImportTypes",
+    responses=contract.LIST_IMPORT_TYPES,
+)
 def list_import_types() -> list[ImportTypeView]:
     metrics.add_metric(name="ImportTypeListings", unit="Count", value=1)
     return [

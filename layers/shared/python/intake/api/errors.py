@@ -12,7 +12,8 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 )
 
 from intake import errors
-from intake.models.api import ErrorBody, ErrorEnvelope
+from intake.api.contract import allowed_methods
+from intake.models.api import UNSAFE_TEXT, ErrorBody, ErrorEnvelope
 from intake.observability import logger, metrics
 
 STATUS_BY_ERROR: dict[type[errors.IntakeError], HTTPStatus] = {
@@ -80,7 +81,19 @@ def register_error_handlers(app: APIGatewayHttpResolver) -> None:
 
     @app.not_found
     def _not_found(exc: Exception) -> Response[str]:
-        return error_response(HTTPStatus.NOT_FOUND, "not_found", "no such route")
+        # API Gateway sends a documented path's other methods here (its ANY routes):
+        # 405 with the methods the path has, as HTTP asks, rather than API Gateway's 404.
+        allowed = allowed_methods(app, app.current_event.path)
+        if not allowed:
+            return error_response(HTTPStatus.NOT_FOUND, "not_found", "no such route")
+        response = error_response(
+            HTTPStatus.METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            f"{app.current_event.http_method.upper()} is not a method of this path",
+            [{"field": None, "code": "method_not_allowed", "message": f"use {', '.join(allowed)}"}],
+        )
+        response.headers["Allow"] = ", ".join(allowed)
+        return response
 
     @app.exception_handler(Exception)
     def _unexpected(exc: Exception) -> Response[str]:
@@ -102,8 +115,22 @@ def _is_malformed_body(problem: dict[str, Any]) -> bool:
     )
 
 
+# A field's path can hold a client's own text (a metadata key, an unknown field's name): it is
+# echoed bounded and without control characters or lone surrogates (UTF-8 JSON cannot carry one).
+_MAX_LOCATION_PART = 64
+
+
+def _location_part(part: Any) -> str:
+    text = UNSAFE_TEXT.sub("\ufffd", str(part))
+    return text if len(text) <= _MAX_LOCATION_PART else text[: _MAX_LOCATION_PART - 1] + "\u2026"
+
+
 def _detail(problem: dict[str, Any]) -> dict[str, Any]:
-    loc = [str(p) for p in problem.get("loc", ()) if p not in ("body", "query", "path", "header")]
+    loc = [
+        _location_part(p)
+        for p in problem.get("loc", ())
+        if p not in ("body", "query", "path", "header")
+    ]
     return {
         "field": ".".join(loc) or None,
         "code": problem.get("type", "invalid"),

@@ -6,21 +6,32 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
-from intake.api import idempotency
+from intake.api import contract, idempotency
 from intake.api.auth import tenant_of
 from intake.logic import files
-from intake.models.api import DeclareFileRequest, DeclareFileResponse, FileList, FileView
+from intake.models.api import (
+    CURSOR,
+    TYPE_NAME,
+    DeclareFileRequest,
+    DeclareFileResponse,
+    FileList,
+    FileView,
+)
 from intake.models.domain import FileStatus
 from intake.observability import logger, metrics
 
 router = Router()
 
-_FILE_ID = Path(max_length=64, description="The id POST /files returned")
 
-
-@router.post("/files", summary="Declare a file and get its upload URL", tags=["files"])
+@router.post(
+    "/files",
+    summary="Declare a file and get its upload URL",
+    tags=["files"],
+    operation_id="declareFile",
+    responses=contract.DECLARE_FILE,
+)
 def declare(
     request: Annotated[DeclareFileRequest, Body()],
     idempotency_key: Annotated[str | None, idempotency.IDEMPOTENCY_KEY] = None,
@@ -46,19 +57,31 @@ def declare(
     )
 
 
-@router.get("/files/<file_id>", summary="A file's status, counts and errors", tags=["files"])
-def get_file(file_id: Annotated[str, _FILE_ID]) -> FileView:
+@router.get(
+    "/files/<file_id>",
+    summary="A file's status, counts and errors",
+    tags=["files"],
+    operation_id="getFile",
+    responses=contract.GET_FILE,
+)
+def get_file(file_id: Annotated[str, contract.FILE_ID]) -> FileView:
     logger.append_keys(file_id=file_id)
     metrics.add_metric(name="FileReads", unit="Count", value=1)
     return files.get_file(tenant_of(router.current_event), file_id)
 
 
-@router.get("/files", summary="The tenant's files, newest first", tags=["files"])
+@router.get(
+    "/files",
+    summary="The tenant's files, newest first",
+    tags=["files"],
+    operation_id="listFiles",
+    responses=contract.LIST_FILES,
+)
 def list_files(
     status: Annotated[FileStatus | None, Query()] = None,
-    import_type: Annotated[str | None, Query(max_length=64)] = None,
+    import_type: Annotated[str | None, Query(max_length=64, pattern=TYPE_NAME)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 25,
-    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    cursor: Annotated[str | None, Query(max_length=512, pattern=CURSOR)] = None,
 ) -> FileList:
     metrics.add_metric(name="FileListings", unit="Count", value=1)
     items, next_cursor = files.list_files(

@@ -6,9 +6,9 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from aws_lambda_powertools.event_handler.openapi.params import Body
 
-from intake.api import idempotency
+from intake.api import contract, idempotency
 from intake.api.auth import tenant_of
 from intake.logic import imports
 from intake.models.api import ImportAccepted, ImportRequest
@@ -17,9 +17,15 @@ from intake.observability import logger, metrics
 router = Router()
 
 
-@router.post("/files/<file_id>/import", summary="Queue an import or a validation", tags=["imports"])
+@router.post(
+    "/files/<file_id>/import",
+    summary="Queue an import or a validation",
+    tags=["imports"],
+    operation_id="requestImport",
+    responses=contract.REQUEST_IMPORT,
+)
 def request_import(
-    file_id: Annotated[str, Path(max_length=64)],
+    file_id: Annotated[str, contract.FILE_ID],
     request: Annotated[ImportRequest, Body()],
     idempotency_key: Annotated[str | None, idempotency.IDEMPOTENCY_KEY] = None,
 ) -> Response[ImportAccepted]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 import time
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -14,6 +15,7 @@ from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
 from intake.aws import resource
+from intake.clock import FILE_ID_PATTERN
 from intake.errors import BadRequest, Conflict, NotFound
 from intake.models.db import (
     ACTIVE_RUN_ATTRIBUTES,
@@ -34,6 +36,7 @@ from intake.models.domain import TERMINAL, TRANSITIONS, ActiveRun, FileRecord, F
 from intake.settings import get_settings
 
 _MAX_PAGES_PER_LIST = 10
+_CURSOR_KEY = re.compile("FILE#" + FILE_ID_PATTERN.strip("^$"))
 
 
 def _table() -> Any:
@@ -223,7 +226,9 @@ def _decode_cursor(cursor: str, tenant: str) -> dict[str, str]:
     except (binascii.Error, ValueError, UnicodeDecodeError):
         position = None
     sk = position.get("sk") if isinstance(position, dict) else None
-    if not isinstance(sk, str) or not sk.startswith("FILE#") or position.get("tenant") != tenant:
+    # Only a key this API could have returned goes to DynamoDB: a forged one (invalid UTF-16,
+    # which DynamoDB refuses) is the client's error, never a 500.
+    if not isinstance(sk, str) or not _CURSOR_KEY.fullmatch(sk) or position.get("tenant") != tenant:
         raise BadRequest(
             "cursor is not one this API returned",
             details=[{"field": "cursor", "code": "invalid_cursor", "message": "use next_cursor"}],

@@ -1,18 +1,28 @@
-"""HTTP request and response bodies (the contract in design.md), mapped from the domain."""
+"""HTTP request and response bodies (the contract in docs/http-contract.md), mapped from the
+domain.
+
+Request models carry every rule the API enforces on a field, so the OpenAPI document states
+them: lengths, patterns, enums, limits. Response models are deliberately plain: a file
+registered from a dropped object (whose key S3 took as it was) must still read back.
+"""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
-    SerializerFunctionWrapHandler,
-    model_serializer,
+    JsonValue,
+    RootModel,
 )
+from pydantic_core import PydanticCustomError
 
+from intake.import_types import all_import_types
 from intake.models.domain import (
     CsvDelimiter,
     FileRecord,
@@ -21,26 +31,126 @@ from intake.models.domain import (
     OnInvalid,
     Progress,
     RowError,
+    absent,
 )
 
-_Name = Field(min_length=1, max_length=255)
-_Label = Field(default=None, min_length=1, max_length=128, pattern=r"^[^\x00-\x1f]+$")
+# --- text hygiene (docs/http-contract.md, "Text fields") -------------------------------------
+# No C0/C1 control characters and no lone surrogates in any text field: they break logs, CSV
+# reports and terminals, and DynamoDB refuses invalid UTF-16 outright. The pattern states the
+# control-character rule in the document; JSON Schema has no way to say "no lone surrogates",
+# so _refuse_unsafe_text checks both, before any other rule, with one clear code.
+SAFE_TEXT = r"^[^\x00-\x1f\x7f-\x9f]*$"
+UNSAFE_TEXT = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+# S3 user-metadata style keys, lower case only (S3 lower-cases them; we refuse rather than
+# change what the client sent). Values are text like any other field.
+METADATA_KEY = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
+# An import type's name as the registry spells them; a media type `type/subtype` with optional
+# `; parameters` in printable ASCII (parameters are dropped: `Text/CSV; charset=utf-8` is
+# text/csv).
+TYPE_NAME = r"^[a-z][a-z0-9_]{0,63}$"
+# What GET /files returns as next_cursor: unpadded base64url.
+CURSOR = r"^[A-Za-z0-9_-]+={0,2}$"
+MEDIA_TYPE = r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*( *;[ -~]*)?$"
+MAX_TAGS = 20
+MAX_METADATA_ENTRIES = 20
+# S3's largest object; each import type has its own, lower limit (413 above it).
+MAX_DECLARED_SIZE = 5 * 1024**4
+
+
+def _refuse_unsafe_text(value: Any) -> Any:
+    if isinstance(value, str) and UNSAFE_TEXT.search(value):
+        raise PydanticCustomError(
+            "invalid_text", "must not contain control characters or lone surrogates"
+        )
+    return value
+
+
+def _integral(value: Any) -> Any:
+    """JSON Schema's integer includes 1024.0; strict validation still refuses true and "1024"."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+ByteCount = Annotated[int, BeforeValidator(_integral)]
+
+# The check wraps the field's own rules, so it runs first: one clear code for unsafe text.
+# (Listed after Field: the other order drops the pattern from the JSON schema.)
+_Safe = BeforeValidator(_refuse_unsafe_text)
+Name = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=255,
+        pattern=r"^[^\x00-\x1f\x7f-\x9f/\\]+$",
+        description="The file's name; no `/` or `\\`",
+    ),
+    _Safe,
+]
+Label = Annotated[str, Field(min_length=1, max_length=128, pattern=SAFE_TEXT), _Safe]
+Tag = Annotated[str, Field(min_length=1, max_length=64, pattern=SAFE_TEXT), _Safe]
+MetadataKey = Annotated[str, Field(min_length=1, max_length=64, pattern=METADATA_KEY), _Safe]
+MetadataValue = Annotated[str, Field(max_length=256, pattern=SAFE_TEXT), _Safe]
+MediaType = Annotated[
+    str,
+    Field(
+        min_length=3,
+        max_length=127,
+        pattern=MEDIA_TYPE,
+        description="A media type the import type takes; parameters are ignored",
+    ),
+    _Safe,
+]
+ImportTypeName = Annotated[str, Field(min_length=1, max_length=64, pattern=TYPE_NAME), _Safe]
+
+
+def _metadata_schema(schema: dict[str, Any]) -> None:
+    """Every key must match: pydantic states the key pattern as `patternProperties`, which lets
+    any other key through as an additional property. Say it with `propertyNames` instead."""
+    patterned = schema.pop("patternProperties", None)
+    if patterned:
+        (schema["additionalProperties"],) = patterned.values()
+    schema.setdefault("propertyNames", {})["pattern"] = METADATA_KEY
+
+
+# The document names the registered import types; the registry refuses any other (422).
+_REGISTERED_TYPES: list[JsonValue] = [name for name in sorted(t.name for t in all_import_types())]
 
 
 class DeclareFileRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Strict: JSON types as the document states them (no "1024" for a size, no 0 for false).
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "contacts.csv",
+                    "media_type": "text/csv",
+                    "size": 1024,
+                    "import_type": "contacts",
+                    "tags": ["crm"],
+                    "metadata": {"source": "crm-export"},
+                }
+            ]
+        },
+    )
 
-    name: str = Field(min_length=1, max_length=255, pattern=r"^[^\x00-\x1f/\\]+$")
-    media_type: str = Field(min_length=3, max_length=127)
-    size: int = Field(ge=1, description="Exact size of the file in bytes")
-    import_type: str = Field(min_length=1, max_length=64)
+    name: Name
+    media_type: MediaType
+    size: ByteCount = Field(
+        ge=1, le=MAX_DECLARED_SIZE, description="Exact size of the file in bytes"
+    )
+    import_type: ImportTypeName = Field(json_schema_extra={"enum": _REGISTERED_TYPES})
     sha256: str | None = Field(
         default=None, pattern=r"^[0-9a-fA-F]{64}$", description="Hex SHA-256 of the bytes"
     )
-    folder: str | None = _Label
-    category: str | None = _Label
-    tags: list[str] = Field(default_factory=list, max_length=20)
-    metadata: dict[str, str] = Field(default_factory=dict, max_length=20)
+    folder: Label | None = None
+    category: Label | None = None
+    tags: list[Tag] = Field(default_factory=list, max_length=MAX_TAGS)
+    metadata: dict[MetadataKey, MetadataValue] = Field(
+        default_factory=dict,
+        max_length=MAX_METADATA_ENTRIES,
+        json_schema_extra=_metadata_schema,
+    )
     auto_import: bool = False
     check_only: bool = False
     on_invalid: OnInvalid = "fail"
@@ -58,20 +168,16 @@ class UploadPart(BaseModel):
 class UploadBlock(BaseModel):
     """PUT: send the bytes to `url` with `headers`. MULTIPART (over the multipart threshold):
     PUT each slice of `part_size` bytes to its part's url with its headers, keep each answer's
-    ETag, then POST the CompleteMultipartUpload XML to `complete_url`."""
+    ETag, then POST the CompleteMultipartUpload XML to `complete_url`. The other method's
+    fields are left out."""
 
     method: Literal["PUT", "MULTIPART"]
-    url: str | None = None
+    url: str | None = Field(default=None, exclude_if=absent)
     headers: dict[str, str] = Field(default_factory=dict)
-    part_size: int | None = None
-    parts: list[UploadPart] | None = None
-    complete_url: str | None = None
+    part_size: int | None = Field(default=None, exclude_if=absent)
+    parts: list[UploadPart] | None = Field(default=None, exclude_if=absent)
+    complete_url: str | None = Field(default=None, exclude_if=absent)
     expires_at: datetime
-
-    @model_serializer(mode="wrap")
-    def _only_the_fields_of_its_method(self, handler: SerializerFunctionWrapHandler) -> Any:
-        data = handler(self)
-        return {k: v for k, v in data.items() if v is not None} if isinstance(data, dict) else data
 
 
 class DeclareFileResponse(BaseModel):
@@ -81,7 +187,7 @@ class DeclareFileResponse(BaseModel):
 
 
 class ImportRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     check_only: bool = False
     on_invalid: OnInvalid = "fail"
@@ -172,4 +278,19 @@ class ErrorBody(BaseModel):
 
 
 class ErrorEnvelope(BaseModel):
+    """Every error the functions answer."""
+
     error: ErrorBody
+
+
+class GatewayMessage(BaseModel):
+    """API Gateway's own answers (401, 403 from the JWT authorizer; 404 for no route; 413 for
+    a body over its limit), which never reach a function."""
+
+    message: str
+
+
+class ErrorOrGatewayMessage(RootModel[ErrorEnvelope | GatewayMessage]):
+    """A status both a function and API Gateway give: 403 (the function: the token names no
+    usable tenant; the authorizer: it lacks the route's scope) and 413 (the function's limits;
+    the gateway's 10 MB)."""

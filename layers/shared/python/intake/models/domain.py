@@ -10,8 +10,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    SerializerFunctionWrapHandler,
-    model_serializer,
 )
 
 
@@ -77,6 +75,11 @@ class Progress(BaseModel):
     unit: Literal["bytes", "rows"] = "bytes"
 
 
+def absent(value: Any) -> bool:
+    """For `exclude_if`: a field left out of the answer (and the stored item) when unset."""
+    return value is None
+
+
 class ImportResult(BaseModel):
     rows_total: int = 0
     rows_valid: int = 0
@@ -84,16 +87,10 @@ class ImportResult(BaseModel):
     rows_written: int = 0
     errors_truncated: bool = False
     # Bundle types: records written per entity, and the ids the import created (e.g. event_id).
-    entities: dict[str, int] | None = None
-    created: dict[str, str] | None = None
-
-    @model_serializer(mode="wrap")
-    def _without_empty_bundle_fields(self, handler: SerializerFunctionWrapHandler) -> Any:
-        data = handler(self)
-        for name in ("entities", "created"):
-            if isinstance(data, dict) and data.get(name) is None:
-                data.pop(name, None)
-        return data
+    # Left out, not null, for other types (exclude_if rather than a serializer keeps the fields
+    # in the OpenAPI document).
+    entities: dict[str, int] | None = Field(default=None, exclude_if=absent)
+    created: dict[str, str] | None = Field(default=None, exclude_if=absent)
 
 
 class FileRecord(BaseModel):
