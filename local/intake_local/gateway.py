@@ -5,21 +5,21 @@ What API Gateway does and this does the same way:
 - routes match on method and path (`{param}`, `{param+}`); the most specific route wins;
 - routes with scopes go through the JWT authorizer (tokens.JwtAuthorizer): 401 for a missing,
   malformed, badly signed or expired token or a wrong iss/aud, 403 when the token holds none
-  of the route's scopes; the function never runs then;
+  of the route's scopes; the function never runs then, and the reason is in the
+  `www-authenticate` header;
 - the event: lower-cased headers (repeats joined by ","), cookies split out, query parameters
   (repeats joined by ","), path parameters, requestContext with the JWT claims as strings and
   the scopes, the body base64-encoded unless it is text;
 - the answer: statusCode/headers/cookies/body/isBase64Encoded, or any other value as a 200
-  JSON body; a function error or a malformed answer is 500 {"message":"Internal Server Error"};
+  JSON body; a function error or a malformed answer is 500;
 - request bodies over 10 MB (the HTTP API limit) are 413; so is an event over Lambda's 6 MB
   invocation payload limit;
+- every answer the gateway gives itself (no route 404, the authorizer's 401/403, 413, 500, a
+  malformed request's 400) has API Gateway's body, `{"message": "Not Found"}` and the like
+  (GATEWAY_MESSAGES), never the functions' error envelope: the client and the e2e suite see
+  what production sends. The local console's access log says why;
 - CORS preflight (OPTIONS) is answered by the gateway itself, as a CORS-configured HTTP API
   does.
-
-Where it differs on purpose: API Gateway answers an unknown route with 404 {"message":"Not
-Found"} and its authorizer with {"message":"Unauthorized"}/{"message":"Forbidden"}. Locally
-those answers use the Intake error envelope ({"error":{"code","message","details"}}) so that
-a developer sees why a request was refused; the client accepts both shapes.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ class _CompiledRoute:
     route: RouteDef
     pattern: re.Pattern[str]
     params: tuple[str, ...]
-    specificity: tuple[int, int, int]
+    specificity: tuple[int, int, bool, int]
 
     @property
     def route_key(self) -> str:
@@ -86,8 +86,9 @@ def compile_routes(routes: Iterable[RouteDef]) -> list[_CompiledRoute]:
                 params.append(m.group(1))
             else:
                 regex += "/" + re.escape(segment)
-        # Literal routes beat parameterised ones, which beat greedy ones (API Gateway's rule).
-        specificity = (greedy, len(params), -len(route.path))
+        # Literal routes beat parameterised ones, which beat greedy ones, and a method's route
+        # beats ANY on the same path (API Gateway's rule).
+        specificity = (greedy, len(params), route.method == "ANY", -len(route.path))
         compiled.append(
             _CompiledRoute(
                 route, re.compile("^" + (regex or "/") + "$"), tuple(params), specificity
@@ -108,10 +109,21 @@ def match_route(
     return None
 
 
-def error_envelope(code: str, message: str, details: list[Any] | None = None) -> bytes:
-    return json.dumps(
-        {"error": {"code": code, "message": message, "details": details or []}}
-    ).encode()
+# The bodies API Gateway sends when it answers itself, before (or instead of) a function.
+GATEWAY_MESSAGES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    413: "Request Entity Too Large",
+    500: "Internal Server Error",
+}
+
+
+def gateway_answer(status: int) -> HttpAnswer:
+    """API Gateway's own answer: `{"message": "..."}`, never the functions' error envelope."""
+    body = json.dumps({"message": GATEWAY_MESSAGES[status]}, separators=(",", ":")).encode()
+    return HttpAnswer(status, [("content-type", "application/json")], body)
 
 
 @dataclass
@@ -178,18 +190,10 @@ class Gateway:
         if request.method == "OPTIONS":
             return self._preflight(request), "cors"
         if request.body_too_large:
-            return _json_answer(
-                413,
-                error_envelope(
-                    "too_large", f"request body over the HTTP API limit of {self.max_body} bytes"
-                ),
-            ), "-"
+            return gateway_answer(413), f"body over {self.max_body} bytes"
         matched = match_route(self.routes, request.method, request.path)
         if matched is None:
-            # API Gateway says {"message":"Not Found"}; we use the Intake envelope (module doc).
-            return _json_answer(
-                404, error_envelope("not_found", f"no route for {request.method} {request.path}")
-            ), "-"
+            return gateway_answer(404), "no route"
         compiled, path_params = matched
         route = compiled.route
         authorized = None
@@ -199,18 +203,14 @@ class Gateway:
                     request.header("authorization"), route.scopes
                 )
             except TokenRejected as exc:
-                answer = _json_answer(exc.status, error_envelope(exc.code, exc.message))
+                # The reason goes where API Gateway puts it: the www-authenticate header.
+                answer = gateway_answer(exc.status)
                 answer.headers.append(("www-authenticate", exc.www_authenticate))
-                return answer, "authorizer"
+                return answer, f"authorizer: {exc.message}"
         event = build_event(request, compiled.route_key, path_params, authorized)
         function = self.functions[route.function.name]
         if len(json.dumps(event)) > MAX_LAMBDA_PAYLOAD:
-            return _json_answer(
-                413,
-                error_envelope(
-                    "too_large", "request over the 6 MB Lambda invocation payload limit"
-                ),
-            ), function.definition.name
+            return gateway_answer(413), f"{function.definition.name}: event over 6 MB"
         invocation = function.invoke(event)
         note = f"{function.definition.name} {invocation.duration_ms:.0f}ms"
         if not invocation.ok:
@@ -392,12 +392,8 @@ def _header_value(value: Any) -> str:
     return str(value)
 
 
-def _json_answer(status: int, body: bytes) -> HttpAnswer:
-    return HttpAnswer(status, [("content-type", "application/json")], body)
-
-
 def _internal_error() -> HttpAnswer:
-    return _json_answer(500, b'{"message":"Internal Server Error"}')
+    return gateway_answer(500)
 
 
 # --- the HTTP server -------------------------------------------------------------------------
@@ -422,7 +418,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self._handle()
 
+    # Every method reaches the routing, as with API Gateway: one no route matches is a 404
+    # (http.server would answer 501 for any method without a do_ method).
     do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_GET
+    do_TRACE = do_CONNECT = do_QUERY = do_GET
 
     def _handle(self) -> None:
         started = time.perf_counter()
@@ -430,13 +429,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
         try:
             body, too_large = self._read_body(gateway.max_body)
         except ValueError as exc:
-            self._send(
-                HttpAnswer(
-                    400,
-                    [("content-type", "application/json")],
-                    error_envelope("bad_request", str(exc)),
-                )
-            )
+            log.info("refused %s %s: %s", self.command, self.path, exc)
+            self._send(gateway_answer(400))
             self.close_connection = True
             return
         parts = urlsplit(self.path)

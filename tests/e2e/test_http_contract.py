@@ -1,6 +1,8 @@
-"""The HTTP contract of design.md over plain HTTP against the local stack.
+"""The HTTP contract (docs/http-contract.md) over plain HTTP against the local stack.
 
 Every call goes through Api.call, which fails the test on any 5xx: bad input never gets one.
+Answers the gateway gives itself have API Gateway's body, `{"message": "..."}`; answers of
+the functions have the error envelope.
 """
 
 from __future__ import annotations
@@ -23,6 +25,12 @@ def _error(response, status: int, code: str | None = None) -> dict:
     if code is not None:
         assert body["error"]["code"] == code, body
     return body["error"]
+
+
+def _gateway(response, status: int, message: str) -> None:
+    """An answer API Gateway gives itself: exactly its body, never the functions' envelope."""
+    assert response.status_code == status, response.text
+    assert response.json() == {"message": message}
 
 
 # --- declare ------------------------------------------------------------------------------
@@ -68,7 +76,7 @@ def test_upload_with_the_block_makes_the_file_uploaded(api: Api) -> None:
 
 def test_no_token_is_401(api: Api) -> None:
     response = api.call("GET", "/files", tenant=None)
-    _error(response, 401, "unauthorized")
+    _gateway(response, 401, "Unauthorized")
     assert response.headers["www-authenticate"].startswith("Bearer")
 
 
@@ -78,13 +86,13 @@ def test_no_token_is_401(api: Api) -> None:
 )
 def test_malformed_token_is_401(api: Api, authorization: str) -> None:
     response = api.call("GET", "/files", tenant=None, headers={"Authorization": authorization})
-    _error(response, 401, "unauthorized")
+    _gateway(response, 401, "Unauthorized")
 
 
 def test_token_signed_by_another_key_is_401(api: Api) -> None:
     forged = issue_token(generate_key_pair(), tenant="acme")
     response = api.call("GET", "/files", tenant=None, headers={"Authorization": f"Bearer {forged}"})
-    _error(response, 401, "unauthorized")
+    _gateway(response, 401, "Unauthorized")
 
 
 def test_expired_token_is_401(api: Api, stack: Stack) -> None:
@@ -92,14 +100,15 @@ def test_expired_token_is_401(api: Api, stack: Stack) -> None:
     response = api.call(
         "GET", "/files", tenant=None, headers={"Authorization": f"Bearer {expired}"}
     )
-    assert "expired" in _error(response, 401, "unauthorized")["message"]
+    _gateway(response, 401, "Unauthorized")
+    assert "expired" in response.headers["www-authenticate"]  # where API Gateway says why
 
 
 @pytest.mark.parametrize("claim", [{"issuer": "someone-else"}, {"audience": "another-api"}])
 def test_wrong_issuer_or_audience_is_401(api: Api, stack: Stack, claim: dict) -> None:
     token = issue_token(stack.keys, tenant="acme", **claim)
     response = api.call("GET", "/files", tenant=None, headers={"Authorization": f"Bearer {token}"})
-    _error(response, 401, "unauthorized")
+    _gateway(response, 401, "Unauthorized")
 
 
 def test_missing_scope_is_403(api: Api, stack: Stack) -> None:
@@ -111,17 +120,18 @@ def test_missing_scope_is_403(api: Api, stack: Stack) -> None:
         headers=read_only,
         json={"name": "c.csv", "media_type": "text/csv", "size": 10, "import_type": "contacts"},
     )
-    _error(response, 403, "forbidden")
+    _gateway(response, 403, "Forbidden")
+    assert 'error="insufficient_scope"' in response.headers["www-authenticate"]
     # The same token may read.
     assert api.call("GET", "/files", tenant=None, headers=read_only).status_code == 200
     write_only = stack.headers("acme", scopes=("intake/write",))
-    _error(api.call("GET", "/import-types", tenant=None, headers=write_only), 403, "forbidden")
+    _gateway(api.call("GET", "/import-types", tenant=None, headers=write_only), 403, "Forbidden")
 
 
 def test_token_without_a_tenant_claim_is_refused(api: Api, stack: Stack) -> None:
     token = issue_token(stack.keys, tenant="acme", tenant_claim="not_the_tenant_claim")
     response = api.call("GET", "/files", tenant=None, headers={"Authorization": f"Bearer {token}"})
-    assert response.status_code == 403, response.text
+    _error(response, 403, "forbidden")  # the function's answer: the gateway let the token in
 
 
 def test_public_documentation_routes_need_no_token(api: Api) -> None:
@@ -150,8 +160,27 @@ def test_unknown_file_is_404(api: Api) -> None:
 
 
 def test_unknown_route_is_404(api: Api) -> None:
-    _error(api.call("GET", "/nothing-here"), 404, "not_found")
-    _error(api.call("DELETE", "/files"), 404, "not_found")
+    _gateway(api.call("GET", "/nothing-here"), 404, "Not Found")
+    _gateway(api.call("GET", "/files/x/y/z"), 404, "Not Found")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("DELETE", "/files", "GET, POST"),
+        ("PUT", "/files/0000000000000000000000000000", "GET"),
+        ("GET", "/files/0000000000000000000000000000/import", "POST"),
+        ("PATCH", "/import-types", "GET"),
+    ],
+)
+def test_another_method_on_an_api_path_is_405_with_allow(
+    api: Api, method: str, path: str, allowed: str
+) -> None:
+    response = api.call(method, path)
+    _error(response, 405, "method_not_allowed")
+    assert response.headers["allow"] == allowed
+    # Behind the authorizer, as every API route: no token, no function
+    _gateway(api.call(method, path, tenant=None), 401, "Unauthorized")
 
 
 def test_import_before_upload_is_409(api: Api) -> None:
@@ -187,7 +216,7 @@ def test_request_body_over_10_mb_is_413_at_the_gateway(api: Api) -> None:
         headers={**api.stack.headers(), "Content-Type": "application/json"},
         tenant=None,
     )
-    _error(response, 413)
+    _gateway(response, 413, "Request Entity Too Large")
 
 
 def test_unsupported_media_type_is_415(api: Api) -> None:
