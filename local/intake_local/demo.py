@@ -1,6 +1,6 @@
 """`intake-local demo`: the whole flow against a fresh local stack, with the project's client.
 
-Exit status 0 only if every step ended as design.md says it should.
+Exit status 0 only if every step ended as the README and docs/http-contract.md say it should.
 """
 
 from __future__ import annotations

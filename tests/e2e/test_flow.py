@@ -1,4 +1,4 @@
-"""The flow of design.md end to end: declare, upload straight to S3, validate, import; bad
+"""The flow of the README end to end: declare, upload straight to S3, validate, import; bad
 rows; mismatched bytes; auto_import; the drop path; the project's client and CLI."""
 
 from __future__ import annotations
