@@ -183,5 +183,7 @@ def test_the_intake_cli_sends_a_file(
     assert intake_cli([*common, "list", "--status", "SUCCEEDED"]) == 0
     listed = json.loads(capsys.readouterr().out)
     assert file["file_id"] in {f["file_id"] for f in listed["items"]}
-    assert intake_cli([*common, "status", "nope"]) == 1
-    assert "404" in capsys.readouterr().err
+    assert intake_cli([*common, "status", "0" * 28]) == 1
+    assert "404 not_found" in capsys.readouterr().err
+    assert intake_cli([*common, "status", "nope"]) == 1  # not an id this API makes
+    assert "422 validation_error" in capsys.readouterr().err
