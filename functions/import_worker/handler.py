@@ -18,7 +18,6 @@ from intake.observability import logger, metrics, tracer
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
-@tracer.capture_method(capture_response=False)
 def record_handler(record: SQSRecord) -> None:
     # One record's keys never reach the next record's lines.
     logger.thread_safe_remove_keys(MESSAGE_KEYS)
@@ -26,7 +25,11 @@ def record_handler(record: SQSRecord) -> None:
     logger.thread_safe_append_keys(message_id=record.message_id, receive_count=receive_count)
     metrics.add_metric(name="QueueMessages", unit="Count", value=1)
     try:
-        handle_message(record.body, receive_count=receive_count)
+        # A subsegment rather than @tracer.capture_method, which logs every exception at ERROR
+        # itself, a routine RetryLater included; the failures are logged below, once.
+        with tracer.provider.in_subsegment("## record_handler") as subsegment:
+            subsegment.put_annotation(key="message_id", value=record.message_id)
+            handle_message(record.body, receive_count=receive_count)
     except RetryLater as exc:
         logger.info("run held by another delivery; the message comes back later: %s", exc)
         raise

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from botocore.exceptions import EndpointConnectionError
 
 from intake import aws as intake_aws
@@ -10,12 +9,6 @@ from tests.faults.conftest import BATCH, assert_sink_holds_exactly, contacts_csv
 from tests.integration.conftest import declare_and_upload
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug, reported: verify_upload restores UPLOADED when the queue refuses an "
-    "auto_import's run, and the redelivered S3 event then finds UPLOADED and is dropped "
-    "('upload already handled'): the file stays UPLOADED, never imported",
-)
 def test_auto_import_survives_the_queue_refusing_its_first_run(api, aws, queue, worker):
     # Given an auto_import upload, and SQS unreachable for the worker's first SendMessage call
     # (botocore's every attempt)

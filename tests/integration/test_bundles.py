@@ -129,7 +129,8 @@ def test_a_dangling_reference_fails_the_bundle_and_writes_nothing(api, drain, aw
 
 
 def test_a_zip_bomb_fails_with_its_code_and_writes_nothing(api, drain, aws):
-    bomb: dict[str, str | bytes] = {**GOOD, "sessions.json": b" " * (20 * 1024 * 1024)}  # 20 MB of spaces, ~20 KB zipped
+    # 20 MB of spaces, about 20 KB zipped
+    bomb: dict[str, str | bytes] = {**GOOD, "sessions.json": b" " * (20 * 1024 * 1024)}
     file_id = upload_bundle(api, bundle(bomb))
     drain()
     view = api("GET", f"/files/{file_id}")[1]

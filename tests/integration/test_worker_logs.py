@@ -29,7 +29,11 @@ def test_a_failed_record_is_logged_with_traceback_message_file_and_tenant(
     # Given an uploaded file whose object has since vanished from the bucket
     file_id = declare_and_upload(api, CSV)
     drain()
-    boto3.client("s3").delete_object(Bucket=aws.names.bucket, Key=f"uploads/acme/{file_id}")
+    s3 = boto3.client("s3")
+    for version in s3.list_object_versions(Bucket=aws.names.bucket)["Versions"]:
+        s3.delete_object(
+            Bucket=aws.names.bucket, Key=version["Key"], VersionId=version["VersionId"]
+        )
     run = ImportMessage(tenant="acme", file_id=file_id, run=1, check_only=False, on_invalid="fail")
     api("POST", f"/files/{file_id}/import", body={})
     # When the worker gets a batch: a poison message, the failing run, a good S3 test event
@@ -49,7 +53,7 @@ def test_a_failed_record_is_logged_with_traceback_message_file_and_tenant(
     assert "file_id" not in failures["m-poison"]
     failed_run = failures["m-run"]
     assert (failed_run["file_id"], failed_run["tenant"], failed_run["run"]) == (file_id, "acme", 1)
-    assert "NoSuchKey" in failed_run["exception"] and "Traceback" in failed_run["exception"]
+    assert "NoSuchVersion" in failed_run["exception"] and "Traceback" in failed_run["exception"]
     # and the next record's lines carry none of the failed record's keys
     [skipped] = [line for line in log_lines() if line.get("message_id") == "m-test"]
     assert skipped["message"] == "s3:TestEvent skipped"

@@ -46,7 +46,7 @@ def declare(
         run=lambda: files.declare_file(tenant, request),
         context=router.lambda_context,
     )
-    logger.append_keys(file_id=created.file_id, tenant=tenant)
+    logger.thread_safe_append_keys(file_id=created.file_id, tenant=tenant)
     metrics.add_metric(
         name="IdempotentReplays" if replayed else "FilesDeclared", unit="Count", value=1
     )
@@ -65,7 +65,7 @@ def declare(
     responses=contract.GET_FILE,
 )
 def get_file(file_id: Annotated[str, contract.FILE_ID]) -> FileView:
-    logger.append_keys(file_id=file_id)
+    logger.thread_safe_append_keys(file_id=file_id)
     metrics.add_metric(name="FileReads", unit="Count", value=1)
     return files.get_file(tenant_of(router.current_event), file_id)
 

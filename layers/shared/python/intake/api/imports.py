@@ -29,7 +29,7 @@ def request_import(
     request: Annotated[ImportRequest, Body()],
     idempotency_key: Annotated[str | None, idempotency.IDEMPOTENCY_KEY] = None,
 ) -> Response[ImportAccepted]:
-    logger.append_keys(file_id=file_id)
+    logger.thread_safe_append_keys(file_id=file_id)
     tenant = tenant_of(router.current_event)
     accepted, replayed = idempotency.once(
         route="POST /files/{file_id}/import",

@@ -117,7 +117,6 @@ def _active_run(
     return {}, ACTIVE_RUN_ATTRIBUTES
 
 
-
 def update_fields(
     tenant: str, file_id: str, *, expect_status: FileStatus, condition: Any = None, **changes: Any
 ) -> FileRecord:
@@ -294,6 +293,7 @@ def record_first_success(record: FileRecord, *, now: datetime) -> None:
     except ClientError as exc:
         if not _is_condition_failure(exc):
             raise
+
 
 # --- the run sweep (logic/sweep.py) ---------------------------------------------------------
 

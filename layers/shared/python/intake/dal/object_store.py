@@ -124,9 +124,14 @@ def head(key: str, *, version_id: str | None = None) -> ObjectFacts:
     )
 
 
-def open_stream(key: str, *, byte_range: str | None = None) -> IO[bytes]:
-    """The object's bytes as a stream; nothing is read until the caller reads."""
+def open_stream(
+    key: str, *, version_id: str | None = None, byte_range: str | None = None
+) -> IO[bytes]:
+    """The object's bytes (that version's, given one) as a stream; nothing is read until the
+    caller reads."""
     kwargs: dict[str, Any] = {"Bucket": get_settings().bucket_name, "Key": key}
+    if version_id:
+        kwargs["VersionId"] = version_id
     if byte_range:
         kwargs["Range"] = byte_range
     body = client("s3").get_object(**kwargs)["Body"]
@@ -151,8 +156,9 @@ class RangeReader(io.RawIOBase):
     one request per buffer.
     """
 
-    def __init__(self, key: str, *, size: int, etag: str) -> None:
+    def __init__(self, key: str, *, size: int, etag: str, version_id: str | None = None) -> None:
         self._key = key
+        self._version = {"VersionId": version_id} if version_id else {}
         self._size = size
         self._etag = etag
         self._pos = 0
@@ -195,6 +201,7 @@ class RangeReader(io.RawIOBase):
                 Key=self._key,
                 Range=f"bytes={self._pos}-{self._pos + wanted - 1}",
                 IfMatch=f'"{self._etag}"',
+                **self._version,
             )
             self.requests += 1
             with response["Body"] as body:  # the raw urllib3 stream
@@ -207,17 +214,21 @@ class RangeReader(io.RawIOBase):
         return n
 
 
-def open_seekable(key: str, *, buffer_size: int = SEEKABLE_BUFFER) -> io.BufferedReader:
-    """A seekable, buffered view of the object (what zipfile needs) in bounded memory."""
-    facts = head(key)
+def open_seekable(
+    key: str, *, version_id: str | None = None, buffer_size: int = SEEKABLE_BUFFER
+) -> io.BufferedReader:
+    """A seekable, buffered view of the object (that version, given one), what zipfile
+    needs, in bounded memory."""
+    facts = head(key, version_id=version_id)
     return io.BufferedReader(
-        RangeReader(key, size=facts.size, etag=facts.etag), buffer_size=buffer_size
+        RangeReader(key, size=facts.size, etag=facts.etag, version_id=version_id),
+        buffer_size=buffer_size,
     )
 
 
-def read_head(key: str, size: int) -> bytes:
+def read_head(key: str, size: int, *, version_id: str | None = None) -> bytes:
     """The first `size` bytes (content sniffing)."""
-    with open_stream(key, byte_range=f"bytes=0-{size - 1}") as stream:
+    with open_stream(key, version_id=version_id, byte_range=f"bytes=0-{size - 1}") as stream:
         return stream.read(size)
 
 

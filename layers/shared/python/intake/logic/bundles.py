@@ -39,7 +39,7 @@ def run_bundle(
     assert isinstance(import_type, BundleImportType)
     try:
         with (
-            object_store.open_seekable(record.object_key) as body,
+            object_store.open_seekable(record.object_key, version_id=record.object_version) as body,
             open_archive(body, archive_limits(import_type)) as archive,
         ):
             layout_errors, members = match_members(archive, import_type)

@@ -164,7 +164,7 @@ def _pass(
 ) -> Outcome:
     if record.media_type == ZIP_MEDIA_TYPE:
         return _archive_pass(record, import_type, errors, sink=sink, checked=checked)
-    with object_store.open_stream(record.object_key) as body:
+    with object_store.open_stream(record.object_key, version_id=record.object_version) as body:
         stream, counter = open_bytes(body)
         tracker = _ProgressTracker(record, lambda: counter.bytes_read)
         events = read_records(
@@ -191,7 +191,7 @@ def _archive_pass(
     file_error: RowError | None = None
     try:
         with (
-            object_store.open_seekable(record.object_key) as body,
+            object_store.open_seekable(record.object_key, version_id=record.object_version) as body,
             open_archive(body, archive_limits(import_type)) as archive,
         ):
             tracker = _ProgressTracker(record, body.tell)

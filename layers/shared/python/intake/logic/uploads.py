@@ -70,6 +70,10 @@ def verify_upload(key: str) -> None:
         logger.warning("upload for an undeclared file", extra={"key": key})
         return
     logger.thread_safe_append_keys(file_id=file_id, tenant=tenant)
+    if record.status is FileStatus.UPLOADED and record.auto_import and not record.run:
+        # Checked by an earlier delivery, whose auto_import run the queue refused: start it now.
+        _auto_import(record)
+        return
     if record.status is not FileStatus.PENDING_UPLOAD:
         logger.info("upload already handled", extra={"status": record.status.value})
         return
@@ -88,6 +92,8 @@ def verify_upload(key: str) -> None:
             extra = _digest_fields(record, digest)
     if reason:
         extra = {"reason": reason}
+    elif facts.version_id:
+        extra["object_version"] = facts.version_id  # what runs will read
     to = FileStatus.REJECTED if reason else FileStatus.UPLOADED
     try:
         updated = file_repository.transition(tenant, file_id, to, now=utcnow(), **extra)
@@ -98,7 +104,16 @@ def verify_upload(key: str) -> None:
         publish_file_finished(updated)
     logger.info("upload checked", extra={"status": to.value, "reason": reason})
     if updated.status is FileStatus.UPLOADED and updated.auto_import:
-        queue_run(updated, check_only=updated.check_only, on_invalid=updated.on_invalid)
+        _auto_import(updated)
+
+
+def _auto_import(record: FileRecord) -> None:
+    """Queue the first run of an auto_import file. If the queue refuses it, queue_run restores
+    UPLOADED and raises, the notification is delivered again, and that delivery queues it."""
+    try:
+        queue_run(record, check_only=record.check_only, on_invalid=record.on_invalid)
+    except Conflict:
+        pass  # a parallel delivery queued it
 
 
 def mismatch(record: FileRecord, facts: ObjectFacts) -> str | None:
@@ -111,7 +126,8 @@ def mismatch(record: FileRecord, facts: ObjectFacts) -> str | None:
     if facts.content_type and normalise_media_type(facts.content_type) != record.media_type:
         return f"declared {record.media_type}, received {facts.content_type}"
     problem = content_mismatch(
-        object_store.read_head(record.object_key, SNIFF_BYTES), record.media_type
+        object_store.read_head(record.object_key, SNIFF_BYTES, version_id=facts.version_id),
+        record.media_type,
     )
     if problem:
         return problem
@@ -124,7 +140,7 @@ def _sha256_hex(record: FileRecord, facts: ObjectFacts) -> str:
     if verified:
         return verified
     digest = hashlib.sha256()
-    with object_store.open_stream(record.object_key) as body:
+    with object_store.open_stream(record.object_key, version_id=facts.version_id) as body:
         while chunk := body.read(_HASH_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
@@ -216,7 +232,8 @@ def _drop_record(
         elif facts.size > import_type.max_size:
             reason = f"{facts.size} bytes is over the {import_type.name} limit"
         else:
-            reason = content_mismatch(object_store.read_head(key, SNIFF_BYTES), media_type)
+            head = object_store.read_head(key, SNIFF_BYTES, version_id=facts.version_id)
+            reason = content_mismatch(head, media_type)
     except IntakeError as exc:
         reason = exc.message
     record = FileRecord(
@@ -230,6 +247,7 @@ def _drop_record(
         created_at=now,
         updated_at=now,
         object_key=key,
+        object_version=facts.version_id,
         origin="drop",
         folder=name.rsplit("/", 1)[0] if "/" in name else None,
         reason=reason,

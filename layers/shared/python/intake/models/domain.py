@@ -106,6 +106,9 @@ class FileRecord(BaseModel):
     created_at: datetime
     updated_at: datetime
     object_key: str
+    # The S3 version the upload check verified (versioned bucket): runs read exactly these
+    # bytes, even if the key is written again while its upload URL is still valid.
+    object_version: str | None = None
     origin: Origin = "api"
     sha256: str | None = None  # declared (hex), then the verified digest of the bytes
     # An earlier SUCCEEDED file of the same tenant and import type with the same bytes.
