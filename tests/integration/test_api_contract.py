@@ -90,10 +90,11 @@ def test_unknown_file_is_404(api):
 
 @pytest.mark.parametrize("file_id", ["doesnotexist", "0" * 27, "A" * 28, "0" * 29])
 def test_a_file_id_this_api_never_makes_is_422(api, file_id):
-    for method, path, body in [
+    requests: list[tuple[str, str, dict | None]] = [
         ("GET", f"/files/{file_id}", None),
         ("POST", f"/files/{file_id}/import", {}),
-    ]:
+    ]
+    for method, path, body in requests:
         status, answer = api(method, path, body=body)
         assert status == 422, answer
         assert answer["error"]["details"][0]["field"] == "file_id"

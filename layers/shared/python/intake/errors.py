@@ -59,8 +59,7 @@ class Unavailable(IntakeError):
 
 
 class Forbidden(IntakeError):
+    """A verified token that may not do this (e.g. no usable tenant claim). There is no
+    Unauthorized: API Gateway's JWT authorizer answers every 401 before a function runs."""
+
     code = "forbidden"
-
-
-class Unauthorized(IntakeError):
-    code = "unauthorized"

@@ -18,7 +18,6 @@ from intake.observability import logger, metrics
 
 STATUS_BY_ERROR: dict[type[errors.IntakeError], HTTPStatus] = {
     errors.BadRequest: HTTPStatus.BAD_REQUEST,
-    errors.Unauthorized: HTTPStatus.UNAUTHORIZED,
     errors.Forbidden: HTTPStatus.FORBIDDEN,
     errors.NotFound: HTTPStatus.NOT_FOUND,
     errors.Conflict: HTTPStatus.CONFLICT,
