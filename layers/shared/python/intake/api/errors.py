@@ -70,6 +70,13 @@ def register_error_handlers(app: APIGatewayHttpResolver) -> None:
             HTTPStatus.BAD_REQUEST, "malformed_body", "the request body must be UTF-8 JSON"
         )
 
+    @app.exception_handler(RecursionError)
+    def _too_deep(exc: RecursionError) -> Response[str]:
+        # Python's json parser gives up near 1,000 levels of nesting: a few KB of "[[[[...".
+        return error_response(
+            HTTPStatus.BAD_REQUEST, "malformed_body", "the request body is nested too deeply"
+        )
+
     @app.exception_handler(RequestUnsupportedContentType)
     def _not_json(exc: RequestUnsupportedContentType) -> Response[str]:
         return error_response(
