@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_s3 as s3
@@ -21,14 +22,9 @@ class Storage(Construct):
         self.node.set_context("@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy", True)
         # S3 server access logs: who read or wrote which object, for audits and incidents.
         # Access-log delivery supports SSE-S3 only (not SSE-KMS) on the target bucket.
-        self.access_log_bucket = s3.Bucket(
+        self.access_log_bucket = _private_bucket(
             self,
             "AccessLogBucket",
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            removal_policy=RemovalPolicy.RETAIN,
             lifecycle_rules=[
                 s3.LifecycleRule(
                     id="expire-access-logs",
@@ -36,15 +32,10 @@ class Storage(Construct):
                 )
             ],
         )
-        self.bucket = s3.Bucket(
+        self.bucket = _private_bucket(
             self,
             "Bucket",
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             versioned=d.BUCKET_VERSIONED,
-            removal_policy=RemovalPolicy.RETAIN,
             server_access_logs_bucket=self.access_log_bucket,
             server_access_logs_prefix=d.ACCESS_LOG_PREFIX,
             lifecycle_rules=_lifecycle_rules(),
@@ -58,6 +49,20 @@ class Storage(Construct):
                 )
             ],
         )
+
+
+def _private_bucket(scope: Construct, id: str, **props: Any) -> s3.Bucket:
+    """Both buckets: no public access, SSL only, SSE-S3, owner-enforced, kept on stack delete."""
+    return s3.Bucket(
+        scope,
+        id,
+        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+        enforce_ssl=True,
+        encryption=s3.BucketEncryption.S3_MANAGED,
+        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        removal_policy=RemovalPolicy.RETAIN,
+        **props,
+    )
 
 
 def _lifecycle_rules() -> list[s3.LifecycleRule]:

@@ -95,6 +95,17 @@ def assert_sink_holds_exactly(aws: Resources, files: dict[str, list[str]]) -> No
     assert len(rows) == sum(len(keys) for keys in files.values())
 
 
+def assert_succeeded_with_exactly(
+    api: Callable[..., tuple[int, Any]], aws: Resources, file_id: str, keys: list[str]
+) -> dict[str, Any]:
+    """The file ended SUCCEEDED, says it wrote its rows, and the sink holds exactly them."""
+    view = file_view(api, file_id)
+    assert view["status"] == "SUCCEEDED", view
+    assert view["result"]["rows_written"] == len(keys)
+    assert_sink_holds_exactly(aws, {file_id: keys})
+    return view
+
+
 def file_view(api: Callable[..., tuple[int, Any]], file_id: str) -> dict[str, Any]:
     status, view = api("GET", f"/files/{file_id}")
     assert status == 200, view

@@ -10,6 +10,7 @@ import pytest
 from tests.faults.conftest import (
     BATCH,
     assert_sink_holds_exactly,
+    assert_succeeded_with_exactly,
     contacts_csv,
     file_view,
     in_thread,
@@ -135,7 +136,4 @@ def test_the_same_import_message_twice_at_once_runs_it_once(
     new_worker().run_until_empty()  # whatever came back finds the run finished
 
     # And the file holds exactly its rows
-    view = file_view(api, file_id)
-    assert view["status"] == "SUCCEEDED", view
-    assert view["result"]["rows_written"] == ROWS
-    assert_sink_holds_exactly(aws, {file_id: keys})
+    assert_succeeded_with_exactly(api, aws, file_id, keys)

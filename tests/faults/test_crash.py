@@ -9,6 +9,7 @@ from tests.faults.conftest import (
     BATCH,
     WorkerKilled,
     assert_sink_holds_exactly,
+    assert_succeeded_with_exactly,
     contacts_csv,
     file_view,
     lease_expires,
@@ -98,7 +99,4 @@ def test_sink_connection_lost_between_batch_writes_fails_the_delivery_and_the_re
 
     # Then the file ends with exactly its rows
     assert [d.failed for d in deliveries] == [set()]
-    view = file_view(api, file_id)
-    assert view["status"] == "SUCCEEDED", view
-    assert view["result"]["rows_written"] == ROWS
-    assert_sink_holds_exactly(aws, {file_id: keys})
+    assert_succeeded_with_exactly(api, aws, file_id, keys)

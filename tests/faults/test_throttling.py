@@ -9,7 +9,7 @@ import pytest
 from intake.dal.record_sink import MAX_ATTEMPTS
 from tests.faults.conftest import (
     BATCH,
-    assert_sink_holds_exactly,
+    assert_succeeded_with_exactly,
     contacts_csv,
     file_view,
     sink_rows,
@@ -50,10 +50,7 @@ def test_throttled_batch_writes_are_retried_and_the_file_succeeds_in_one_deliver
     assert len(refused) == ROWS // BATCH + 1
     assert len(backoff) == len(refused)
     assert network.calls["dynamodb.BatchWriteItem"] == 2 * len(refused)
-    view = file_view(api, file_id)
-    assert view["status"] == "SUCCEEDED", view
-    assert view["result"]["rows_written"] == ROWS
-    assert_sink_holds_exactly(aws, {file_id: keys})
+    assert_succeeded_with_exactly(api, aws, file_id, keys)
 
 
 @pytest.mark.parametrize("on_invalid", ["fail", "skip"])
@@ -82,10 +79,7 @@ def test_throttling_past_every_retry_fails_the_delivery_and_the_redelivery_finis
 
     # Then the file ends with exactly its rows
     assert [d.failed for d in deliveries] == [set()]
-    view = file_view(api, file_id)
-    assert view["status"] == "SUCCEEDED", view
-    assert view["result"]["rows_written"] == ROWS
-    assert_sink_holds_exactly(aws, {file_id: keys})
+    assert_succeeded_with_exactly(api, aws, file_id, keys)
 
 
 class Withholding:
@@ -139,10 +133,7 @@ def test_unprocessed_items_are_written_again_until_every_row_is_in(
     assert [d.failed for d in deliveries] == [set()]
     # batches 1 to 3 went out three times each: 25 items (15 back), 15 (5 back), then 5
     assert partial.handed_back == [15, 5] * 3
-    view = file_view(api, file_id)
-    assert view["status"] == "SUCCEEDED", view
-    assert view["result"]["rows_written"] == ROWS
-    assert_sink_holds_exactly(aws, {file_id: keys})
+    assert_succeeded_with_exactly(api, aws, file_id, keys)
 
 
 def test_unprocessed_items_past_every_retry_fail_the_delivery_never_the_rows(
@@ -170,7 +161,4 @@ def test_unprocessed_items_past_every_retry_fail_the_delivery_never_the_rows(
 
     # Then the file ends with exactly its rows
     assert [d.failed for d in deliveries] == [set()]
-    view = file_view(api, file_id)
-    assert view["status"] == "SUCCEEDED", view
-    assert view["result"]["rows_written"] == ROWS
-    assert_sink_holds_exactly(aws, {file_id: keys})
+    assert_succeeded_with_exactly(api, aws, file_id, keys)
