@@ -218,3 +218,53 @@ def test_a_short_grace_period_requeues_through_the_handler(
     assert answer == {"queued_overdue": 1, "past_lease": 0, "requeued": 1, "failed": 0}
     drain()
     assert api("GET", f"/files/{file_id}")[1]["status"] == "SUCCEEDED"
+
+
+def test_a_run_whose_attempts_keep_failing_is_failed_with_the_last_attempts_reason(
+    api: Invoke, drain: Drain, aws: Resources, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SWEEP_MAX_REQUEUES", "1")
+    get_settings.cache_clear()
+    # Given a queued run whose verified bytes are gone for good (every version deleted)
+    file_id = _queued(api, drain)
+    s3 = boto3.client("s3")
+    for version in s3.list_object_versions(Bucket=aws.names.bucket)["Versions"]:
+        s3.delete_object(
+            Bucket=aws.names.bucket, Key=version["Key"], VersionId=version["VersionId"]
+        )
+    # When an attempt fails, the message waits out its visibility timeout, and the sweep
+    # requeues the released run, whose next attempt fails the same way
+    assert drain()["failures"]
+    view = api("GET", f"/files/{file_id}")[1]
+    assert view["status"] == "PROCESSING"
+    assert view["reason"] == "an attempt stopped (NoSuchVersion); the run is retried"
+    assert sweep_stuck_runs(now=utcnow()).requeued == 1
+    assert drain()["failures"]
+    # Then the next sweep ends it FAILED, saying what stopped it
+    assert sweep_stuck_runs(now=utcnow()).failed == 1
+    view = api("GET", f"/files/{file_id}")[1]
+    assert view["status"] == "FAILED"
+    assert view["reason"] == (
+        "the import stopped without finishing 2 times; "
+        "last: an attempt stopped (NoSuchVersion); the run is retried"
+    )
+
+
+def test_a_run_that_succeeds_after_a_failed_attempt_keeps_no_reason(
+    api: Invoke, drain: Drain, aws: Resources
+) -> None:
+    # Given a run whose first attempt stopped and left its reason on the file
+    file_id = _queued(api, drain)
+    _worker_died(file_id)
+    file_repository.update_fields(
+        "acme",
+        file_id,
+        expect_status=FileStatus.PROCESSING,
+        reason="an attempt stopped (ReadTimeoutError); the run is retried",
+    )
+    # When the redelivered message takes the run over and finishes it
+    drain()
+    # Then the file says nothing about the attempt that failed
+    view = api("GET", f"/files/{file_id}")[1]
+    assert view["status"] == "SUCCEEDED"
+    assert view.get("reason") is None

@@ -9,6 +9,7 @@ from typing import Any
 from zipfile import ZipInfo
 
 from boto3.dynamodb.conditions import Attr
+from botocore.exceptions import ClientError
 
 from intake.clock import utcnow
 from intake.dal import file_repository, object_store
@@ -58,8 +59,8 @@ def run_import(message: ImportMessage, *, sink_factory: SinkFactory = dynamodb_s
         _run(record, sink_factory)
     except Conflict:
         logger.warning("lost the run to another delivery; leaving it")
-    except Exception:
-        _release(record)
+    except Exception as exc:
+        _release(record, exc)
         raise
 
 
@@ -304,7 +305,8 @@ def _finish(
         status,
         now=now,
         condition=Attr("run").eq(record.run),
-        remove=("lease_until",),
+        # A failed attempt of this run left its reason on the file: this attempt finished it.
+        remove=("lease_until",) if reason else ("lease_until", "reason"),
         **changes,
     )
     if finished.status is FileStatus.SUCCEEDED and finished.sha256:
@@ -324,8 +326,18 @@ def _remember_bytes(finished: FileRecord, now: datetime) -> None:
         logger.exception("could not record the file's SHA-256; later duplicates go unflagged")
 
 
-def _release(record: FileRecord) -> None:
-    """After an unexpected failure, let the next delivery take the run over at once."""
+def failure_kind(exc: BaseException) -> str:
+    """What went wrong, for a file's reason: the kind of error (an AWS error's code, e.g.
+    AccessDeniedException, which botocore raises as a bare ClientError), never the error's
+    message, which may name resources."""
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code") or type(exc).__name__)
+    return type(exc).__name__
+
+
+def _release(record: FileRecord, exc: BaseException) -> None:
+    """After an unexpected failure, let the next delivery take the run over at once, and say on
+    the file what stopped this attempt (the sweep's or the last delivery's reason builds on it)."""
     try:
         file_repository.update_fields(
             record.tenant,
@@ -333,6 +345,7 @@ def _release(record: FileRecord) -> None:
             expect_status=FileStatus.PROCESSING,
             condition=Attr("run").eq(record.run),
             lease_until=utcnow() - timedelta(seconds=1),
+            reason=f"an attempt stopped ({failure_kind(exc)}); the run is retried",
         )
     except Exception:  # best effort: the lease expires by itself
         logger.exception("could not release the lease")

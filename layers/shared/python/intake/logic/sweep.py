@@ -106,6 +106,9 @@ def _fail(run: ActiveRun, *, now: datetime) -> int:
         f"the import stopped without finishing {run.requeues + 1} times (a timeout, out of "
         "memory or an error); see logs"
     )
+    last = file_repository.last_reason(run)
+    if last:  # what the last failed attempt said about itself (importer._release)
+        reason = f"the import stopped without finishing {run.requeues + 1} times; last: {last}"
     failed = file_repository.fail_stuck_run(run, reason=reason, now=now)
     keys = {"tenant": run.tenant, "file_id": run.file_id, "run": run.run}
     if failed is None:

@@ -6,11 +6,10 @@ import json
 from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes import S3Event
-from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
 from intake.keys import decode_event_key, parse_drop_key, parse_upload_key
-from intake.logic.importer import RetryLater, fail_run, run_import
+from intake.logic.importer import RetryLater, fail_run, failure_kind, run_import
 from intake.logic.uploads import ObjectVersion, object_created
 from intake.models.messages import ImportMessage
 from intake.observability import logger
@@ -92,10 +91,5 @@ def _import(message: ImportMessage, *, receive_count: int) -> None:
 
 
 def _failure_reason(exc: Exception) -> str:
-    """The reason a file gets when its last delivery failed: the kind of error (an AWS error's
-    code, e.g. AccessDeniedException, which botocore raises as a bare ClientError), never the
-    error's message, which may name resources."""
-    kind = type(exc).__name__
-    if isinstance(exc, ClientError):
-        kind = exc.response.get("Error", {}).get("Code") or kind
-    return f"the import could not complete ({kind}); see logs"
+    """The reason a file gets when its last delivery failed."""
+    return f"the import could not complete ({failure_kind(exc)}); see logs"
