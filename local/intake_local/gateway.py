@@ -34,6 +34,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -45,6 +46,7 @@ from intake_local.tokens import JwtAuthorizer, TokenRejected, stringify_claims
 log = logging.getLogger("intake_local.gateway")
 
 MAX_REQUEST_BODY = 10 * 1024 * 1024  # HTTP API request payload limit
+MAX_REQUEST_HEADERS = 10240  # HTTP API: total size of the request line and header values
 MAX_LAMBDA_PAYLOAD = 6 * 1024 * 1024  # synchronous Lambda invocation, request and response
 DRAIN_LIMIT = 64 * 1024 * 1024  # bodies up to this size are read and dropped before a 413
 API_ID = "intakelocal"
@@ -116,6 +118,9 @@ GATEWAY_MESSAGES = {
     403: "Forbidden",
     404: "Not Found",
     413: "Request Entity Too Large",
+    # API Gateway documents the 10 KB limit of request line and headers, not its answer's
+    # status; 431 (RFC 6585) is what the local gateway says.
+    431: "Request Header Fields Too Large",
     500: "Internal Server Error",
 }
 
@@ -426,6 +431,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def _handle(self) -> None:
         started = time.perf_counter()
         gateway = self.server.gateway
+        header_bytes = len(self.requestline) + sum(len(v) for v in self.headers.values())
+        if header_bytes > MAX_REQUEST_HEADERS:
+            log.info("refused %s: %d bytes of request line and headers", self.command, header_bytes)
+            self._send(gateway_answer(431))
+            self.close_connection = True  # the body, if any, was not read
+            return
         try:
             body, too_large = self._read_body(gateway.max_body)
         except ValueError as exc:
@@ -499,6 +510,15 @@ class _RequestHandler(BaseHTTPRequestHandler):
             chunks.append(self.rfile.read(size))
             self.rfile.readline(1024)
 
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own refusals (a malformed request line, a header line over 64 KiB,
+        more than 100 headers) in API Gateway's shape instead of an HTML page."""
+        log.info("refused by http.server: %s %s", code, message or "")
+        phrase = GATEWAY_MESSAGES.get(code) or HTTPStatus(code).phrase
+        body = json.dumps({"message": phrase}, separators=(",", ":")).encode()
+        self.close_connection = True
+        self._send(HttpAnswer(code, [("content-type", "application/json")], body))
+
     def _send(self, answer: HttpAnswer) -> None:
         self.send_response(answer.status)
         names = {k.lower() for k, _ in answer.headers}
@@ -507,7 +527,11 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 continue
             self.send_header(name, value)
         if "access-control-allow-origin" not in names:
-            self.send_header("access-control-allow-origin", self.headers.get("origin") or "*")
+            # No headers yet when http.server refuses the request line or the headers.
+            headers = getattr(self, "headers", None)
+            self.send_header(
+                "access-control-allow-origin", (headers and headers.get("origin")) or "*"
+            )
         self.send_header("content-length", str(len(answer.body)))
         self.end_headers()
         if self.command != "HEAD" and answer.body:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import os
 import sys
 import threading
 import time
@@ -20,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+from aws_lambda_powertools import Metrics
 
 from infra.definitions import FunctionDef
 
@@ -97,6 +100,7 @@ class LocalFunction:
             except Exception as exc:  # the runtime reports any error as a function error
                 result, error = None, exc
             duration_ms = (time.perf_counter() - started) * 1000
+            _forget_unpublished_metrics()
         timed_out = duration_ms > self.definition.timeout_seconds * 1000
         if error is not None:
             log.error(
@@ -116,6 +120,15 @@ class LocalFunction:
                 self.definition.timeout_seconds,
             )
         return Invocation(result, error, duration_ms, context.aws_request_id, timed_out)
+
+
+def _forget_unpublished_metrics() -> None:
+    """With POWERTOOLS_METRICS_DISABLED (the local stack's default: no EMF blobs on a laptop),
+    Powertools 3.37 never clears its metric set, so it grows across invocations and prints a
+    blob of every function's metrics each 100 datapoints. Lambda would have published them at
+    the end of the invocation; here they are dropped then."""
+    if os.environ.get("POWERTOOLS_METRICS_DISABLED", "").lower() == "true":
+        Metrics().clear_metrics()
 
 
 def load_handler_module(path: Path, module_name: str) -> ModuleType:

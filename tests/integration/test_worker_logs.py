@@ -88,3 +88,29 @@ def test_an_event_bundle_imports_at_the_deployed_log_level(api, drain, aws, log_
     assert view["result"]["entities"]["sessions"] >= 1
     [imported] = [line for line in log_lines() if line["message"] == "bundle imported"]
     assert imported["created_ids"]["event"] == view["result"]["created"]["event"]
+
+
+def test_a_run_failed_on_its_last_delivery_counts_as_a_failed_run(
+    api, drain, aws, handlers, log_lines: LogLines, capsys
+):
+    # Given a queued run whose verified bytes are gone for good
+    file_id = declare_and_upload(api, CSV)
+    drain()
+    s3 = boto3.client("s3")
+    for version in s3.list_object_versions(Bucket=aws.names.bucket)["Versions"]:
+        s3.delete_object(
+            Bucket=aws.names.bucket, Key=version["Key"], VersionId=version["VersionId"]
+        )
+    api("POST", f"/files/{file_id}/import", body={})
+    run = ImportMessage(tenant="acme", file_id=file_id, run=1, check_only=False, on_invalid="fail")
+    # When its last delivery fails
+    record = _message(aws, run.model_dump_json(), "m-last")
+    record["attributes"]["ApproximateReceiveCount"] = "5"
+    capsys.readouterr()
+    handlers["import_worker"].lambda_handler({"Records": [record]}, lambda_context())
+    # Then the run's end is counted like any other: the "run finished" line and RunsFailed
+    [finished] = [line for line in log_lines() if line["message"] == "run finished"]
+    assert (finished["status"], finished["file_id"]) == ("FAILED", file_id)
+    assert finished["reason"] == "the import could not complete (NoSuchVersion); see logs"
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert any(blob.get("RunsFailed") == [1.0] for blob in emf), emf

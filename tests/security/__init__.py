@@ -1,4 +1,4 @@
-"""The bad-input suite: 123 cases, each a real request to the local stack over HTTP.
+"""The bad-input suite: 124 cases, each a real request to the local stack over HTTP.
 
 What a hostile or broken client sends, and the one answer each must get:
 - test_tokens: missing, forged (alg none, HS256 with the public key, a foreign key, tampered
@@ -14,7 +14,8 @@ What a hostile or broken client sends, and the one answer each must get:
   file as it was;
 - test_uploads: bytes larger or smaller than declared, a checksum mismatch, wrong magic bytes,
   another Content-Type -> REJECTED with the reason, nothing imported, no import afterwards;
-- test_headers: huge and numerous headers -> 401 or 431.
+- test_headers: a long junk token -> 401; headers over 10 KB, a header line over 64 KiB,
+  more than 100 headers -> 431 {"message": "Request Header Fields Too Large"}.
 
 Every case also asserts no 5xx (tests.e2e.support.Api.call) and that nothing was stored: the
 tenant's listing still answers (filtered too) and shows no new file, its status-table

@@ -46,7 +46,7 @@ def declare(
         run=lambda: files.declare_file(tenant, request),
         context=router.lambda_context,
     )
-    logger.thread_safe_append_keys(file_id=created.file_id, tenant=tenant)
+    logger.thread_safe_append_keys(file_id=created.file_id)
     metrics.add_metric(
         name="IdempotentReplays" if replayed else "FilesDeclared", unit="Count", value=1
     )

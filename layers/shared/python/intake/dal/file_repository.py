@@ -89,13 +89,16 @@ def transition(
     cond = Attr("pk").exists() & Attr("status").is_in([s.value for s in allowed])
     if condition is not None:
         cond = cond & condition
-    values = {"status": to.value, "updated_at": now, **changes}
+    values = {**changes, "updated_at": now}
     if to in TERMINAL and get_settings().status_retention_days:
         values["ttl"] = int(
             (now + timedelta(days=get_settings().status_retention_days)).timestamp()
         )
     active, gone = _active_run(to, now=now, lease_until=changes.get("lease_until"))
     values.update(active)
+    # The status is set last: a store that applies SET clauses one by one (moto does) never
+    # shows a reader the new status without the fields that come with it (result, reason).
+    values["status"] = to.value
     return _update(tenant, file_id, values, remove=[*remove, *gone], condition=cond)
 
 

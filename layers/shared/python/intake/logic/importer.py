@@ -115,16 +115,20 @@ def _run(record: FileRecord, sink_factory: SinkFactory) -> None:
         _finish(record, status, outcome, errors)
     finally:
         errors.close()
-    metrics.add_metric(name=f"Runs{status.value.title()}", unit="Count", value=1)
     metrics.add_metric(name="RowsProcessed", unit="Count", value=outcome.result.rows_total)
-    logger.info(
-        "run finished",
-        extra={
-            "status": status.value,
-            "result": outcome.result.model_dump(),
-            "seconds": round(time.monotonic() - started, 3),
-        },
+    run_ended(
+        status,
+        result=outcome.result.model_dump(),
+        seconds=round(time.monotonic() - started, 3),
     )
+
+
+def run_ended(status: FileStatus, **fields: Any) -> None:
+    """Every way a run ends counts here, once: finished by the worker, failed on its last
+    delivery, failed by the sweep. The run-failure-rate alarm divides these metrics, and
+    operators query the "run finished" lines."""
+    metrics.add_metric(name=f"Runs{status.value.title()}", unit="Count", value=1)
+    logger.info("run finished", extra={"status": status.value, **fields})
 
 
 def _run_records(
@@ -366,4 +370,5 @@ def fail_run(message: ImportMessage, reason: str) -> None:
         )
     except (Conflict, NotFound):
         return
+    run_ended(failed.status, reason=reason)
     publish_file_finished(failed)

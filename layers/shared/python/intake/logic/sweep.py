@@ -24,6 +24,7 @@ from datetime import datetime
 from intake.dal import file_repository, import_queue
 from intake.dal.events import publish_file_finished
 from intake.errors import Unavailable
+from intake.logic.importer import run_ended
 from intake.models.domain import ActiveRun, FileStatus
 from intake.models.messages import ImportMessage
 from intake.observability import logger, metrics
@@ -115,5 +116,6 @@ def _fail(run: ActiveRun, *, now: datetime) -> int:
         logger.info("stuck run moved on before the sweep failed it", extra=keys)
         return 0
     logger.error("stuck run failed by the sweep", extra={**keys, "reason": reason})
+    run_ended(failed.status, reason=reason)
     publish_file_finished(failed)
     return 1
