@@ -68,6 +68,9 @@ def test_worker_keys_do_not_reach_the_next_invocation_of_an_api_function(
     drain()
     worker_lines = [line for line in log_lines() if line.get("file_id") == file_id]
     assert any("message_id" in line and "run" in line for line in worker_lines)
+    # (and the API's own lines name the file and the tenant)
+    [declared] = [line for line in log_lines() if line["message"] == "file declared"]
+    assert (declared["file_id"], declared["tenant"]) == (file_id, "acme")
     # When an API function logs for another request in the same process (a warm container,
     # or the local stack, where every function shares one process)
     before = len(log_lines())
