@@ -149,12 +149,14 @@ def declare_and_upload(
     name: str = "people.csv",
     media_type: str = "text/csv",
     import_type: str = "contacts",
+    tenant: str = "acme",
     **extra: Any,
 ) -> str:
     """Declare a file through the API and PUT its bytes to the presigned URL, like a client."""
     status, created = api(
         "POST",
         "/files",
+        tenant=tenant,
         body={
             "name": name,
             "media_type": media_type,
@@ -169,6 +171,15 @@ def declare_and_upload(
     response = requests.put(upload["url"], data=body, headers=upload["headers"], timeout=10)
     assert response.status_code == 200, response.text
     return str(created["file_id"])
+
+
+def delete_every_version(aws: Resources) -> None:
+    """Every object version in the bucket gone for good (not a delete marker)."""
+    s3 = boto3.client("s3")
+    for version in s3.list_object_versions(Bucket=aws.names.bucket).get("Versions", []):
+        s3.delete_object(
+            Bucket=aws.names.bucket, Key=version["Key"], VersionId=version["VersionId"]
+        )
 
 
 def zip_of(members: Mapping[str, str | bytes], **options: Any) -> bytes:

@@ -87,25 +87,9 @@ def test_a_failed_file_is_no_original(api: Invoke, drain: Drain) -> None:
 
 def test_another_tenants_success_is_no_original(api: Invoke, drain: Drain) -> None:
     imported(api, drain, CSV)
-    _, created = api(
-        "POST",
-        "/files",
-        tenant="globex",
-        body={
-            "name": "p.csv",
-            "media_type": "text/csv",
-            "size": len(CSV),
-            "import_type": "contacts",
-        },
-    )
-    boto3.client("s3").put_object(
-        Bucket="intake-local-uploads",
-        Key=f"uploads/globex/{created['file_id']}",
-        Body=CSV,
-        ContentType="text/csv",
-    )
+    theirs_id = declare_and_upload(api, CSV, tenant="globex")
     drain()
-    theirs = view(api, created["file_id"], tenant="globex")
+    theirs = view(api, theirs_id, tenant="globex")
     assert theirs["status"] == "UPLOADED"
     assert theirs.get("duplicate_of") is None
 

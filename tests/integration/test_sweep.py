@@ -27,6 +27,7 @@ from tests.integration.conftest import (
     Drain,
     Invoke,
     declare_and_upload,
+    delete_every_version,
     lambda_context,
     load_handler,
 )
@@ -227,11 +228,7 @@ def test_a_run_whose_attempts_keep_failing_is_failed_with_the_last_attempts_reas
     get_settings.cache_clear()
     # Given a queued run whose verified bytes are gone for good (every version deleted)
     file_id = _queued(api, drain)
-    s3 = boto3.client("s3")
-    for version in s3.list_object_versions(Bucket=aws.names.bucket)["Versions"]:
-        s3.delete_object(
-            Bucket=aws.names.bucket, Key=version["Key"], VersionId=version["VersionId"]
-        )
+    delete_every_version(aws)
     # When an attempt fails, the message waits out its visibility timeout, and the sweep
     # requeues the released run, whose next attempt fails the same way
     assert drain()["failures"]

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import json
 
-import boto3
-
 from intake.models.messages import ImportMessage
 from intake_local.worker_runner import sqs_event_record
 from tests.conftest import LogLines
-from tests.integration.conftest import declare_and_upload, lambda_context
+from tests.integration.conftest import declare_and_upload, delete_every_version, lambda_context
 from tests.integration.test_bundles import bundle, upload_bundle
 from tests.integration.test_flow import CSV
 from tests.unit.test_event_bundle import GOOD
@@ -29,11 +27,7 @@ def test_a_failed_record_is_logged_with_traceback_message_file_and_tenant(
     # Given an uploaded file whose object has since vanished from the bucket
     file_id = declare_and_upload(api, CSV)
     drain()
-    s3 = boto3.client("s3")
-    for version in s3.list_object_versions(Bucket=aws.names.bucket)["Versions"]:
-        s3.delete_object(
-            Bucket=aws.names.bucket, Key=version["Key"], VersionId=version["VersionId"]
-        )
+    delete_every_version(aws)
     run = ImportMessage(tenant="acme", file_id=file_id, run=1, check_only=False, on_invalid="fail")
     api("POST", f"/files/{file_id}/import", body={})
     # When the worker gets a batch: a poison message, the failing run, a good S3 test event
@@ -99,11 +93,7 @@ def test_a_run_failed_on_its_last_delivery_counts_as_a_failed_run(
     # Given a queued run whose verified bytes are gone for good
     file_id = declare_and_upload(api, CSV)
     drain()
-    s3 = boto3.client("s3")
-    for version in s3.list_object_versions(Bucket=aws.names.bucket)["Versions"]:
-        s3.delete_object(
-            Bucket=aws.names.bucket, Key=version["Key"], VersionId=version["VersionId"]
-        )
+    delete_every_version(aws)
     api("POST", f"/files/{file_id}/import", body={})
     run = ImportMessage(tenant="acme", file_id=file_id, run=1, check_only=False, on_invalid="fail")
     # When its last delivery fails
