@@ -69,12 +69,17 @@ ROUTES: tuple[RouteDef, ...] = (
     RouteDef("GET", "/openapi.json", CATALOG_API),
     RouteDef("GET", "/docs", CATALOG_API),
 )
-# Each API path also has an ANY route (a specific method's route wins over it), behind the
-# authorizer, to the catalog function: a method the path does not have is answered 405 with
-# the path's methods in Allow, as HTTP asks, where API Gateway alone would answer 404.
+# Each API path also routes the methods it does not have, behind the authorizer, to the
+# catalog function: they are answered 405 with the path's methods in Allow, as HTTP asks,
+# where API Gateway alone would answer 404. Named methods, never ANY: an ANY route behind the
+# authorizer would also take the browsers' CORS preflight (OPTIONS, which carries no token),
+# which API Gateway answers itself only while no route matches it.
+METHODS_ANSWERED_405 = ("GET", "POST", "PUT", "PATCH", "DELETE")
 ROUTES += tuple(
-    RouteDef("ANY", path, CATALOG_API, (SCOPE_READ, SCOPE_WRITE))
+    RouteDef(method, path, CATALOG_API, (SCOPE_READ, SCOPE_WRITE))
     for path in dict.fromkeys(route.path for route in ROUTES if route.scopes)
+    for method in METHODS_ANSWERED_405
+    if not any(r.path == path and r.method == method for r in ROUTES)
 )
 
 # --- Storage ------------------------------------------------------------------------------

@@ -117,6 +117,17 @@ def test_oidc_context_replaces_cognito(oidc_template: Template) -> None:
     )
 
 
+def test_no_route_takes_the_cors_preflight(resources: Resources) -> None:
+    # API Gateway answers OPTIONS preflights itself only while no route matches them: an ANY
+    # or OPTIONS route behind the JWT authorizer would answer a browser's preflight 401.
+    keys = [
+        r["Properties"]["RouteKey"] for r in of_type(resources, "AWS::ApiGatewayV2::Route").values()
+    ]
+    assert not [k for k in keys if k.split(" ")[0] in ("ANY", "OPTIONS")], keys
+    # and the paths' other methods still reach the 405 answer
+    assert "DELETE /files/{file_id}" in keys and "PUT /files" in keys
+
+
 def test_cors_preflight_and_throttling(template: Template) -> None:
     template.has_resource_properties(
         "AWS::ApiGatewayV2::Api",

@@ -154,7 +154,7 @@ def test_query_parameters_follow_their_patterns(api: Any, query: dict[str, str])
 
 
 def test_another_method_on_a_documented_path_is_405_with_allow(handlers: Any, aws: Any) -> None:
-    # API Gateway sends the paths' other methods (ANY routes) to the catalog function
+    # API Gateway sends the paths' other methods (their 405 routes) to the catalog function
     for method, path, allowed in [
         ("PUT", "/files", "GET, POST"),
         ("DELETE", "/files/" + "0" * 28, "GET"),

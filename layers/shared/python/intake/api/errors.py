@@ -87,7 +87,7 @@ def register_error_handlers(app: APIGatewayHttpResolver) -> None:
 
     @app.not_found
     def _not_found(exc: Exception) -> Response[str]:
-        # API Gateway sends a documented path's other methods here (its ANY routes):
+        # API Gateway sends a documented path's other methods here (definitions.ROUTES):
         # 405 with the methods the path has, as HTTP asks, rather than API Gateway's 404.
         allowed = allowed_methods(app, app.current_event.path)
         if not allowed:
