@@ -97,6 +97,8 @@ class LambdaFactory(Construct):
             "TENANT_CLAIM": tenant_claim,
             # The worker ends a run FAILED on the last delivery SQS will make.
             "IMPORT_QUEUE_MAX_RECEIVES": str(d.IMPORT_QUEUE.max_receive_count),
+            # A failed delivery comes back after this; the run sweep leaves it to SQS till then.
+            "IMPORT_QUEUE_VISIBILITY_SECONDS": str(d.IMPORT_QUEUE.visibility_timeout_seconds),
         }
 
     def create(self, scope: Construct, fn: d.FunctionDef) -> lambda_.Function:

@@ -90,7 +90,8 @@ class Monitoring(Construct):
             ),
             self._at_least_one(
                 "RunsPastLease",
-                "The run sweep found runs stuck in PROCESSING past their lease (a worker died)",
+                "The run sweep found runs stuck in PROCESSING past their lease (a worker "
+                "died, or a failed attempt's message never came back)",
                 intake_metric("RunsPastLease"),
             ),
             self._at_least_one(

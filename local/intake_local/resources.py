@@ -44,6 +44,7 @@ class Resources:
             # The worker marks a run FAILED on its last delivery; keep it equal to the
             # queue's redrive policy rather than relying on the setting's default.
             "IMPORT_QUEUE_MAX_RECEIVES": str(d.IMPORT_QUEUE.max_receive_count),
+            "IMPORT_QUEUE_VISIBILITY_SECONDS": str(d.IMPORT_QUEUE.visibility_timeout_seconds),
             "EVENT_BUS_NAME": d.EVENT_BUS_NAME,  # the worker's (infra/import_pipeline.py)
         }
 

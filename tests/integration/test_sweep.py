@@ -221,30 +221,57 @@ def test_a_short_grace_period_requeues_through_the_handler(
     assert api("GET", f"/files/{file_id}")[1]["status"] == "SUCCEEDED"
 
 
-def test_a_run_whose_attempts_keep_failing_is_failed_with_the_last_attempts_reason(
+def test_a_failed_attempt_is_left_to_sqs_and_swept_only_if_no_redelivery_came(
     api: Invoke, drain: Drain, aws: Resources, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SWEEP_MAX_REQUEUES", "1")
     get_settings.cache_clear()
+    redelivery = timedelta(seconds=get_settings().queue_visibility_seconds)
     # Given a queued run whose verified bytes are gone for good (every version deleted)
     file_id = _queued(api, drain)
     delete_every_version(aws)
-    # When an attempt fails, the message waits out its visibility timeout, and the sweep
-    # requeues the released run, whose next attempt fails the same way
+    # When an attempt fails
     assert drain()["failures"]
     view = api("GET", f"/files/{file_id}")[1]
     assert view["status"] == "PROCESSING"
     assert view["reason"] == "an attempt stopped (NoSuchVersion); the run is retried"
-    assert sweep_stuck_runs(now=utcnow()).requeued == 1
-    assert drain()["failures"]
-    # Then the next sweep ends it FAILED, saying what stopped it
-    assert sweep_stuck_runs(now=utcnow()).failed == 1
+    # Then the sweep leaves the retry to SQS, which redelivers within its visibility timeout
+    assert sweep_stuck_runs(now=utcnow()).past_lease == 0
+    assert sweep_stuck_runs(now=utcnow() + redelivery - timedelta(minutes=1)).past_lease == 0
+    # When no redelivery came by then (the message was lost), the sweep sends the run again
+    _lose_messages(aws)
+    assert sweep_stuck_runs(now=utcnow() + redelivery + timedelta(minutes=1)).requeued == 1
+    assert drain()["failures"]  # and that attempt fails the same way
+    _lose_messages(aws)
+    # Then, past its requeues, the sweep ends it FAILED, saying what stopped it
+    assert sweep_stuck_runs(now=utcnow() + redelivery + timedelta(minutes=1)).failed == 1
     view = api("GET", f"/files/{file_id}")[1]
     assert view["status"] == "FAILED"
     assert view["reason"] == (
         "the import stopped without finishing 2 times; "
         "last: an attempt stopped (NoSuchVersion); the run is retried"
     )
+
+
+def test_requeues_while_queued_do_not_count_against_the_runs_attempts(
+    api: Invoke, drain: Drain, aws: Resources, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SWEEP_MAX_REQUEUES", "1")
+    get_settings.cache_clear()
+    grace = timedelta(seconds=get_settings().queued_run_grace_seconds)
+    # Given a run that waited in QUEUED through two sweeps (a backlog; its message lost)
+    file_id = _queued(api, drain)
+    _lose_messages(aws)
+    for hours in (1, 2):
+        assert sweep_stuck_runs(now=utcnow() + hours * grace + timedelta(minutes=1)).requeued == 1
+    assert _item(aws, file_id)[REQUEUES] == 2
+    _lose_messages(aws)
+    # When a worker finally claims it, then dies
+    _worker_died(file_id)
+    # Then the run starts its attempts afresh: requeued, not failed
+    assert REQUEUES not in _item(aws, file_id)
+    report = sweep_stuck_runs(now=utcnow())
+    assert (report.requeued, report.failed) == (1, 0)
 
 
 def test_a_run_that_succeeds_after_a_failed_attempt_keeps_no_reason(

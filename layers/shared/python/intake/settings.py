@@ -34,6 +34,9 @@ class Settings(BaseModel):
     processing_lease_seconds: int = Field(960, alias="PROCESSING_LEASE_SECONDS", ge=10)
     # The queue's maxReceiveCount: the worker ends a run FAILED on its last delivery.
     max_receive_count: int = Field(5, alias="IMPORT_QUEUE_MAX_RECEIVES", ge=1)
+    # The queue's visibility timeout: a failed delivery comes back within this long, so the
+    # run sweep leaves a run released after an error to SQS for that long.
+    queue_visibility_seconds: int = Field(5400, alias="IMPORT_QUEUE_VISIBILITY_SECONDS", ge=0)
     # The run sweep (docs/decisions.md): a QUEUED run whose message nobody has picked up for
     # this long is sent again, and after sending a run again the sweep waits this long before
     # it looks at that run again. Longer than the queue-age alarm's 30 minutes, so a backlog

@@ -94,7 +94,12 @@ def transition(
         values["ttl"] = int(
             (now + timedelta(days=get_settings().status_retention_days)).timestamp()
         )
-    active, gone = _active_run(to, now=now, lease_until=changes.get("lease_until"))
+    # QUEUED -> PROCESSING starts the run's work: requeues counted while it waited in QUEUED
+    # do not count against its attempts (a takeover, PROCESSING -> PROCESSING, keeps them).
+    fresh_claim = to is FileStatus.PROCESSING and FileStatus.PROCESSING not in allowed
+    active, gone = _active_run(
+        to, now=now, lease_until=changes.get("lease_until"), fresh_claim=fresh_claim
+    )
     values.update(active)
     # The status is set last: a store that applies SET clauses one by one (moto does) never
     # shows a reader the new status without the fields that come with it (result, reason).
@@ -103,7 +108,7 @@ def transition(
 
 
 def _active_run(
-    to: FileStatus, *, now: datetime, lease_until: datetime | None
+    to: FileStatus, *, now: datetime, lease_until: datetime | None, fresh_claim: bool = False
 ) -> tuple[dict[str, Any], tuple[str, ...]]:
     """The active-runs index entry a file in state `to` has: (attributes to set, to remove).
 
@@ -116,8 +121,25 @@ def _active_run(
     if to is FileStatus.PROCESSING:
         if lease_until is None:
             raise ValueError("a PROCESSING file holds a lease: lease_until is required")
-        return {ACTIVE_STATUS: to.value, STALE_AT: lease_until}, ()
+        return {ACTIVE_STATUS: to.value, STALE_AT: lease_until}, (REQUEUES,) if fresh_claim else ()
     return {}, ACTIVE_RUN_ATTRIBUTES
+
+
+def release_run(record: FileRecord, *, reason: str, now: datetime) -> None:
+    """A worker's attempt at the run raised: its lease ends now, so the redelivery SQS makes
+    within the queue's visibility timeout takes the run over at once, and the file says what
+    stopped the attempt. SQS owns that retry: the run sweep finds the run overdue only if no
+    redelivery came by then (a lost or dead-lettered message)."""
+    redelivery = timedelta(seconds=get_settings().queue_visibility_seconds)
+    update_fields(
+        record.tenant,
+        record.file_id,
+        expect_status=FileStatus.PROCESSING,
+        condition=Attr("run").eq(record.run),
+        lease_until=now - timedelta(seconds=1),
+        reason=reason,
+        **{STALE_AT: now + redelivery},
+    )
 
 
 def update_fields(
@@ -132,7 +154,7 @@ def update_fields(
     if condition is not None:
         cond = cond & condition
     if changes.get("lease_until") is not None and expect_status is FileStatus.PROCESSING:
-        changes[STALE_AT] = changes["lease_until"]
+        changes.setdefault(STALE_AT, changes["lease_until"])
     return _update(tenant, file_id, changes, remove=(), condition=cond)
 
 
@@ -245,11 +267,11 @@ def restore_after_failed_queue(record: FileRecord, *, run: int, now: datetime) -
             record.tenant,
             record.file_id,
             {
-                "status": record.status.value,
                 "updated_at": now,
                 "run": record.run,
                 "check_only": record.check_only,
                 "on_invalid": record.on_invalid,
+                "status": record.status.value,  # last, as in transition()
             },
             remove=ACTIVE_RUN_ATTRIBUTES,  # no run is active any more
             condition=Attr("status").eq(FileStatus.QUEUED.value) & Attr("run").eq(run),

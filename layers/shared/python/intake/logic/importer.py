@@ -343,13 +343,10 @@ def _release(record: FileRecord, exc: BaseException) -> None:
     """After an unexpected failure, let the next delivery take the run over at once, and say on
     the file what stopped this attempt (the sweep's or the last delivery's reason builds on it)."""
     try:
-        file_repository.update_fields(
-            record.tenant,
-            record.file_id,
-            expect_status=FileStatus.PROCESSING,
-            condition=Attr("run").eq(record.run),
-            lease_until=utcnow() - timedelta(seconds=1),
+        file_repository.release_run(
+            record,
             reason=f"an attempt stopped ({failure_kind(exc)}); the run is retried",
+            now=utcnow(),
         )
     except Exception:  # best effort: the lease expires by itself
         logger.exception("could not release the lease")
@@ -364,7 +361,8 @@ def fail_run(message: ImportMessage, reason: str) -> None:
             FileStatus.FAILED,
             now=utcnow(),
             expect=[FileStatus.PROCESSING],
-            condition=Attr("run").eq(message.run),
+            # Never under a live lease: another delivery may be finishing this run right now.
+            condition=Attr("run").eq(message.run) & Attr("lease_until").lt(iso(utcnow())),
             reason=reason,
             remove=("lease_until",),
         )

@@ -1,9 +1,11 @@
 """The run sweep: find runs stuck in QUEUED or PROCESSING and requeue them, or fail them.
 
 A run is stuck when nothing moved it for longer than it should take:
-- PROCESSING past its lease: the worker that held it died (timeout, out of memory) or gave up
-  after an error, and the run waits for SQS to redeliver its message, which takes the queue's
-  visibility timeout (90 minutes), or never happens when that was the message's last delivery.
+- PROCESSING past its lease: the worker that held it died (timeout, out of memory), and the
+  run would wait for SQS to redeliver its message, which takes the queue's visibility timeout
+  (90 minutes), or never happens when that was the message's last delivery. A run released
+  after an error is SQS's to retry: it is overdue only once the visibility timeout has passed
+  with no redelivery (file_repository.release_run).
 - QUEUED past the grace period (QUEUED_RUN_GRACE_SECONDS): its message was lost, e.g. the API
   function stopped between queueing the file and sending the message.
 
