@@ -75,6 +75,11 @@ def _worker_died(file_id: str) -> None:
     )
 
 
+def _allow_requeues(monkeypatch: pytest.MonkeyPatch, count: int) -> None:
+    monkeypatch.setenv("SWEEP_MAX_REQUEUES", str(count))
+    get_settings.cache_clear()
+
+
 def _item(aws: Resources, file_id: str) -> dict[str, Any]:
     table = boto3.resource("dynamodb").Table(aws.names.status_table)
     return dict(table.get_item(Key=file_key("acme", file_id))["Item"])
@@ -164,8 +169,7 @@ def test_a_live_lease_is_left_alone(api: Invoke, drain: Drain, aws: Resources) -
 def test_a_run_that_keeps_dying_ends_failed_with_the_reason(
     api: Invoke, drain: Drain, aws: Resources, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("SWEEP_MAX_REQUEUES", "2")
-    get_settings.cache_clear()
+    _allow_requeues(monkeypatch, 2)
     file_id = _queued(api, drain)
     _lose_messages(aws)
     # Given a run whose worker dies every time it is given the run
@@ -224,8 +228,7 @@ def test_a_short_grace_period_requeues_through_the_handler(
 def test_a_failed_attempt_is_left_to_sqs_and_swept_only_if_no_redelivery_came(
     api: Invoke, drain: Drain, aws: Resources, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("SWEEP_MAX_REQUEUES", "1")
-    get_settings.cache_clear()
+    _allow_requeues(monkeypatch, 1)
     redelivery = timedelta(seconds=get_settings().queue_visibility_seconds)
     # Given a queued run whose verified bytes are gone for good (every version deleted)
     file_id = _queued(api, drain)
@@ -256,8 +259,7 @@ def test_a_failed_attempt_is_left_to_sqs_and_swept_only_if_no_redelivery_came(
 def test_requeues_while_queued_do_not_count_against_the_runs_attempts(
     api: Invoke, drain: Drain, aws: Resources, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("SWEEP_MAX_REQUEUES", "1")
-    get_settings.cache_clear()
+    _allow_requeues(monkeypatch, 1)
     grace = timedelta(seconds=get_settings().queued_run_grace_seconds)
     # Given a run that waited in QUEUED through two sweeps (a backlog; its message lost)
     file_id = _queued(api, drain)

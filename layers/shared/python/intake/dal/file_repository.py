@@ -369,22 +369,6 @@ def count_requeue(run: ActiveRun, *, now: datetime) -> int | None:
     return int(response["Attributes"][REQUEUES])
 
 
-def last_reason(run: ActiveRun) -> str | None:
-    """The reason the run's last failed attempt left on the file, if it left one."""
-    item = (
-        _table()
-        .get_item(
-            Key=file_key(run.tenant, run.file_id),
-            ProjectionExpression="#reason, #run",
-            ExpressionAttributeNames={"#reason": "reason", "#run": "run"},
-        )
-        .get("Item")
-    )
-    if not item or item.get("run") != run.run:
-        return None
-    return str(item["reason"]) if item.get("reason") else None
-
-
 def fail_stuck_run(run: ActiveRun, *, reason: str, now: datetime) -> FileRecord | None:
     """PROCESSING -> FAILED for a run whose lease has expired and that nobody took over since
     the sweep found it. None if the run has moved on (finished, claimed, renewed)."""

@@ -25,7 +25,7 @@ from datetime import datetime
 
 from intake.dal import file_repository, import_queue
 from intake.dal.events import publish_file_finished
-from intake.errors import Unavailable
+from intake.errors import NotFound, Unavailable
 from intake.logic.importer import run_ended
 from intake.models.domain import ActiveRun, FileStatus
 from intake.models.messages import ImportMessage
@@ -109,7 +109,11 @@ def _fail(run: ActiveRun, *, now: datetime) -> int:
         f"the import stopped without finishing {run.requeues + 1} times (a timeout, out of "
         "memory or an error); see logs"
     )
-    last = file_repository.last_reason(run)
+    try:
+        record = file_repository.get(run.tenant, run.file_id)
+    except NotFound:
+        return 0  # gone since the index was read
+    last = record.reason if record.run == run.run else None
     if last:  # what the last failed attempt said about itself (importer._release)
         reason = f"the import stopped without finishing {run.requeues + 1} times; last: {last}"
     failed = file_repository.fail_stuck_run(run, reason=reason, now=now)
