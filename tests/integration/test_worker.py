@@ -247,7 +247,7 @@ def test_error_report_lists_every_error(api, drain, aws):
     assert lines[1:] == [
         ",3,,email,invalid_email,email is not a valid e-mail address",
         ",4,,first_name,required,first_name is required and must not be empty",
-        ",4,,country,invalid_country,country must be two upper-case letters (ISO 3166-1)",
+        ",4,,country,invalid_country,country must be an ISO 3166-1 code (DE, DEU) or an English country name",
     ]
 
 

@@ -21,7 +21,7 @@ REQUIRED = {
     "first_name": "first_name is required and must not be empty",
 }
 INVALID_EMAIL = "email is not a valid e-mail address"
-INVALID_COUNTRY = "country must be two upper-case letters (ISO 3166-1)"
+INVALID_COUNTRY = "country must be an ISO 3166-1 code (DE, DEU) or an English country name"
 INVALID_DATE = "signed_up must be an ISO date (YYYY-MM-DD)"
 
 
@@ -113,7 +113,33 @@ def test_country_accepts_two_upper_case_letters_or_nothing(
     assert errors_of(contacts, country=country) == []
 
 
-@pytest.mark.parametrize("country", ["no", "Us", "USA", "N", "N0", " NO", "Norway"])
+@pytest.mark.parametrize(
+    ("country", "stored"),
+    [
+        ("no", "NO"),
+        ("Us", "US"),
+        ("USA", "US"),
+        ("deu", "DE"),
+        (" NO", "NO"),
+        ("Norway", "NO"),
+        ("Germany", "DE"),
+        ("Slovakia (Slovak Republic)", "SK"),
+        ("Swaziland", "SZ"),
+        ("Cote d'Ivoire", "CI"),
+        ("Viet Nam", "VN"),
+        ("Bolivia, Plurinational State of", "BO"),
+        ("Holy See (Vatican City State)", "VA"),
+    ],
+)
+def test_country_takes_codes_and_english_names_and_stores_alpha2(
+    contacts: ImportType, country: str, stored: str
+) -> None:
+    checked = contacts.check({**VALID, "country": country}, line=2)
+    assert checked.errors == []
+    assert checked.record is not None and checked.record["country"] == stored
+
+
+@pytest.mark.parametrize("country", ["N", "N0", "Atlantis", "Korea", "XX", "Europe"])
 def test_country_otherwise_is_invalid_country(contacts: ImportType, country: str) -> None:
     assert errors_of(contacts, country=country) == [
         RowError(line=12, field="country", code="invalid_country", message=INVALID_COUNTRY)
@@ -136,7 +162,7 @@ def test_signed_up_is_optional_and_parsed(contacts: ImportType) -> None:
 
 
 def test_every_problem_in_a_record_is_reported_with_line_and_field(contacts: ImportType) -> None:
-    raw = {"external_id": "", "email": "nope", "country": "usa", "signed_up": "05/01/2024"}
+    raw = {"external_id": "", "email": "nope", "country": "Atlantis", "signed_up": "05/01/2024"}
 
     errors = contacts.check(raw, line=40).errors
 
@@ -169,7 +195,7 @@ def test_natural_key_is_the_external_id(contacts: ImportType) -> None:
     assert contacts.key_of({**VALID, "external_id": "c-42"}) == "c-42"
 
 
-def test_json_schema_lists_six_properties_and_three_required(contacts: ImportType) -> None:
+def test_json_schema_lists_the_fields_and_three_required(contacts: ImportType) -> None:
     schema = contacts.json_schema
 
     assert list(schema["properties"]) == [
@@ -179,6 +205,10 @@ def test_json_schema_lists_six_properties_and_three_required(contacts: ImportTyp
         "last_name",
         "country",
         "signed_up",
+        "company",
+        "city",
+        "phone",
+        "opt_in",
     ]
     assert schema["required"] == ["external_id", "email", "first_name"]
     assert contacts.required_fields == ("external_id", "email", "first_name")
@@ -230,7 +260,7 @@ def test_empty_cells_are_absent_for_optional_fields_and_missing_for_required(
         "first_name": "Ann",
     }
     with pytest.raises(ValidationError) as caught:
-        shape.validate(["c-1", "", "Ann", "usa", "2024-02-30"])
+        shape.validate(["c-1", "", "Ann", "Atlantis", "2024-02-30"])
     assert shape.locate(caught.value, line=7) == [
         RowError(
             line=7,
@@ -242,7 +272,7 @@ def test_empty_cells_are_absent_for_optional_fields_and_missing_for_required(
             line=7,
             field="country",
             code="invalid_country",
-            message="country must be two upper-case letters (ISO 3166-1)",
+            message="country must be an ISO 3166-1 code (DE, DEU) or an English country name",
         ),
         RowError(
             line=7,

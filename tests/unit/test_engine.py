@@ -53,7 +53,7 @@ CSV = (
     b"1,ann@example.com,Ann,NO,2024-01-05\n"  # 2 valid
     b"2,not-an-email,Bob,,\n"  # 3 invalid email
     b"3,cid@example.com,Cid\n"  # 4 wrong column count
-    b"4,dee@example.com,Dee,se,\n"  # 5 invalid country
+    b"4,dee@example.com,Dee,zz,\n"  # 5 invalid country
     b"5,eve@example.com,Eve,,\n"  # 6 valid
 )
 
@@ -172,7 +172,7 @@ def test_json_array_errors_carry_the_record_line(
             line=4,
             field="country",
             code="invalid_country",
-            message="country must be two upper-case letters (ISO 3166-1)",
+            message="country must be an ISO 3166-1 code (DE, DEU) or an English country name",
         ),
     ]
 

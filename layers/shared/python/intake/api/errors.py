@@ -13,7 +13,8 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 
 from intake import errors
 from intake.api.contract import allowed_methods
-from intake.models.api import UNSAFE_TEXT, ErrorBody, ErrorEnvelope
+from intake.models.api import ErrorBody, ErrorEnvelope
+from intake.models.text import UNSAFE_TEXT
 from intake.observability import logger, metrics
 
 STATUS_BY_ERROR: dict[type[errors.IntakeError], HTTPStatus] = {

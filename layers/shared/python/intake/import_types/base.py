@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal, NotRequired, Required, get_args, get
 from pydantic import Field, TypeAdapter, ValidationError
 from typing_extensions import get_type_hints
 
+from intake.import_types.mapping import FieldKind, field_kinds, normalise_header
 from intake.models.domain import RowError
 
 # pydantic error type -> our stable code (per-field overrides come from the import type).
@@ -73,6 +74,28 @@ class ImportType:
     field_codes: Mapping[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
     # The TypedDict behind `adapter`, when rows (CSV) may be validated positionally.
     record_type: Any = None
+    # Other names partners' exports give a field (matched ignoring case, spaces, _ and -).
+    aliases: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def takes_mapping(self) -> bool:
+        """Row types read a header a mapping can map; bundle types have their own layout."""
+        return True
+
+    @cached_property
+    def field_kinds(self) -> dict[str, FieldKind]:
+        return field_kinds(self.record_type)
+
+    @cached_property
+    def header_index(self) -> dict[str, str]:
+        """Normalised field name or alias -> field."""
+        index: dict[str, str] = {}
+        for name in self.fields:
+            index.setdefault(normalise_header(name), name)
+        for name, names in self.aliases.items():
+            for alias in names:
+                index.setdefault(normalise_header(alias), name)
+        return index
 
     @cached_property
     def json_schema(self) -> dict[str, Any]:

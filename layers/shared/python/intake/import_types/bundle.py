@@ -54,6 +54,10 @@ class BundleImportType(ImportType):
 
     members: tuple[str, ...] = ()
 
+    @property
+    def takes_mapping(self) -> bool:
+        return False
+
     def check_bundle(self, members: Mapping[str, Member]) -> BundleCheck:
         """Validate every member present (missing ones are reported by the caller)."""
         raise NotImplementedError

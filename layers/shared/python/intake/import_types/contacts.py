@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, NotRequired
 
-from pydantic import ConfigDict, StringConstraints, TypeAdapter
+from pydantic import BeforeValidator, ConfigDict, StringConstraints, TypeAdapter
 from typing_extensions import TypedDict
 
 from intake.import_types.base import ImportType
+from intake.import_types.countries import to_alpha2
 
 # The WHATWG (HTML "valid e-mail address") pattern: what browsers accept in <input type=email>.
 EMAIL_PATTERN = (
@@ -17,6 +18,8 @@ EMAIL_PATTERN = (
 )
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# Alpha-2, alpha-3 or an English name in any case; stored as alpha-2 (countries.py).
+Country = Annotated[str, BeforeValidator(to_alpha2), StringConstraints(pattern=r"^[A-Z]{2}$")]
 
 
 class Contact(TypedDict):
@@ -34,8 +37,50 @@ class Contact(TypedDict):
     ]
     first_name: Text
     last_name: NotRequired[Text | None]
-    country: NotRequired[Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] | None]
+    country: NotRequired[Country | None]
     signed_up: NotRequired[date | None]
+    company: NotRequired[Text | None]
+    city: NotRequired[Text | None]
+    phone: NotRequired[
+        Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] | None
+    ]
+    opt_in: NotRequired[bool | None]
+
+
+# What CRM and spreadsheet exports call each field (Salesforce, HubSpot, Mailchimp, Excel and
+# generated sample exports); matched ignoring case, spaces, underscores and hyphens.
+CONTACT_ALIASES = {
+    "external_id": (
+        "id",
+        "customer id",
+        "customer number",
+        "user id",
+        "contact id",
+        "client id",
+        "member id",
+        "record id",
+        "account id",
+    ),
+    "email": ("e-mail", "email address", "e-mail address", "mail", "email 1", "primary email"),
+    "first_name": ("first", "given name", "forename", "firstname"),
+    "last_name": ("last", "surname", "family name", "lastname"),
+    "country": ("country code", "country name", "country/region", "nation"),
+    "signed_up": (
+        "subscription date",
+        "signup date",
+        "sign up date",
+        "signed up at",
+        "created",
+        "created at",
+        "created date",
+        "date added",
+        "member since",
+    ),
+    "company": ("company name", "organisation", "organization", "account name", "employer"),
+    "city": ("town", "locality"),
+    "phone": ("phone 1", "phone number", "telephone", "mobile", "mobile phone", "tel"),
+    "opt_in": ("email opt in", "subscribed", "newsletter", "marketing consent", "opted in"),
+}
 
 
 CONTACTS = ImportType(
@@ -48,11 +93,12 @@ CONTACTS = ImportType(
     adapter=TypeAdapter(Contact),
     required_fields=("external_id", "email", "first_name"),
     record_type=Contact,
+    aliases=CONTACT_ALIASES,
     field_codes={
         ("email", "*"): ("invalid_email", "email is not a valid e-mail address"),
         ("country", "*"): (
             "invalid_country",
-            "country must be two upper-case letters (ISO 3166-1)",
+            "country must be an ISO 3166-1 code (DE, DEU) or an English country name",
         ),
     },
 )

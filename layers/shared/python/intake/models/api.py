@@ -8,7 +8,6 @@ registered from a dropped object (whose key S3 took as it was) must still read b
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -20,7 +19,6 @@ from pydantic import (
     JsonValue,
     RootModel,
 )
-from pydantic_core import PydanticCustomError
 
 from intake.import_types import all_import_types
 from intake.models.domain import (
@@ -33,14 +31,8 @@ from intake.models.domain import (
     RowError,
     absent,
 )
+from intake.models.text import SAFE_TEXT, Safe, keys_matching
 
-# --- text hygiene (docs/http-contract.md, "Text fields") -------------------------------------
-# No C0/C1 control characters and no lone surrogates in any text field: they break logs, CSV
-# reports and terminals, and DynamoDB refuses invalid UTF-16 outright. The pattern states the
-# control-character rule in the document; JSON Schema has no way to say "no lone surrogates",
-# so _refuse_unsafe_text checks both, before any other rule, with one clear code.
-SAFE_TEXT = r"^[^\x00-\x1f\x7f-\x9f]*$"
-UNSAFE_TEXT = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 # S3 user-metadata style keys, lower case only (S3 lower-cases them; we refuse rather than
 # change what the client sent). Values are text like any other field.
 METADATA_KEY = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
@@ -57,14 +49,6 @@ MAX_METADATA_ENTRIES = 20
 MAX_DECLARED_SIZE = 5 * 1024**4
 
 
-def _refuse_unsafe_text(value: Any) -> Any:
-    if isinstance(value, str) and UNSAFE_TEXT.search(value):
-        raise PydanticCustomError(
-            "invalid_text", "must not contain control characters or lone surrogates"
-        )
-    return value
-
-
 def _integral(value: Any) -> Any:
     """JSON Schema's integer includes 1024.0; strict validation still refuses true and "1024"."""
     return int(value) if isinstance(value, float) and value.is_integer() else value
@@ -72,9 +56,6 @@ def _integral(value: Any) -> Any:
 
 ByteCount = Annotated[int, BeforeValidator(_integral)]
 
-# The check wraps the field's own rules, so it runs first: one clear code for unsafe text.
-# (Listed after Field: the other order drops the pattern from the JSON schema.)
-_Safe = BeforeValidator(_refuse_unsafe_text)
 Name = Annotated[
     str,
     Field(
@@ -83,12 +64,12 @@ Name = Annotated[
         pattern=r"^[^\x00-\x1f\x7f-\x9f/\\]+$",
         description="The file's name; no `/` or `\\`",
     ),
-    _Safe,
+    Safe,
 ]
-Label = Annotated[str, Field(min_length=1, max_length=128, pattern=SAFE_TEXT), _Safe]
-Tag = Annotated[str, Field(min_length=1, max_length=64, pattern=SAFE_TEXT), _Safe]
-MetadataKey = Annotated[str, Field(min_length=1, max_length=64, pattern=METADATA_KEY), _Safe]
-MetadataValue = Annotated[str, Field(max_length=256, pattern=SAFE_TEXT), _Safe]
+Label = Annotated[str, Field(min_length=1, max_length=128, pattern=SAFE_TEXT), Safe]
+Tag = Annotated[str, Field(min_length=1, max_length=64, pattern=SAFE_TEXT), Safe]
+MetadataKey = Annotated[str, Field(min_length=1, max_length=64, pattern=METADATA_KEY), Safe]
+MetadataValue = Annotated[str, Field(max_length=256, pattern=SAFE_TEXT), Safe]
 MediaType = Annotated[
     str,
     Field(
@@ -97,18 +78,12 @@ MediaType = Annotated[
         pattern=MEDIA_TYPE,
         description="A media type the import type takes; parameters are ignored",
     ),
-    _Safe,
+    Safe,
 ]
-ImportTypeName = Annotated[str, Field(min_length=1, max_length=64, pattern=TYPE_NAME), _Safe]
+ImportTypeName = Annotated[str, Field(min_length=1, max_length=64, pattern=TYPE_NAME), Safe]
 
 
-def _metadata_schema(schema: dict[str, Any]) -> None:
-    """Every key must match: pydantic states the key pattern as `patternProperties`, which lets
-    any other key through as an additional property. Say it with `propertyNames` instead."""
-    patterned = schema.pop("patternProperties", None)
-    if patterned:
-        (schema["additionalProperties"],) = patterned.values()
-    schema.setdefault("propertyNames", {})["pattern"] = METADATA_KEY
+_metadata_schema = keys_matching(METADATA_KEY)
 
 
 # The document names the registered import types; the registry refuses any other (422).

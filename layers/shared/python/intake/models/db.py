@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from intake.models.domain import ActiveRun, FileRecord
+from intake.models.mapping import Mapping, dump_mapping
 
 # The active-runs index: a sparse GSI of the status table. Only a file whose run is QUEUED or
 # PROCESSING carries its keys (the repository sets them on those transitions and removes them
@@ -49,8 +51,16 @@ def iso(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+# Stored as JSON text, not as a DynamoDB map: a mapping's keys are the partner's headers, and
+# any text is a header (an empty one, or one spelled like a type tag "S", which moto misreads).
+JSON_TEXT_FIELDS = ("mapping",)
+
+
 def to_item(record: FileRecord) -> dict[str, Any]:
     body = record.model_dump(mode="json", exclude_none=True)
+    for name in JSON_TEXT_FIELDS:
+        if name in body:
+            body[name] = to_attr(getattr(record, name))
     for name, value in record:
         if isinstance(value, datetime):
             body[name] = iso(value)
@@ -60,6 +70,9 @@ def to_item(record: FileRecord) -> dict[str, Any]:
 
 def from_item(item: dict[str, Any]) -> FileRecord:
     data = {k: _plain(v) for k, v in item.items() if k not in _NOT_FILE_FIELDS}
+    for name in JSON_TEXT_FIELDS:
+        if isinstance(data.get(name), str):
+            data[name] = json.loads(data[name])
     return FileRecord.model_validate(data)
 
 
@@ -73,6 +86,8 @@ def to_attr(value: Any) -> Any:
     """A domain value as DynamoDB (resource API) wants it: no floats, datetimes as ISO text."""
     if isinstance(value, datetime):
         return iso(value)
+    if isinstance(value, Mapping):
+        return json.dumps(dump_mapping(value), separators=(",", ":"), ensure_ascii=False)
     if hasattr(value, "model_dump"):
         return value.model_dump(mode="json", exclude_none=True)
     if isinstance(value, list):

@@ -12,6 +12,8 @@ from pydantic import (
     Field,
 )
 
+from intake.models.mapping import CsvDelimiter, Mapping
+
 
 class FileStatus(StrEnum):
     PENDING_UPLOAD = "PENDING_UPLOAD"
@@ -52,8 +54,12 @@ TERMINAL = frozenset(
 )
 
 OnInvalid = Literal["fail", "skip"]
-CsvDelimiter = Literal[",", ";", "\t", "|"]
 Origin = Literal["api", "drop"]
+
+
+def absent(value: Any) -> bool:
+    """For `exclude_if`: a field left out of the answer (and the stored item) when unset."""
+    return value is None
 
 
 class RowError(BaseModel):
@@ -67,6 +73,9 @@ class RowError(BaseModel):
     code: str
     message: str
     file: str | None = None  # member name inside an archive
+    # Spreadsheets: the sheet, and the column as Excel names it (`line` is the sheet's row).
+    sheet: str | None = Field(default=None, exclude_if=absent)
+    column_letter: str | None = Field(default=None, exclude_if=absent)
 
 
 class Progress(BaseModel):
@@ -75,9 +84,23 @@ class Progress(BaseModel):
     unit: Literal["bytes", "rows"] = "bytes"
 
 
-def absent(value: Any) -> bool:
-    """For `exclude_if`: a field left out of the answer (and the stored item) when unset."""
-    return value is None
+class SourceColumn(BaseModel):
+    """A column of the partner's file: its position (1-based) and its header as written."""
+
+    column: int
+    header: str
+    file: str | None = Field(default=None, exclude_if=absent)  # archive member
+
+
+class MappedColumn(SourceColumn):
+    field: str
+
+
+class ColumnUsage(BaseModel):
+    """Which source column fed which field, and which columns nothing used (nothing silent)."""
+
+    mapped: list[MappedColumn] = Field(default_factory=list)
+    unused: list[SourceColumn] = Field(default_factory=list)
 
 
 class ImportResult(BaseModel):
@@ -91,6 +114,8 @@ class ImportResult(BaseModel):
     # in the OpenAPI document).
     entities: dict[str, int] | None = Field(default=None, exclude_if=absent)
     created: dict[str, str] | None = Field(default=None, exclude_if=absent)
+    # Row types read from a header (CSV, Excel): what each column was used for.
+    columns: ColumnUsage | None = Field(default=None, exclude_if=absent)
 
 
 class FileRecord(BaseModel):
@@ -121,6 +146,10 @@ class FileRecord(BaseModel):
     check_only: bool = False
     on_invalid: OnInvalid = "fail"
     csv_delimiter: CsvDelimiter | None = None
+    # How the file maps onto its import type: given inline, or copied from the saved profile
+    # named in `profile` when the declaration, import request or drop named it.
+    mapping: Mapping | None = None
+    profile: str | None = None
     upload_expires_at: datetime | None = None
     reason: str | None = None  # why REJECTED or FAILED, in one sentence
     progress: Progress | None = None
