@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import re
 import time
 from collections.abc import Iterable
@@ -16,7 +13,8 @@ from botocore.exceptions import ClientError
 
 from intake.aws import resource
 from intake.clock import FILE_ID_PATTERN
-from intake.errors import BadRequest, Conflict, NotFound
+from intake.dal.cursors import decode_cursor, encode_cursor
+from intake.errors import Conflict, NotFound
 from intake.models.db import (
     ACTIVE_RUN_ATTRIBUTES,
     ACTIVE_RUNS_INDEX,
@@ -219,7 +217,7 @@ def list_files(
         for extra in filters[1:]:
             combined = combined & extra
         query["FilterExpression"] = combined
-    start = _decode_cursor(cursor, tenant) if cursor else None
+    start = decode_cursor(cursor, tenant, sort_key=_CURSOR_KEY) if cursor else None
     items: list[FileRecord] = []
     for _ in range(_MAX_PAGES_PER_LIST):
         page_query = dict(query, Limit=max(limit - len(items), 1) if not filters else 100)
@@ -230,34 +228,11 @@ def list_files(
             items.append(from_item(raw))
             if len(items) == limit:
                 last = file_key(tenant, items[-1].file_id)
-                return items, _encode_cursor(tenant, last)
+                return items, encode_cursor(tenant, last["sk"])
         start = page.get("LastEvaluatedKey")
         if not start:
             return items, None
-    return items, _encode_cursor(tenant, start) if start else None
-
-
-def _encode_cursor(tenant: str, key: dict[str, str]) -> str:
-    """The position and whose listing it is in: another tenant's cursor is refused (400), not
-    taken as a position in the caller's own list."""
-    position = {"tenant": tenant, "sk": key["sk"]}
-    return base64.urlsafe_b64encode(json.dumps(position).encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str, tenant: str) -> dict[str, str]:
-    try:
-        position = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        position = None
-    sk = position.get("sk") if isinstance(position, dict) else None
-    # Only a key this API could have returned goes to DynamoDB: a forged one (invalid UTF-16,
-    # which DynamoDB refuses) is the client's error, never a 500.
-    if not isinstance(sk, str) or not _CURSOR_KEY.fullmatch(sk) or position.get("tenant") != tenant:
-        raise BadRequest(
-            "cursor is not one this API returned",
-            details=[{"field": "cursor", "code": "invalid_cursor", "message": "use next_cursor"}],
-        )
-    return {"pk": tenant_partition(tenant), "sk": sk}
+    return items, encode_cursor(tenant, start["sk"]) if start else None
 
 
 def restore_after_failed_queue(record: FileRecord, *, run: int, now: datetime) -> None:
