@@ -17,8 +17,12 @@ from pydantic import (
     ConfigDict,
     Field,
     JsonValue,
+    PlainSerializer,
     RootModel,
+    ValidationInfo,
+    field_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from intake.import_types import all_import_types
 from intake.models.domain import (
@@ -31,6 +35,8 @@ from intake.models.domain import (
     RowError,
     absent,
 )
+from intake.models.mapping import Mapping, ProfileName, dump_mapping
+from intake.models.profile import Profile
 from intake.models.text import SAFE_TEXT, Safe, keys_matching
 
 # S3 user-metadata style keys, lower case only (S3 lower-cases them; we refuse rather than
@@ -88,6 +94,40 @@ _metadata_schema = keys_matching(METADATA_KEY)
 
 # The document names the registered import types; the registry refuses any other (422).
 _REGISTERED_TYPES: list[JsonValue] = [name for name in sorted(t.name for t in all_import_types())]
+# The types a mapping applies to (row types); a profile of any other type is refused (422).
+_MAPPED_TYPES: list[JsonValue] = [
+    n for n in sorted(t.name for t in all_import_types() if t.takes_mapping)
+]
+
+# A mapping as answered: the parts the client set, nothing else (the stored form). A lambda,
+# not dump_mapping itself: a serializer with no return annotation keeps the Mapping schema in
+# the OpenAPI document (dump_mapping's dict[str, Any] would make it a bare object).
+AnsweredMapping = Annotated[Mapping, PlainSerializer(lambda mapping: dump_mapping(mapping))]  # noqa: PLW0108
+
+MAPPING_DESCRIPTION = (
+    "How the file's columns map onto the import type's fields (row types only), checked "
+    "against the type: an entry that does not fit it is a 422 naming the entry. Its "
+    "`delimiter` wins over `csv_delimiter`. Not together with `profile`."
+)
+PROFILE_DESCRIPTION = (
+    "The name of a saved profile (PUT /profiles/{name}) of the same import type: its mapping "
+    "is copied onto the file, so later edits of the profile do not change this file. An "
+    "unknown name is a 422 `unknown_profile`. Not together with `mapping`."
+)
+# Both at once (a mapping object and a profile name; null is as good as left out): JSON Schema
+# states it, and the model refuses it naming `profile`.
+_MAPPING_OR_PROFILE: dict[str, JsonValue] = {
+    "not": {
+        "required": ["mapping", "profile"],
+        "properties": {"mapping": {"type": "object"}, "profile": {"type": "string"}},
+    }
+}
+
+
+def _not_with_mapping(value: str | None, info: ValidationInfo) -> str | None:
+    if value is not None and info.data.get("mapping") is not None:
+        raise PydanticCustomError("mapping_and_profile", "give a mapping or a profile, not both")
+    return value
 
 
 class DeclareFileRequest(BaseModel):
@@ -105,7 +145,8 @@ class DeclareFileRequest(BaseModel):
                     "tags": ["crm"],
                     "metadata": {"source": "crm-export"},
                 }
-            ]
+            ],
+            **_MAPPING_OR_PROFILE,
         },
     )
 
@@ -130,8 +171,14 @@ class DeclareFileRequest(BaseModel):
     check_only: bool = False
     on_invalid: OnInvalid = "fail"
     csv_delimiter: CsvDelimiter | None = Field(
-        default=None, description="CSV only; sniffed from the header line when not given"
+        default=None,
+        description="CSV only; sniffed from the header line when not given. "
+        "A mapping's `delimiter` wins over it.",
     )
+    mapping: Mapping | None = Field(default=None, description=MAPPING_DESCRIPTION)
+    profile: ProfileName | None = Field(default=None, description=PROFILE_DESCRIPTION)
+
+    _check_profile = field_validator("profile")(_not_with_mapping)
 
 
 class UploadPart(BaseModel):
@@ -162,10 +209,22 @@ class DeclareFileResponse(BaseModel):
 
 
 class ImportRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=_MAPPING_OR_PROFILE)
 
     check_only: bool = False
     on_invalid: OnInvalid = "fail"
+    mapping: Mapping | None = Field(
+        default=None,
+        description="Replaces the file's mapping for this run and later ones (e.g. to re-run "
+        "a FAILED file with a corrected mapping, with no new upload). " + MAPPING_DESCRIPTION,
+    )
+    profile: ProfileName | None = Field(
+        default=None,
+        description="Replaces the file's mapping with this saved profile's, for this run and "
+        "later ones. " + PROFILE_DESCRIPTION,
+    )
+
+    _check_profile = field_validator("profile")(_not_with_mapping)
 
 
 class ImportAccepted(BaseModel):
@@ -192,6 +251,14 @@ class FileView(BaseModel):
     check_only: bool
     on_invalid: OnInvalid
     csv_delimiter: CsvDelimiter | None = None
+    mapping: AnsweredMapping | None = Field(
+        default=None,
+        exclude_if=absent,
+        description="The mapping the file's runs use: given inline, or copied from `profile`",
+    )
+    profile: str | None = Field(
+        default=None, exclude_if=absent, description="The saved profile `mapping` came from"
+    )
     reason: str | None = None
     progress: Progress | None = None
     result: ImportResult | None = None
@@ -222,6 +289,8 @@ class FileView(BaseModel):
             check_only=record.check_only,
             on_invalid=record.on_invalid,
             csv_delimiter=record.csv_delimiter,
+            mapping=record.mapping,
+            profile=record.profile,
             reason=record.reason,
             progress=record.progress,
             result=record.result,
@@ -233,6 +302,68 @@ class FileView(BaseModel):
 
 class FileList(BaseModel):
     items: list[FileView]
+    next_cursor: str | None = None
+
+
+class ProfileRequest(BaseModel):
+    """PUT /profiles/{name}: the whole profile (a PUT creates or replaces it)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "import_type": "contacts",
+                    "mapping": {
+                        "columns": {"Customer Id": "external_id"},
+                        "formats": {"signed_up": {"date": "%d.%m.%Y"}},
+                        "delimiter": ";",
+                    },
+                    "default": True,
+                }
+            ]
+        },
+    )
+
+    import_type: ImportTypeName = Field(
+        json_schema_extra={"enum": _MAPPED_TYPES},
+        description="A row type (a mapping applies to those only)",
+    )
+    mapping: Mapping = Field(
+        description="Checked against the import type: an entry that does not fit it is a 422 "
+        "naming the entry"
+    )
+    default: bool = Field(
+        default=False,
+        description="Make this the tenant's default profile for the import type (drops with "
+        "no profile in their path use it), replacing any other. False, or left out, removes "
+        "it as the default if it was.",
+    )
+
+
+class ProfileView(BaseModel):
+    name: str
+    import_type: str
+    mapping: AnsweredMapping
+    default: bool = Field(description="The tenant's default profile for the import type")
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_domain(cls, profile: Profile) -> ProfileView:
+        return cls(
+            name=profile.name,
+            import_type=profile.import_type,
+            mapping=profile.mapping,
+            default=profile.default,
+            created_at=profile.created_at,
+            updated_at=profile.updated_at,
+        )
+
+
+class ProfileList(BaseModel):
+    items: list[ProfileView]
     next_cursor: str | None = None
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from intake.models.domain import ActiveRun, FileRecord
 from intake.models.mapping import Mapping, dump_mapping
+from intake.models.profile import Profile
 
 # The active-runs index: a sparse GSI of the status table. Only a file whose run is QUEUED or
 # PROCESSING carries its keys (the repository sets them on those transitions and removes them
@@ -44,6 +45,48 @@ def digest_key(tenant: str, import_type: str, sha256: str) -> dict[str, str]:
 
 def tenant_partition(tenant: str) -> str:
     return f"TENANT#{tenant}"
+
+
+# Saved profiles (dal/profile_repository.py), in the tenant's partition but not under FILE#.
+# One item per profile, and one pointer item per import type naming the tenant's default.
+PROFILE_PREFIX = "PROFILE#"
+DEFAULT_PROFILE_PREFIX = "DEFAULT_PROFILE#"
+PROFILE_VERSION = "version"  # bumped by every write: writes are conditional on the one read
+
+
+def profile_key(tenant: str, name: str) -> dict[str, str]:
+    return {"pk": tenant_partition(tenant), "sk": f"{PROFILE_PREFIX}{name}"}
+
+
+def default_profile_key(tenant: str, import_type: str) -> dict[str, str]:
+    """The pointer item (attribute `profile`: the default profile's name) for one type."""
+    return {"pk": tenant_partition(tenant), "sk": f"{DEFAULT_PROFILE_PREFIX}{import_type}"}
+
+
+def profile_to_item(profile: Profile, *, version: int) -> dict[str, Any]:
+    """`default` is not stored on the profile: the type's pointer item says it."""
+    return {
+        **profile_key(profile.tenant, profile.name),
+        "tenant": profile.tenant,
+        "name": profile.name,
+        "import_type": profile.import_type,
+        "mapping": to_attr(profile.mapping),  # JSON text (JSON_TEXT_FIELDS says why)
+        "created_at": iso(profile.created_at),
+        "updated_at": iso(profile.updated_at),
+        PROFILE_VERSION: version,
+    }
+
+
+def profile_from_item(item: dict[str, Any], *, default: bool) -> Profile:
+    return Profile(
+        tenant=str(item["tenant"]),
+        name=str(item["name"]),
+        import_type=str(item["import_type"]),
+        mapping=Mapping.model_validate_json(str(item["mapping"])),
+        created_at=datetime.fromisoformat(str(item["created_at"])),
+        updated_at=datetime.fromisoformat(str(item["updated_at"])),
+        default=default,
+    )
 
 
 def iso(value: datetime) -> str:
