@@ -209,6 +209,7 @@ def test_import_types_describe_contacts(api):
         "application/json",
         "application/x-ndjson",
         "application/zip",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     ]
     assert contacts["max_size"] == 10 * 1024**3
     assert set(contacts["json_schema"]["required"]) == {"external_id", "email", "first_name"}

@@ -88,3 +88,106 @@ def test_a_gzip_head_cut_mid_stream_is_still_read() -> None:
     assert len(packed) > SNIFF_BYTES
 
     assert content_mismatch(packed[:SNIFF_BYTES], "text/csv") is None
+
+
+# --- Excel workbooks ------------------------------------------------------------------------
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# The start of a real .xls: the OLE2 signature, and its "Workbook" stream in the directory.
+OLD_XLS = (
+    b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504) + "Workbook".encode("utf-16-le") + bytes(64)
+)
+# A password-protected .xlsx is an OLE2 file holding an "EncryptedPackage" stream.
+ENCRYPTED_XLSX = (
+    b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504) + "EncryptedPackage".encode("utf-16-le")
+)
+
+
+def workbook() -> bytes:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["external_id", "email", "first_name"])
+    sheet.append([1, "ann@example.com", "Ann"])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def package(*names: str, stored: bool = False) -> bytes:
+    buffer = io.BytesIO()
+    method = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
+    with zipfile.ZipFile(buffer, "w", method) as archive:
+        for name in names:
+            body = b"application/vnd.oasis.opendocument.spreadsheet" if name == "mimetype" else b"x"
+            archive.writestr(zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0)), body)
+    return buffer.getvalue()
+
+
+def test_a_workbook_declared_as_xlsx_is_accepted() -> None:
+    assert content_mismatch(workbook()[:SNIFF_BYTES], XLSX) is None
+
+
+def test_a_workbook_whose_head_shows_only_package_parts_is_left_to_the_reader() -> None:
+    head = package("[Content_Types].xml", "_rels/.rels", "docProps/app.xml")
+    assert content_mismatch(head, XLSX) is None
+
+
+@pytest.mark.parametrize(
+    ("head", "reason"),
+    [
+        (
+            OLD_XLS,
+            "the content is an old Excel .xls (binary) file, not .xlsx: save it as .xlsx or CSV",
+        ),
+        (
+            ENCRYPTED_XLSX,
+            "the workbook is password-protected: remove the password and save it again",
+        ),
+        (
+            CSV,
+            "the content is text, not an Excel workbook (.xlsx): CSV is declared as text/csv",
+        ),
+        (
+            zipped(CSV),
+            "the content is a ZIP archive of other files (contacts.csv), not an Excel workbook "
+            "(.xlsx)",
+        ),
+        (
+            package("mimetype", "content.xml", stored=True),
+            "the content is an OpenDocument spreadsheet (.ods), not .xlsx: save it as .xlsx or CSV",
+        ),
+        (
+            package("[Content_Types].xml", "word/document.xml"),
+            "the content is a Word document (.docx), not an Excel workbook (.xlsx)",
+        ),
+        (
+            b"PK\x05\x06" + bytes(18),
+            "the content is an empty ZIP archive, not an Excel workbook (.xlsx)",
+        ),
+        (
+            gzip.compress(CSV, mtime=0),
+            "the content is gzip-compressed, not an Excel workbook (.xlsx)",
+        ),
+    ],
+)
+def test_what_is_not_a_workbook_is_named(head: bytes, reason: str) -> None:
+    assert content_mismatch(head, XLSX) == reason
+
+
+def test_a_workbook_declared_as_csv_or_zip_is_named_a_workbook() -> None:
+    head = workbook()[:SNIFF_BYTES]
+    assert content_mismatch(head, "text/csv") == (
+        "the content is an Excel workbook (.xlsx), not text/csv"
+    )
+    assert content_mismatch(head, "application/zip") == (
+        "the content is an Excel workbook (.xlsx), not a ZIP archive of files"
+    )
+
+
+def test_an_old_xls_declared_as_csv_is_named() -> None:
+    assert content_mismatch(OLD_XLS, "text/csv") == (
+        "the content is an old Excel .xls (binary) file, not text/csv"
+    )

@@ -10,6 +10,7 @@ from typing_extensions import TypedDict
 
 from intake.import_types.base import ImportType
 from intake.import_types.countries import to_alpha2
+from intake.ingest import media
 
 # The WHATWG (HTML "valid e-mail address") pattern: what browsers accept in <input type=email>.
 EMAIL_PATTERN = (
@@ -87,7 +88,7 @@ CONTACTS = ImportType(
     name="contacts",
     version="1",
     description="People, one per record, upserted by external_id",
-    media_types=("text/csv", "application/json", "application/x-ndjson", "application/zip"),
+    media_types=(media.CSV, media.JSON, media.JSONL, media.ZIP, media.XLSX),
     max_size=10 * 1024**3,
     natural_key="external_id",
     adapter=TypeAdapter(Contact),

@@ -30,6 +30,7 @@ from intake.import_types.bundle import (
     parse_json_member,
 )
 from intake.import_types.contacts import EMAIL_PATTERN
+from intake.ingest import media
 from intake.models.domain import RowError
 
 
@@ -128,7 +129,7 @@ def _record_type(entity: str, model: Any, required: tuple[str, ...]) -> ImportTy
         name="event" if entity == "event" else f"event.{entity}",
         version="1",
         description=f"{entity} of an event bundle",
-        media_types=("application/json",),
+        media_types=(media.JSON,),
         max_size=0,
         natural_key="id",
         adapter=TypeAdapter(model),
@@ -346,7 +347,7 @@ EVENT = EventBundleType(
         "An event bundle (Open Event style): a ZIP of event.json, tracks.json, speakers.json "
         "and sessions.json, imported as a new event with new ids"
     ),
-    media_types=("application/zip",),
+    media_types=(media.ZIP,),
     max_size=100 * MiB,
     natural_key="id",
     adapter=TypeAdapter(EventBundle),

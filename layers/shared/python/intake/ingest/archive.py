@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO
 
+from intake.ingest import media
 from intake.ingest.records import FileLevelError
 from intake.models.domain import RowError
 
@@ -25,15 +26,10 @@ KiB = 1024
 MiB = 1024 * KiB
 GiB = 1024 * MiB
 
-ZIP_MEDIA_TYPE = "application/zip"
+# Kept importable from here for callers that have not moved to intake.ingest.media yet.
+ZIP_MEDIA_TYPE = media.ZIP
+member_media_type = media.member_media_type
 
-# What a member's extension says it holds (records archives).
-MEMBER_MEDIA_TYPES = {
-    ".csv": "text/csv",
-    ".json": "application/json",
-    ".jsonl": "application/x-ndjson",
-    ".ndjson": "application/x-ndjson",
-}
 NESTED_SUFFIXES = (
     ".zip", ".gz", ".tgz", ".tar", ".7z", ".rar", ".bz2", ".tbz", ".tbz2", ".xz", ".txz",
     ".zst", ".lz", ".lzma", ".cab", ".jar",
@@ -82,14 +78,6 @@ class ArchiveLimits:
     # Members smaller than this are exempt from the ratio rule: a few KB of repeated text
     # legitimately compresses past 100:1 and cannot hurt anyone.
     ratio_grace: int = 1 * MiB
-
-
-def member_media_type(name: str) -> str | None:
-    lowered = name.lower()
-    for extension, media_type in MEMBER_MEDIA_TYPES.items():
-        if lowered.endswith(extension):
-            return media_type
-    return None
 
 
 def breach(code: str, message: str, member: str | None = None) -> FileLevelError:

@@ -14,22 +14,13 @@ from intake.dal.events import publish_file_finished
 from intake.dal.object_store import ObjectFacts
 from intake.errors import Conflict, IntakeError, NotFound
 from intake.import_types import get_import_type
+from intake.ingest import media
 from intake.ingest.sniff import SNIFF_BYTES, content_mismatch
 from intake.keys import parse_drop_key, parse_upload_key
-from intake.logic.files import normalise_media_type
 from intake.logic.imports import queue_run
 from intake.models.domain import FileRecord, FileStatus
 from intake.observability import logger, metrics
 
-EXTENSION_MEDIA_TYPES = {
-    ".csv": "text/csv",
-    ".json": "application/json",
-    ".jsonl": "application/x-ndjson",
-    ".ndjson": "application/x-ndjson",
-    ".zip": "application/zip",
-}
-# Content types other tools give ZIP files (Windows, older browsers) for dropped objects.
-_ZIP_ALIASES = frozenset({"application/x-zip-compressed", "application/x-zip"})
 _HASH_CHUNK = 8 * 1024 * 1024
 
 
@@ -123,7 +114,7 @@ def mismatch(record: FileRecord, facts: ObjectFacts) -> str | None:
     """
     if facts.size != record.size:
         return f"declared {record.size} bytes, received {facts.size}"
-    if facts.content_type and normalise_media_type(facts.content_type) != record.media_type:
+    if facts.content_type and media.normalise(facts.content_type) != record.media_type:
         return f"declared {record.media_type}, received {facts.content_type}"
     problem = content_mismatch(
         object_store.read_head(record.object_key, SNIFF_BYTES, version_id=facts.version_id),
@@ -240,7 +231,7 @@ def _drop_record(
         tenant=tenant,
         file_id=file_id,
         name=name.rsplit("/", 1)[-1],
-        media_type=media_type or "application/octet-stream",
+        media_type=media_type or media.UNKNOWN,
         size=facts.size,
         import_type=type_name,
         status=FileStatus.REJECTED if reason else FileStatus.UPLOADED,
@@ -256,14 +247,4 @@ def _drop_record(
 
 
 def _media_type_of(name: str, facts: ObjectFacts) -> str | None:
-    lowered = name.lower().removesuffix(".gz")
-    for extension, media_type in EXTENSION_MEDIA_TYPES.items():
-        if lowered.endswith(extension):
-            return media_type
-    if facts.content_type:
-        declared = normalise_media_type(facts.content_type)
-        if declared in _ZIP_ALIASES:
-            return "application/zip"
-        if declared in EXTENSION_MEDIA_TYPES.values():
-            return declared
-    return None
+    return media.media_type_of(name, facts.content_type)
