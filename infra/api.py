@@ -74,7 +74,8 @@ class Api(Construct):
     ) -> None:
         super().__init__(scope, id)
         self.functions: dict[str, lambda_.Function] = {
-            fn.name: factory.create(self, fn) for fn in (d.FILES_API, d.IMPORTS_API, d.CATALOG_API)
+            fn.name: factory.create(self, fn)
+            for fn in (d.FILES_API, d.IMPORTS_API, d.CATALOG_API, d.PROFILES_API)
         }
         files = self.functions[d.FILES_API.name]
         status_table.grant_read_write_data(files)
@@ -87,8 +88,11 @@ class Api(Construct):
         # The two POST routes remember Idempotency-Key answers; no other function reads them.
         for fn in (files, imports):
             idempotency_table.grant_read_write_data(fn)
+        # Profiles live in the status table, under the tenant's partition (profile_repository).
+        profiles = self.functions[d.PROFILES_API.name]
+        status_table.grant_read_write_data(profiles)
         # catalog_api serves import types and the OpenAPI document: no data access.
-        for fn in (files, imports):
+        for fn in (files, imports, profiles):
             compliance.acknowledge_wildcards(
                 fn,
                 compliance.TABLE_INDEX_GRANT,
@@ -112,7 +116,12 @@ class Api(Construct):
             create_default_stage=False,
             cors_preflight=apigw.CorsPreflightOptions(
                 allow_origins=list(cors_origins),
-                allow_methods=[apigw.CorsHttpMethod.GET, apigw.CorsHttpMethod.POST],
+                allow_methods=[
+                    apigw.CorsHttpMethod.GET,
+                    apigw.CorsHttpMethod.POST,
+                    apigw.CorsHttpMethod.PUT,
+                    apigw.CorsHttpMethod.DELETE,
+                ],
                 allow_headers=CORS_ALLOWED_HEADERS,
                 max_age=Duration.hours(1),
             ),

@@ -27,6 +27,7 @@ class FunctionDef:
 FILES_API = FunctionDef("files_api", "Declare files, read and list their status")
 IMPORTS_API = FunctionDef("imports_api", "Queue an import or a validation of an uploaded file")
 CATALOG_API = FunctionDef("catalog_api", "Import types, OpenAPI document and Swagger UI")
+PROFILES_API = FunctionDef("profiles_api", "Save, read, list and delete mapping profiles")
 IMPORT_WORKER = FunctionDef(
     "import_worker",
     "Verify uploads, register dropped files and run imports",
@@ -39,7 +40,7 @@ RUN_SWEEP = FunctionDef(
     timeout_seconds=120,
     memory_mb=256,
 )
-FUNCTIONS = (FILES_API, IMPORTS_API, CATALOG_API, IMPORT_WORKER, RUN_SWEEP)
+FUNCTIONS = (FILES_API, IMPORTS_API, CATALOG_API, PROFILES_API, IMPORT_WORKER, RUN_SWEEP)
 
 # The run sweep's EventBridge schedule. Five minutes: a run past its 16-minute lease is
 # requeued within about 20 minutes of its worker dying, not after the 90-minute visibility
@@ -66,6 +67,10 @@ ROUTES: tuple[RouteDef, ...] = (
     RouteDef("GET", "/files/{file_id}", FILES_API, (SCOPE_READ,)),
     RouteDef("POST", "/files/{file_id}/import", IMPORTS_API, (SCOPE_WRITE,)),
     RouteDef("GET", "/import-types", CATALOG_API, (SCOPE_READ,)),
+    RouteDef("PUT", "/profiles/{name}", PROFILES_API, (SCOPE_WRITE,)),
+    RouteDef("GET", "/profiles/{name}", PROFILES_API, (SCOPE_READ,)),
+    RouteDef("DELETE", "/profiles/{name}", PROFILES_API, (SCOPE_WRITE,)),
+    RouteDef("GET", "/profiles", PROFILES_API, (SCOPE_READ,)),
     RouteDef("GET", "/openapi.json", CATALOG_API),
     RouteDef("GET", "/docs", CATALOG_API),
 )

@@ -8,12 +8,12 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from intake.api import catalog, files, imports
+from intake.api import catalog, files, imports, profiles
 from intake.api.app import DESCRIPTION, SECURITY, SECURITY_SCHEMES, TITLE, VERSION, build_app
 from intake.api.app import openapi_json as render_openapi
 from intake.observability import logger, metrics, tracer
 
-app = build_app(catalog.router, files.router, imports.router)
+app = build_app(catalog.router, files.router, imports.router, profiles.router)
 app.enable_swagger(
     path="/docs",
     title=TITLE,

@@ -40,7 +40,8 @@ def load_handler(name: str) -> ModuleType:
 @pytest.fixture(scope="session")
 def handlers() -> dict[str, ModuleType]:
     return {
-        n: load_handler(n) for n in ("files_api", "imports_api", "catalog_api", "import_worker")
+        n: load_handler(n)
+        for n in ("files_api", "imports_api", "catalog_api", "profiles_api", "import_worker")
     }
 
 
@@ -64,6 +65,9 @@ def api_event(
     if len(parts) >= 2 and parts[0] == "files":
         path_params["file_id"] = parts[1]
         route_path = "/files/{file_id}" + ("/import" if len(parts) == 3 else "")
+    elif len(parts) == 2 and parts[0] == "profiles":
+        path_params["name"] = parts[1]
+        route_path = "/profiles/{name}"
     event["routeKey"] = f"{method} {route_path}"
     event["rawPath"] = path
     event["rawQueryString"] = "&".join(f"{k}={v}" for k, v in (query or {}).items())
@@ -96,6 +100,9 @@ def api(aws: Resources, handlers: dict[str, ModuleType]) -> Invoke:
         ("GET", "import-types"): "catalog_api",
         ("GET", "openapi.json"): "catalog_api",
         ("GET", "docs"): "catalog_api",
+        ("PUT", "profiles"): "profiles_api",
+        ("GET", "profiles"): "profiles_api",
+        ("DELETE", "profiles"): "profiles_api",
     }
 
     def invoke(method: str, path: str, **kwargs: Any) -> tuple[int, Any]:

@@ -188,6 +188,10 @@ EXPECTED = {
         "503",
     },
     ("get", "/import-types"): {"200", "401", "403"},
+    ("put", "/profiles/{name}"): {"200", "400", "401", "403", "413", "415", "422", "503"},
+    ("get", "/profiles/{name}"): {"200", "401", "403", "404", "422"},
+    ("delete", "/profiles/{name}"): {"204", "401", "403", "404", "422", "503"},
+    ("get", "/profiles"): {"200", "400", "401", "403", "422"},
 }
 
 
@@ -205,6 +209,9 @@ def test_the_document_lists_every_answer_of_every_route(api: Any) -> None:
         responses = operations[key]["responses"]
         assert set(responses) == statuses, key
         for code, response in responses.items():
+            if code == "204":
+                assert not response.get("content"), key  # no body
+                continue
             ref = response["content"]["application/json"]["schema"].get("$ref", "")
             if code == "401":
                 assert ref.endswith("/GatewayMessage")

@@ -18,6 +18,7 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 from intake.clock import FILE_ID_PATTERN
 from intake.models.api import ErrorEnvelope, ErrorOrGatewayMessage, GatewayMessage
+from intake.models.mapping import PROFILE_NAME as PROFILE_NAME_PATTERN
 
 # Request bodies are JSON declarations and import requests: no valid one comes near this (every
 # field is bounded; the largest valid declaration, every character \u-escaped, is about 85 KB).
@@ -147,6 +148,60 @@ REQUEST_IMPORT = answers(
         503: "The import queue refused the run; the file is as it was, retry",
     },
 )
+_PROFILE_NAME_422 = (
+    "The name is not a profile name (1 to 64 letters, digits, `_`, `.`, `-`; a letter or "
+    "digit first)"
+)
+_SAVED_PROFILE = {"name": "$response.body#/name"}
+PUT_PROFILE = answers(
+    200,
+    "Saved (created or replaced): the profile",
+    {
+        **secured("intake/write"),
+        400: MALFORMED_BODY,
+        413: BODY_TOO_LARGE[0].upper() + BODY_TOO_LARGE[1:],
+        415: NOT_JSON,
+        422: INVALID_FIELDS + ": a mapping entry that does not fit the import type (e.g. "
+        "`mapping.columns.<header>`, `unknown_field`) is one, and so is a name that is not a "
+        "profile name",
+        503: "Other requests were changing the profile at the same time; nothing was "
+        "changed, retry",
+    },
+    links={
+        "GetProfile": {"operationId": "getProfile", "parameters": _SAVED_PROFILE},
+        "DeleteProfile": {"operationId": "deleteProfile", "parameters": _SAVED_PROFILE},
+    },
+)
+GET_PROFILE = answers(
+    200,
+    "The profile",
+    {
+        **secured("intake/read"),
+        404: "No such profile for this tenant",
+        422: _PROFILE_NAME_422,
+    },
+)
+DELETE_PROFILE = answers(
+    204,
+    "Deleted (and no longer the default for its import type); files keep their copy",
+    {
+        **secured("intake/write"),
+        404: "No such profile for this tenant",
+        422: _PROFILE_NAME_422,
+        503: "Other requests were changing the profile at the same time; nothing was "
+        "changed, retry",
+    },
+)
+DELETE_PROFILE[204]["content"] = {}  # no body (Powertools would document the return type's)
+LIST_PROFILES = answers(
+    200,
+    "A page of the tenant's profiles by name; `next_cursor` fetches the next",
+    {
+        **secured("intake/read"),
+        400: "`cursor` is not one this API returned (`invalid_cursor`)",
+        422: INVALID_FIELDS,
+    },
+)
 LIST_IMPORT_TYPES = answers(
     200,
     "Every import type with its media types, size limit and JSON Schema",
@@ -156,4 +211,10 @@ LIST_IMPORT_TYPES = answers(
 FILE_ID = Path(
     pattern=FILE_ID_PATTERN,
     description="The id POST /files returned (28 lower-case hex digits)",
+)
+PROFILE_NAME = Path(
+    pattern=PROFILE_NAME_PATTERN,
+    max_length=64,
+    description="The profile's name: 1 to 64 letters, digits, `_`, `.`, `-`, a letter or digit "
+    "first (it is also a folder of drop paths: drop/<tenant>/<import_type>/<profile>/...)",
 )

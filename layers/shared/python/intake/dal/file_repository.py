@@ -236,7 +236,9 @@ def list_files(
 
 
 def restore_after_failed_queue(record: FileRecord, *, run: int, now: datetime) -> None:
-    """Undo our own QUEUED claim when the queue refused the run's message (see imports.py)."""
+    """Undo our own QUEUED claim when the queue refused the run's message (see imports.py),
+    including a mapping or profile the claim replaced."""
+    kept = {name: getattr(record, name) for name in ("mapping", "profile")}
     try:
         _update(
             record.tenant,
@@ -246,9 +248,11 @@ def restore_after_failed_queue(record: FileRecord, *, run: int, now: datetime) -
                 "run": record.run,
                 "check_only": record.check_only,
                 "on_invalid": record.on_invalid,
+                **{name: value for name, value in kept.items() if value is not None},
                 "status": record.status.value,  # last, as in transition()
             },
-            remove=ACTIVE_RUN_ATTRIBUTES,  # no run is active any more
+            # no run is active any more
+            remove=[*ACTIVE_RUN_ATTRIBUTES, *(n for n, v in kept.items() if v is None)],
             condition=Attr("status").eq(FileStatus.QUEUED.value) & Attr("run").eq(run),
         )
     except Conflict:

@@ -9,6 +9,7 @@ from intake.dal import file_repository, object_store
 from intake.errors import Conflict, PayloadTooLarge, UnsupportedMediaType
 from intake.import_types import get_import_type
 from intake.keys import upload_key
+from intake.logic.profiles import chosen_mapping
 from intake.models.api import (
     DeclareFileRequest,
     DeclareFileResponse,
@@ -44,6 +45,11 @@ def declare_file(tenant: str, request: DeclareFileRequest) -> DeclareFileRespons
                 {"field": "size", "code": "too_large", "message": f"max {import_type.max_size}"}
             ],
         )
+    # Checked before anything is presigned or stored: a mapping that does not fit the type, or
+    # a profile the tenant does not have, is a 422 and nothing is declared.
+    mapping, profile = chosen_mapping(
+        tenant, import_type.name, mapping=request.mapping, profile=request.profile
+    )
     now = utcnow()
     file_id = new_file_id(now)
     key = upload_key(tenant, file_id)
@@ -80,6 +86,8 @@ def declare_file(tenant: str, request: DeclareFileRequest) -> DeclareFileRespons
         check_only=request.check_only,
         on_invalid=request.on_invalid,
         csv_delimiter=request.csv_delimiter,
+        mapping=mapping,
+        profile=profile,
         upload_expires_at=expires_at,
     )
     file_repository.create(record)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from intake.clock import utcnow
 from intake.dal import file_repository, import_queue
 from intake.errors import Conflict, Unavailable
+from intake.logic.profiles import chosen_mapping
 from intake.models.api import ImportAccepted, ImportRequest
 from intake.models.domain import TRANSITIONS, FileRecord, FileStatus
+from intake.models.mapping import Mapping
 from intake.models.messages import ImportMessage
 from intake.observability import logger
 
@@ -18,7 +22,18 @@ def request_import(tenant: str, file_id: str, request: ImportRequest) -> ImportA
             _why_not(record),
             details=[{"field": "status", "code": "illegal_state", "message": record.status.value}],
         )
-    queued = queue_run(record, check_only=request.check_only, on_invalid=request.on_invalid)
+    # A mapping (or profile) given now replaces the file's own, for this run and the next ones:
+    # a file that FAILED on a wrong mapping is re-run with the corrected one, no new upload.
+    mapping, profile = chosen_mapping(
+        tenant, record.import_type, mapping=request.mapping, profile=request.profile
+    )
+    queued = queue_run(
+        record,
+        check_only=request.check_only,
+        on_invalid=request.on_invalid,
+        mapping=mapping,
+        profile=profile,
+    )
     return ImportAccepted(
         file_id=file_id,
         status=queued.status,
@@ -27,8 +42,18 @@ def request_import(tenant: str, file_id: str, request: ImportRequest) -> ImportA
     )
 
 
-def queue_run(record: FileRecord, *, check_only: bool, on_invalid: str) -> FileRecord:
+def queue_run(
+    record: FileRecord,
+    *,
+    check_only: bool,
+    on_invalid: str,
+    mapping: Mapping | None = None,
+    profile: str | None = None,
+) -> FileRecord:
     """Move the file to QUEUED (conditional on the state we saw) and send the run's message.
+
+    A `mapping` replaces the file's mapping (and `profile` its profile: None for an inline
+    mapping) in the same conditional write, so the run reads the one it was queued with.
 
     If the queue refuses the message, the file goes back to the state it had: no run exists,
     so nothing is undone but the claim itself. That compensation is the one way a file leaves
@@ -36,15 +61,20 @@ def queue_run(record: FileRecord, *, check_only: bool, on_invalid: str) -> FileR
     """
     now = utcnow()
     run = record.run + 1
+    replaced: dict[str, Any] = {"mapping": mapping} if mapping is not None else {}
+    if mapping is not None and profile is not None:
+        replaced["profile"] = profile
     queued = file_repository.transition(
         record.tenant,
         record.file_id,
         FileStatus.QUEUED,
         now=now,
         expect=[record.status],
+        remove=("profile",) if mapping is not None and profile is None else (),
         run=run,
         check_only=check_only,
         on_invalid=on_invalid,
+        **replaced,
     )
     message = ImportMessage(
         tenant=record.tenant,
