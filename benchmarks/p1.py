@@ -40,7 +40,7 @@ def _real(data: bytes, *, with_sink: bool) -> Any:
     errors = ErrorCollector(max_errors=getattr(contacts, "max_errors", 10_000))
     try:
         outcome = validate_records(
-            read_records(stream, "text/csv", contacts),
+            read_records(stream, "text/csv"),
             contacts,
             errors,
             sink=CountingSink() if with_sink else None,

@@ -17,7 +17,7 @@ BAD_CSV = (
     b"external_id,email,first_name,country\n"
     b"c-1,ada@example.com,Ada,GB\n"
     b"c-2,not-an-email,Alan,GB\n"
-    b'c-3,grace@example.com,"",usa\n'
+    b'c-3,grace@example.com,"",Atlantis\n'
 )
 
 
@@ -36,7 +36,7 @@ def test_upload_validate_import(api, drain, aws):
     drain()
     view = api("GET", f"/files/{file_id}")[1]
     assert view["status"] == "SUCCEEDED", view
-    assert view["result"] == {
+    assert {k: v for k, v in view["result"].items() if k != "columns"} == {
         "rows_total": 3,
         "rows_valid": 3,
         "rows_invalid": 0,

@@ -39,7 +39,7 @@ def test_a_zip_of_two_csv_files_is_imported(api, drain, aws):
     drain()
     view = api("GET", f"/files/{file_id}")[1]
     assert view["status"] == "SUCCEEDED", view
-    assert view["result"] == {
+    assert {k: v for k, v in view["result"].items() if k != "columns"} == {
         "rows_total": 5,
         "rows_valid": 5,
         "rows_invalid": 0,

@@ -264,18 +264,21 @@ def test_empty_cells_are_absent_for_optional_fields_and_missing_for_required(
     assert shape.locate(caught.value, line=7) == [
         RowError(
             line=7,
+            column=2,
             field="email",
             code="required",
             message="email is required and must not be empty",
         ),
         RowError(
             line=7,
+            column=4,
             field="country",
             code="invalid_country",
             message="country must be an ISO 3166-1 code (DE, DEU) or an English country name",
         ),
         RowError(
             line=7,
+            column=5,
             field="signed_up",
             code="invalid_date",
             message="signed_up must be an ISO date (YYYY-MM-DD)",

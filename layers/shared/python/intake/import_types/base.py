@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
 from typing import Annotated, Any, Literal, NotRequired, Required, get_args, get_origin
 
-from pydantic import Field, TypeAdapter, ValidationError
-from typing_extensions import get_type_hints
+from pydantic import BeforeValidator, Field, TypeAdapter, ValidationError
+from typing_extensions import TypedDict, get_type_hints
 
+from intake.import_types.formats import FORMAT_ERRORS, coercers
 from intake.import_types.mapping import FieldKind, field_kinds, normalise_header
 from intake.models.domain import RowError
+from intake.models.mapping import FieldFormat
 
 # pydantic error type -> our stable code (per-field overrides come from the import type).
 _GENERIC_CODES = {
@@ -105,35 +108,49 @@ class ImportType:
     def fields(self) -> tuple[str, ...]:
         return tuple(self.json_schema.get("properties", {}))
 
-    def shape_for(self, columns: tuple[str, ...] | None) -> RecordShape:
+    def shape_for(
+        self,
+        columns: tuple[str | None, ...] | None,
+        formats: Mapping[str, FieldFormat] | None = None,
+    ) -> RecordShape:
         """How to validate, locate, key and store records: dicts (columns None), or rows of
-        cells in `columns` order (CSV), validated positionally with no dict per row."""
+        cells where `columns[i]` is the field cell i feeds (None: unused), validated
+        positionally with no dict per row. `formats` are the mapping's, per field."""
         if columns is None or self.record_type is None:
-            return self._dict_shape(columns)
-        return self._row_shape(columns)
+            return self._dict_shape(columns, formats or {})
+        return _row_shape(self, columns, formats or {})
 
-    @cached_property
-    def _dict_shape_cache(self) -> RecordShape:
-        return RecordShape(
-            validate=self.adapter.validator.validate_python,
-            locate=self.located_errors,
-            key_of=self.key_of,
-            to_item=self.to_sink_item,
-        )
-
-    def _dict_shape(self, columns: tuple[str, ...] | None) -> RecordShape:
+    def _dict_shape(
+        self, columns: tuple[str | None, ...] | None, formats: Mapping[str, FieldFormat]
+    ) -> RecordShape:
+        validate = self._dict_validator(formats)
         if columns is None:
-            return self._dict_shape_cache
+            return RecordShape(validate, self.located_errors, self.key_of, self.to_sink_item)
         # A type without a positional form: rows become dicts (empty cells left out).
-        validate = self._dict_shape_cache.validate
+        used = [(i, c) for i, c in enumerate(columns) if c is not None]
 
         def as_dict(row: list[str]) -> Any:
-            return validate({c: v for c, v in zip(columns, row, strict=True) if v})
+            return validate({c: row[i] for i, c in used if row[i]})
 
         return RecordShape(as_dict, self.located_errors, self.key_of, self.to_sink_item)
 
-    def _row_shape(self, columns: tuple[str, ...]) -> RecordShape:
-        return _row_shape(self, columns)
+    def _dict_validator(self, formats: Mapping[str, FieldFormat]) -> Callable[[Any], Any]:
+        """The record validator; with formats, one over the same fields with each formatted
+        field's before-validator in front of its type (built once per distinct formats)."""
+        coerce = coercers(self.field_kinds, formats)
+        if not coerce or self.record_type is None:
+            return self.adapter.validator.validate_python
+        cache_key = (self.name, "dict", _formats_key(formats))
+        if cache_key not in _VALIDATORS:
+            hints = get_type_hints(self.record_type, include_extras=True)
+            fields = {
+                name: _with_before(hint, coerce[name]) if name in coerce else hint
+                for name, hint in hints.items()
+            }
+            mapped: Any = TypedDict(f"{self.record_type.__name__}Mapped", fields)  # type: ignore[misc]
+            mapped.__pydantic_config__ = getattr(self.record_type, "__pydantic_config__", None)  # type: ignore[attr-defined]
+            _remember(cache_key, TypeAdapter(mapped).validator.validate_python)
+        return _VALIDATORS[cache_key]
 
     def check(
         self, raw: dict[str, Any], *, line: int | None, file: str | None = None
@@ -150,9 +167,10 @@ class ImportType:
         *,
         line: int | None,
         file: str | None = None,
-        columns: tuple[str, ...] | None = None,
+        columns: tuple[str | None, ...] | None = None,
     ) -> list[RowError]:
-        """One RowError per failing field. With `columns`, locations are cell positions."""
+        """One RowError per failing field. With `columns` (the field each cell feeds),
+        locations are cell positions: the error names the field and the column."""
         problems = exc.errors(include_url=False, include_input=False)
         failing = {p["loc"][:1] for p in problems if p["type"] != "literal_error"}
         out = []
@@ -162,8 +180,10 @@ class ImportType:
             # when the other branch says what is wrong.
             if err["type"] == "literal_error" and loc[:1] in failing:
                 continue
+            column = None
             if columns is not None and loc and isinstance(loc[0], int):
-                loc = (columns[loc[0]], *loc[1:])
+                column = loc[0] + 1
+                loc = (columns[loc[0]] or f"column {column}", *loc[1:])
             kept = loc[:1] + tuple(p for p in loc[1:] if not _is_union_tag(p))
             path = ".".join(str(p) for p in kept) or None
             top = str(loc[0]) if loc else ""
@@ -171,6 +191,7 @@ class ImportType:
             out.append(
                 RowError(
                     line=line,
+                    column=column,
                     field=path,
                     code=code,
                     message=message.format(field=path or "record"),
@@ -185,6 +206,8 @@ class ImportType:
         )
         if override and err_type not in ("missing", "string_too_short"):
             return override
+        if err_type in FORMAT_ERRORS:  # a mapping's format: its message says what it expects
+            return FORMAT_ERRORS[err_type], "{field} " + msg
         code = _GENERIC_CODES.get(err_type, "invalid_value")
         return code, _MESSAGES.get(code, "{field}: " + msg)
 
@@ -206,21 +229,52 @@ def _is_union_tag(part: Any) -> bool:
 
 
 _BRANCH_NAMES = frozenset({"str", "date", "int", "float", "bool", "none", "datetime"})
-_ROW_SHAPES: dict[tuple[str, tuple[str, ...]], RecordShape] = {}
+_VALIDATORS: dict[tuple[str, ...], Callable[[Any], Any]] = {}
+_ROW_SHAPES: dict[tuple[Any, ...], RecordShape] = {}
 _EMPTY_CELL = Literal[""]
+_CACHE_LIMIT = 256
 
 
-def _row_shape(import_type: ImportType, columns: tuple[str, ...]) -> RecordShape:
-    """A tuple validator in header order: each known column gets its field's type (optional
-    fields also take "" for an empty cell), unknown columns pass through untouched."""
-    cache_key = (import_type.name, columns)
+def _formats_key(formats: Mapping[str, FieldFormat]) -> str:
+    return json.dumps(
+        {k: v.model_dump(mode="json", exclude_none=True) for k, v in formats.items()},
+        sort_keys=True,
+    )
+
+
+def _remember(key: tuple[str, ...], validator: Callable[[Any], Any]) -> None:
+    if len(_VALIDATORS) >= _CACHE_LIMIT:
+        _VALIDATORS.clear()
+    _VALIDATORS[key] = validator
+
+
+def _with_before(hint: Any, coerce: Callable[[Any], Any]) -> Any:
+    """`hint` with `coerce` in front of its type, keeping NotRequired/Required outermost."""
+    origin = get_origin(hint)
+    if origin is NotRequired:
+        return NotRequired[Annotated[get_args(hint)[0], BeforeValidator(coerce)]]
+    if origin is Required:
+        return Required[Annotated[get_args(hint)[0], BeforeValidator(coerce)]]
+    return Annotated[hint, BeforeValidator(coerce)]
+
+
+def _row_shape(
+    import_type: ImportType,
+    columns: tuple[str | None, ...],
+    formats: Mapping[str, FieldFormat],
+) -> RecordShape:
+    """A tuple validator in header order: each mapped column gets its field's type (optional
+    fields also take "" for an empty cell; a format puts its reader in front), unused columns
+    pass through untouched."""
+    cache_key = (import_type.name, columns, _formats_key(formats) if formats else "")
     if cache_key in _ROW_SHAPES:
         return _ROW_SHAPES[cache_key]
     # From the resolved hints: __required_keys__ is unreliable under postponed annotations.
     hints = get_type_hints(import_type.record_type, include_extras=True)
+    coerce = coercers(import_type.field_kinds, formats)
     cells: list[Any] = []
     for column in columns:
-        hint = hints.get(column)
+        hint = hints.get(column) if column is not None else None
         if hint is None:
             cells.append(Any)
             continue
@@ -228,9 +282,11 @@ def _row_shape(import_type: ImportType, columns: tuple[str, ...]) -> RecordShape
             hint = Annotated[_EMPTY_CELL | get_args(hint)[0], Field(union_mode="left_to_right")]
         elif get_origin(hint) is Required:
             hint = get_args(hint)[0]
+        if column in coerce:
+            hint = Annotated[hint, BeforeValidator(coerce[column])]
         cells.append(hint)
     validator = TypeAdapter(tuple[tuple(cells)]).validator.validate_python  # type: ignore[misc,arg-type]
-    known = [(i, c) for i, c in enumerate(columns) if c in hints]
+    known = [(i, c) for i, c in enumerate(columns) if c is not None and c in hints]
     key_index = columns.index(import_type.natural_key)
 
     def locate(
@@ -250,6 +306,7 @@ def _row_shape(import_type: ImportType, columns: tuple[str, ...]) -> RecordShape
         return str(row[key_index])
 
     shape = RecordShape(validator, locate, key_of, to_item)
-    if len(_ROW_SHAPES) < 256:
-        _ROW_SHAPES[cache_key] = shape
+    if len(_ROW_SHAPES) >= _CACHE_LIMIT:
+        _ROW_SHAPES.clear()
+    _ROW_SHAPES[cache_key] = shape
     return shape

@@ -1,11 +1,25 @@
-"""CSV: header mapping, sniffed delimiter, quoted newlines, BOM, invalid UTF-8 at its line."""
+"""CSV: sniffed delimiter, quoted newlines, encodings, bad bytes and bad rows at their line.
+
+The reader knows nothing of fields: it hands the header as written (`columns`) and rows of
+cells; `import_types.mapping.resolve_columns` decides what each column feeds.
+
+Encodings: UTF-8 with or without a BOM and UTF-16 with a BOM are read without being declared;
+any other encoding is read when the mapping declares it. Undeclared non-UTF-8 bytes are not
+guessed into text (a Windows-1252 and a Windows-1250 file hold the same bytes for different
+names): each row they spoil is an `invalid_encoding` error that names the encoding the file
+most likely has (charset-normalizer), so the fix is one word in the mapping.
+"""
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
+import re
 from collections.abc import Iterator
 from typing import IO
+
+from charset_normalizer import from_bytes
 
 from intake.ingest.records import FileLevelError, ReadEvent
 from intake.models.domain import RowError
@@ -13,6 +27,10 @@ from intake.models.domain import RowError
 DELIMITERS = (",", ";", "\t", "|")
 READ_BUFFER = 1024 * 1024
 MAX_RECORD_CHARS = 1024 * 1024
+# How much of the file's start names its likely encoding when its bytes are not UTF-8.
+GUESS_BYTES = 64 * 1024
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+_UNDECODED = re.compile("[\ud800-\udfff]")
 
 
 class CsvRecords:
@@ -28,34 +46,45 @@ class CsvRecords:
         self,
         stream: IO[bytes],
         *,
-        required: tuple[str, ...],
         delimiter: str | None = None,
+        encoding: str | None = None,
         max_record_chars: int = MAX_RECORD_CHARS,
     ) -> None:
         self._stream = stream
-        self._required = required
         self._delimiter = delimiter
+        self._encoding = encoding
         self._max = max_record_chars
         self.columns: tuple[str, ...] | None = None
+        self.encoding: str | None = None  # the encoding read with, once iteration started
+        self._likely: str | None = None
 
     def __iter__(self) -> Iterator[ReadEvent]:
         bounded = io.BufferedReader(LineBoundedReader(self._stream, self._max), READ_BUFFER)
-        # surrogateescape keeps invalid bytes as lone surrogates, so a bad byte costs its row,
-        # not the file; utf-8-sig drops a BOM.
-        text = io.TextIOWrapper(bounded, encoding="utf-8-sig", errors="surrogateescape", newline="")
+        head = bounded.peek(GUESS_BYTES)[:GUESS_BYTES]
+        encoding = self._encoding or ("utf-16" if head[:2] in _UTF16_BOMS else "utf-8")
+        # utf-8-sig drops a BOM; surrogateescape keeps invalid bytes as lone surrogates, so a
+        # bad byte costs its row, not the file.
+        codec = "utf-8-sig" if encoding == "utf-8" else encoding
+        self.encoding = encoding
+        text = io.TextIOWrapper(bounded, encoding=codec, errors="surrogateescape", newline="")
         first = text.readline()
         if not first.strip():
             raise FileLevelError(
                 RowError(line=1, code="missing_header", message="the file is empty")
             )
         delimiter = self._delimiter or sniff_delimiter(first)
-        header = [h.strip() for h in next(csv.reader([first], delimiter=delimiter))]
-        _check_header(header, self._required)
-        self.columns = tuple(header)
+        header = next(csv.reader([first], delimiter=delimiter))
+        # Bad bytes in a header cell are reported (line 1) and kept out of the names, which
+        # the result lists and DynamoDB stores (it refuses lone surrogates).
+        self.columns = tuple(_UNDECODED.sub("\ufffd", h.strip()) for h in header)
         width = len(header)
         csv.field_size_limit(self._max)
         reader = csv.reader(text, delimiter=delimiter, strict=False)
         consumed = 1  # lines read so far; the next record starts on the line after
+        if not _decodes(head, encoding):
+            self._likely = likely_encoding(head)
+        if _has_surrogates(first):
+            yield self._undecodable_error(1, 1, None, first)
         try:
             for row in reader:
                 line = consumed + 1
@@ -63,37 +92,42 @@ class CsvRecords:
                 if not row:  # a blank line
                     continue
                 if not "".join(row).isascii():
-                    bad = _undecodable(row, header)
+                    bad = _undecodable(row)
                     if bad is not None:
-                        yield RowError(
-                            line=line,
-                            column=bad[0],
-                            field=bad[1],
-                            code="invalid_encoding",
-                            message="the row is not valid UTF-8",
-                        )
+                        column = bad + 1
+                        name = self.columns[bad] if bad < width else None
+                        yield self._undecodable_error(line, column, name, row[bad])
                         continue
                 if len(row) != width:
-                    yield RowError(
-                        line=line,
-                        code="wrong_column_count",
-                        message=f"expected {width} columns, found {len(row)}",
-                    )
+                    yield _wrong_width(line, row, width, delimiter)
                     continue
                 yield line, row
         except csv.Error as exc:  # a quoted field that never ends grows past the limit
             raise FileLevelError(_too_large(consumed + 1, self._max)) from exc
 
+    def _undecodable_error(self, line: int, column: int, name: str | None, cell: str) -> RowError:
+        if self._likely is None:  # the file's start was clean: guess from the spoilt cell
+            self._likely = likely_encoding(cell.encode("utf-8", "surrogateescape")) or ""
+        message = f"the row is not valid {self.encoding.upper() if self.encoding else 'UTF-8'}"
+        if self._likely:
+            message += (
+                f"; the file is most likely {self._likely}: declare it as the mapping's encoding"
+                f' ("mapping": {{"encoding": "{self._likely}"}})'
+            )
+        return RowError(
+            line=line, column=column, field=name, code="invalid_encoding", message=message
+        )
+
 
 def read_csv(
     stream: IO[bytes],
     *,
-    required: tuple[str, ...],
     delimiter: str | None = None,
+    encoding: str | None = None,
     max_record_chars: int = MAX_RECORD_CHARS,
 ) -> CsvRecords:
     return CsvRecords(
-        stream, required=required, delimiter=delimiter, max_record_chars=max_record_chars
+        stream, delimiter=delimiter, encoding=encoding, max_record_chars=max_record_chars
     )
 
 
@@ -139,36 +173,74 @@ def sniff_delimiter(header_line: str) -> str:
     return best if counts[best] else ","
 
 
-def _check_header(header: list[str], required: tuple[str, ...]) -> None:
-    seen: set[str] = set()
-    for i, name in enumerate(header, start=1):
-        if not name:
-            raise FileLevelError(
-                RowError(line=1, column=i, code="empty_column_name", message="a column has no name")
-            )
-        if name in seen:
-            raise FileLevelError(
-                RowError(
-                    line=1, column=i, field=name, code="duplicate_column", message="column repeated"
-                )
-            )
-        seen.add(name)
-    for name in required:
-        if name not in seen:
-            raise FileLevelError(
-                RowError(
-                    line=1,
-                    field=name,
-                    code="missing_column",
-                    message=f"the header has no {name} column",
-                )
-            )
+def _wrong_width(line: int, row: list[str], width: int, delimiter: str) -> RowError:
+    if len(row) == 1 and width > 1 and delimiter in row[0]:
+        # `"12,John,Doe,..."`: a tool quoted the whole line instead of its fields.
+        return RowError(
+            line=line,
+            code="quoted_row",
+            message=f"the whole row is quoted as one cell; expected {width} columns",
+        )
+    return RowError(
+        line=line,
+        code="wrong_column_count",
+        message=f"expected {width} columns, found {len(row)}",
+    )
 
 
-def _undecodable(row: list[str], header: list[str]) -> tuple[int, str | None] | None:
+def _has_surrogates(text: str) -> bool:
+    return not text.isascii() and _undecodable([text]) is not None
+
+
+def _undecodable(row: list[str]) -> int | None:
+    """The index of the first cell holding bytes the encoding could not decode."""
     for i, value in enumerate(row):
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
-            return i + 1, header[i] if i < len(header) else None
+            return i
     return None
+
+
+def _decodes(head: bytes, encoding: str) -> bool:
+    decoder = codecs.getincrementaldecoder(encoding)()
+    try:
+        decoder.decode(head, final=False)  # a character cut at the sample's end is fine
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+# charset-normalizer's names -> the names a mapping declares (models/mapping.py Encoding).
+_DECLARED_NAMES = {
+    "cp1250": "windows-1250",
+    "cp1251": "windows-1251",
+    "cp1252": "windows-1252",
+    "latin_1": "iso-8859-1",
+    "iso8859_2": "iso-8859-2",
+    "iso8859_15": "iso-8859-15",
+    "mac_roman": "mac-roman",
+    "utf_16": "utf-16",
+    "utf_8": "utf-8",
+}
+
+
+_CANDIDATES = [name for name in _DECLARED_NAMES if name not in ("utf_8", "utf_16")]
+_PREFERRED = "cp1252"
+
+
+def likely_encoding(sample: bytes) -> str | None:
+    """The encoding charset-normalizer finds most likely for `sample`, as a mapping names it.
+
+    Only encodings a mapping can declare are considered. Short Western text decodes without
+    chaos in several of them (Müller is the same bytes in windows-1250 and windows-1252);
+    among equally clean readings, windows-1252 (what Excel writes on Western Windows) wins.
+    """
+    matches = from_bytes(sample, cp_isolation=_CANDIDATES)
+    best = matches.best()
+    if best is None:
+        return None
+    for match in matches:
+        if _PREFERRED in match.could_be_from_charset and match.chaos <= best.chaos:
+            return _DECLARED_NAMES[_PREFERRED]
+    return _DECLARED_NAMES.get(best.encoding, best.encoding.replace("_", "-"))

@@ -5,18 +5,25 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import IO
 
-from intake.import_types import ImportType
 from intake.ingest.csv_reader import read_csv
 from intake.ingest.json_readers import read_json, read_jsonl
 from intake.ingest.records import ReadEvent
+from intake.models.mapping import Mapping
 
 
 def read_records(
-    stream: IO[bytes], media_type: str, import_type: ImportType, *, delimiter: str | None = None
+    stream: IO[bytes],
+    media_type: str,
+    *,
+    mapping: Mapping | None = None,
+    delimiter: str | None = None,
 ) -> Iterable[ReadEvent]:
-    """`delimiter` is the declared CSV delimiter; without one it is sniffed from the header."""
+    """Records of one stream. The mapping says how to read it (encoding, delimiter, sheet);
+    `delimiter` is the file's older `csv_delimiter`, which the mapping's own one overrides.
+    Without either, the delimiter is sniffed from the header."""
+    mapping = mapping or Mapping()
     if media_type == "text/csv":
-        return read_csv(stream, required=import_type.required_fields, delimiter=delimiter)
+        return read_csv(stream, delimiter=mapping.delimiter or delimiter, encoding=mapping.encoding)
     if media_type == "application/x-ndjson":
         return read_jsonl(stream)
     if media_type == "application/json":

@@ -21,8 +21,12 @@ ReadEvent = tuple[int | None, Any] | RowError
 
 
 class FileLevelError(Exception):
-    """The file cannot be read further (bad header, broken JSON syntax): the run fails here."""
+    """The file cannot be read further (bad header, broken JSON syntax): the run fails here.
 
-    def __init__(self, error: RowError) -> None:
+    `error` is the first (the file's reason); `errors` all of them (e.g. one per required
+    field no column maps to)."""
+
+    def __init__(self, error: RowError, *more: RowError) -> None:
         super().__init__(error.message)
         self.error = error
+        self.errors = (error, *more)

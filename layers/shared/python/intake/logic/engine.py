@@ -11,9 +11,12 @@ from pydantic import ValidationError
 
 from intake.dal.record_sink import Sink
 from intake.import_types import ImportType
+from intake.import_types.base import RecordShape
+from intake.import_types.mapping import resolve_columns
 from intake.ingest.error_report import ErrorCollector
 from intake.ingest.records import FileLevelError, ReadEvent
-from intake.models.domain import ImportResult, RowError
+from intake.models.domain import ColumnUsage, ImportResult, RowError
+from intake.models.mapping import Mapping
 
 
 @dataclass
@@ -31,14 +34,19 @@ def validate_records(
     on_progress: Callable[[int], None] | None = None,
     progress_every: int = 5000,
     member: str | None = None,
+    mapping: Mapping | None = None,
 ) -> Outcome:
     """One pass over the records. With a sink, valid records are written as they come.
 
-    `member` names the archive member the records come from; every error then carries it.
+    A reader of rows under a header (CSV, Excel) has `columns`: the mapping (or the type's
+    names and aliases) decides what each column feeds, and the result lists what each one was
+    used for. JSON records are dicts whose keys are matched the same way, per distinct set of
+    keys. `member` names the archive member the records come from; every error carries it.
     """
     result = ImportResult()
     put = sink.put if sink is not None else None
     file_error = None
+    keys: KeyMatcher | None = None
     total = valid = invalid = 0
     try:
         iterator = iter(events)
@@ -48,7 +56,19 @@ def validate_records(
             # Rows of cells without their header (e.g. a reader wrapped in iter()): refuse,
             # rather than report every row invalid.
             raise TypeError("rows of cells need the reader's columns: pass the reader itself")
-        shape = import_type.shape_for(columns)
+        sheet = getattr(events, "sheet", None)
+        formats = mapping.formats if mapping else {}
+        if columns is not None:
+            plan = resolve_columns(import_type, columns, mapping, file=member, sheet=sheet)
+            result.columns = plan.usage
+            if plan.errors:
+                raise FileLevelError(*plan.errors)
+            shape = import_type.shape_for(plan.fields, formats)
+        else:
+            keys = KeyMatcher(import_type, mapping, member)
+            shape = keys.shape(import_type.shape_for(None, formats))
+        if sheet is not None:
+            shape = in_sheet(shape, sheet)
         validate, locate, key_of, to_item = (
             shape.validate,
             shape.locate,
@@ -76,10 +96,89 @@ def validate_records(
             if on_progress is not None and total % progress_every == 0:
                 on_progress(total)
     except FileLevelError as exc:
-        file_error = exc.error.model_copy(update={"file": member}) if member else exc.error
-        errors.add(file_error)
+        located = [e.model_copy(update={"file": member}) if member else e for e in exc.errors]
+        file_error = located[0]
+        for error in located:
+            errors.add(error)
+    if keys is not None and keys.notable:
+        result.columns = keys.usage
     result.rows_total, result.rows_valid, result.rows_invalid = total, valid, invalid
     if sink is not None:
         result.rows_written = sink.flush()
     result.errors_truncated = errors.truncated
     return Outcome(result, file_error)
+
+
+class KeyMatcher:
+    """JSON records: keys matched to fields like a header is (mapping first, then names and
+    aliases), once per distinct set of keys; keys nothing uses are listed, as columns are."""
+
+    MAX_LISTED = 100
+
+    def __init__(self, import_type: ImportType, mapping: Mapping | None, member: str | None):
+        self._type = import_type
+        self._mapping = mapping
+        self._member = member
+        self._renames: dict[tuple[str, ...], dict[str, str] | None] = {}
+        self.usage = ColumnUsage()
+        self._listed: set[str] = set()
+
+    @property
+    def notable(self) -> bool:
+        """Worth listing: a key was renamed or left unused (not when every key is a field's
+        own name)."""
+        return bool(self.usage.unused) or any(c.header != c.field for c in self.usage.mapped)
+
+    def shape(self, inner: RecordShape) -> RecordShape:
+        validate = inner.validate
+        renames = self._renames
+        plan_for = self._plan
+
+        def renamed(data: Any) -> Any:
+            if type(data) is not dict:
+                return validate(data)
+            keys = tuple(data)
+            rename = renames[keys] if keys in renames else plan_for(keys)
+            if rename is None:  # every key is a field's own name, or unused
+                return validate(data)
+            return validate({rename.get(k, k): v for k, v in data.items()})
+
+        return RecordShape(renamed, inner.locate, inner.key_of, inner.to_item)
+
+    def _plan(self, keys: tuple[str, ...]) -> dict[str, str] | None:
+        plan = resolve_columns(self._type, keys, self._mapping, file=self._member)
+        rename = {k: f for k, f in zip(keys, plan.fields, strict=True) if f and f != k}
+        for column in plan.usage.unused:
+            if column.header not in self._listed and len(self._listed) < self.MAX_LISTED:
+                self._listed.add(column.header)
+                self.usage.unused.append(column.model_copy(update={"column": None}))
+        for column in plan.usage.mapped:
+            if column.header not in self._listed and len(self._listed) < self.MAX_LISTED:
+                self._listed.add(column.header)
+                self.usage.mapped.append(column.model_copy(update={"column": None}))
+        # plan.errors (required fields no key feeds) are not used: a JSON record without a
+        # required field is that record's `required` error, located at its line.
+        result = rename or None
+        if len(self._renames) < 1024:
+            self._renames[keys] = result
+        return result
+
+
+def in_sheet(shape: RecordShape, sheet: str) -> RecordShape:
+    """Errors located on a spreadsheet also carry the sheet and the column's letter."""
+    from intake.ingest.xlsx_reader import column_letter
+
+    locate = shape.locate
+
+    def located(exc: ValidationError, *, line: int | None, file: str | None = None) -> Any:
+        return [
+            e.model_copy(
+                update={
+                    "sheet": sheet,
+                    "column_letter": column_letter(e.column - 1) if e.column else None,
+                }
+            )
+            for e in locate(exc, line=line, file=file)
+        ]
+
+    return RecordShape(shape.validate, located, shape.key_of, shape.to_item)

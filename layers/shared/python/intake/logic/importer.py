@@ -27,7 +27,14 @@ from intake.keys import report_key
 from intake.logic.bundles import run_bundle
 from intake.logic.engine import Outcome, validate_records
 from intake.models.db import iso
-from intake.models.domain import FileRecord, FileStatus, ImportResult, Progress, RowError
+from intake.models.domain import (
+    ColumnUsage,
+    FileRecord,
+    FileStatus,
+    ImportResult,
+    Progress,
+    RowError,
+)
 from intake.models.messages import ImportMessage
 from intake.observability import logger, metrics
 from intake.settings import get_settings
@@ -173,9 +180,11 @@ def _pass(
         stream, counter = open_bytes(body)
         tracker = _ProgressTracker(record, lambda: counter.bytes_read)
         events = read_records(
-            stream, record.media_type, import_type, delimiter=record.csv_delimiter
+            stream, record.media_type, mapping=record.mapping, delimiter=record.csv_delimiter
         )
-        return validate_records(events, import_type, errors, sink=sink, on_progress=tracker)
+        return validate_records(
+            events, import_type, errors, sink=sink, on_progress=tracker, mapping=record.mapping
+        )
 
 
 def _archive_pass(
@@ -207,9 +216,7 @@ def _archive_pass(
                     RowError(code="empty_archive", message="the archive holds no files")
                 )
             for info in archive.members:
-                outcome = _member_pass(
-                    archive, info, import_type, errors, sink, tracker, record.csv_delimiter
-                )
+                outcome = _member_pass(archive, info, import_type, errors, sink, tracker, record)
                 if outcome is None:
                     continue
                 _add(total, outcome.result)
@@ -231,7 +238,7 @@ def _member_pass(
     errors: ErrorCollector,
     sink: Sink | None,
     tracker: Callable[[int], None],
-    delimiter: str | None,
+    record: FileRecord,
 ) -> Outcome | None:
     media_type = member_media_type(info.filename)
     if media_type is None:
@@ -244,9 +251,17 @@ def _member_pass(
         )
         return None
     with archive.open(info) as stream:
-        events = read_records(stream, media_type, import_type, delimiter=delimiter)
+        events = read_records(
+            stream, media_type, mapping=record.mapping, delimiter=record.csv_delimiter
+        )
         return validate_records(
-            events, import_type, errors, sink=sink, on_progress=tracker, member=info.filename
+            events,
+            import_type,
+            errors,
+            sink=sink,
+            on_progress=tracker,
+            member=info.filename,
+            mapping=record.mapping,
         )
 
 
@@ -255,6 +270,11 @@ def _add(total: ImportResult, part: ImportResult) -> None:
     total.rows_valid += part.rows_valid
     total.rows_invalid += part.rows_invalid
     total.rows_written += part.rows_written
+    if part.columns is not None:  # each member's columns, named by member
+        if total.columns is None:
+            total.columns = ColumnUsage()
+        total.columns.mapped += part.columns.mapped
+        total.columns.unused += part.columns.unused
 
 
 class _ProgressTracker:

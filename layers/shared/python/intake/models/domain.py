@@ -85,9 +85,10 @@ class Progress(BaseModel):
 
 
 class SourceColumn(BaseModel):
-    """A column of the partner's file: its position (1-based) and its header as written."""
+    """A column of the partner's file: its position (1-based; none for a JSON key) and its
+    header as written."""
 
-    column: int
+    column: int | None = Field(default=None, exclude_if=absent)
     header: str
     file: str | None = Field(default=None, exclude_if=absent)  # archive member
 

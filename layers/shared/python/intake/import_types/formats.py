@@ -1,0 +1,106 @@
+"""A mapping's per-field formats as pydantic before-validators (design.md, "Partner files").
+
+Each one turns a cell as the partner wrote it into what the field's own type reads: a date
+written `31.12.2024` under `{"date": "%d.%m.%Y"}` becomes a date; `1.234,5` under
+`{"decimal": ",", "thousands": "."}` becomes `1234.5`; `ja` under `{"true": ["ja"]}` becomes
+True. Anything else (an empty cell, a value that is already typed, as Excel date cells are)
+passes through untouched for the field's own rules. A value the format cannot read is a
+located error with the field's usual code (invalid_date, invalid_number, invalid_boolean).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import date, datetime
+from typing import Any
+
+from pydantic_core import PydanticCustomError
+
+from intake.import_types.mapping import FieldKind
+from intake.models.mapping import FieldFormat
+
+Coerce = Callable[[Any], Any]
+
+# pydantic error types these validators raise -> our codes. Their messages are ours, so the
+# located error keeps them (prefixed by the field) instead of a generic one.
+FORMAT_ERRORS = {
+    "date_format": "invalid_date",
+    "number_format": "invalid_number",
+    "boolean_words": "invalid_boolean",
+}
+# What a yes/no field takes without a declared format (pydantic's own lax set, spelled out so
+# that declared words extend it rather than replace it).
+DEFAULT_TRUE = ("true", "yes", "y", "1", "on", "t")
+DEFAULT_FALSE = ("false", "no", "n", "0", "off", "f")
+
+
+def coercers(
+    kinds: Mapping[str, FieldKind], formats: Mapping[str, FieldFormat]
+) -> dict[str, Coerce]:
+    """field -> its before-validator, for the fields whose format needs one."""
+    out: dict[str, Coerce] = {}
+    for name, fmt in formats.items():
+        kind = kinds.get(name)
+        if kind == "date" and fmt.date:
+            out[name] = _date(fmt.date)
+        elif kind == "number" and (fmt.decimal or fmt.thousands):
+            out[name] = _number(fmt.decimal or ".", fmt.thousands)
+        elif kind == "boolean" and (fmt.true or fmt.false):
+            out[name] = _boolean(fmt.true or (), fmt.false or ())
+    return out
+
+
+def _date(pattern: str) -> Coerce:
+    example = date(2024, 12, 31).strftime(pattern)
+
+    def parse(value: Any) -> Any:
+        if not isinstance(value, str) or not value.strip():
+            return value
+        try:
+            return datetime.strptime(value.strip(), pattern).date()
+        except ValueError:
+            raise PydanticCustomError(
+                "date_format",
+                "must be a real date written like {example} ({pattern})",
+                {"example": example, "pattern": pattern},
+            ) from None
+
+    return parse
+
+
+def _number(decimal: str, thousands: str | None) -> Coerce:
+    def parse(value: Any) -> Any:
+        if not isinstance(value, str) or not value.strip():
+            return value
+        text = value.strip()
+        if thousands:
+            text = text.replace(thousands, "")
+        if decimal != "." and "." in text:
+            raise PydanticCustomError(
+                "number_format",
+                "must be a number written with {decimal!r} as the decimal separator",
+                {"decimal": decimal},
+            )
+        return text.replace(decimal, ".")
+
+    return parse
+
+
+def _boolean(true: tuple[str, ...] | list[str], false: tuple[str, ...] | list[str]) -> Coerce:
+    words = {w.casefold(): True for w in (*DEFAULT_TRUE, *true)}
+    words.update({w.casefold(): False for w in (*DEFAULT_FALSE, *false)})
+    listed = ", ".join([*true, *false])
+
+    def parse(value: Any) -> Any:
+        if not isinstance(value, str) or not value.strip():
+            return value
+        try:
+            return words[value.strip().casefold()]
+        except KeyError:
+            raise PydanticCustomError(
+                "boolean_words",
+                "must be yes/no, true/false, 1/0 or one of: {listed}",
+                {"listed": listed},
+            ) from None
+
+    return parse
