@@ -247,7 +247,8 @@ def test_error_report_lists_every_error(api, drain, aws):
     assert lines[1:] == [
         ",3,2,email,invalid_email,email is not a valid e-mail address",
         ",4,3,first_name,required,first_name is required and must not be empty",
-        ',4,4,country,invalid_country,"country must be an ISO 3166-1 code (DE, DEU) or an English country name"',
+        ',4,4,country,invalid_country,"country must be an ISO 3166-1 code (DE, DEU) or an '
+        'English country name"',
     ]
 
 
@@ -263,7 +264,9 @@ def test_reimport_leaves_the_same_rows(api, drain, aws):
     assert sorted((r["sk"], r["email"]) for r in records(aws)) == first
 
 
-MISSING_EMAIL = 'no column maps to email. Map one with "mapping": {"columns": {"<header>": "email"}}'
+MISSING_EMAIL = (
+    'no column maps to email. Map one with "mapping": {"columns": {"<header>": "email"}}'
+)
 
 
 def test_header_without_required_column_fails_the_file(api, drain, aws):

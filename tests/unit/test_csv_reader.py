@@ -1,4 +1,4 @@
-"""CSV reader: the header as written, delimiters, physical line numbers, encoding problems located."""
+"""CSV reader: the header as written, delimiters, physical lines, encoding problems located."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from intake.ingest.csv_reader import CsvRecords, read_csv
 from intake.ingest.records import FileLevelError, RawRecord
 from intake.ingest.streams import open_bytes
 from intake.models.domain import RowError
-
 
 NOT_UTF8_LIKELY_1252 = (
     "the row is not valid UTF-8; the file is most likely windows-1252: declare it as the "

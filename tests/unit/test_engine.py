@@ -133,7 +133,8 @@ def test_a_bad_header_fails_the_file_and_is_reported(
         line=1,
         field="email",
         code="missing_column",
-        message='no column maps to email. Map one with "mapping": {"columns": {"<header>": "email"}}',
+        message='no column maps to email. Map one with "mapping": '
+        '{"columns": {"<header>": "email"}}',
     )
     assert errors.inline == [outcome.file_error]
     assert outcome.result.model_copy(update={"columns": None}) == ImportResult()
