@@ -216,3 +216,306 @@ def test_profile_writes_contending_on_the_default_both_land(api, monkeypatch):
     assert calls["n"] >= 2
     monkeypatch.setattr(profile_repository, "_default_name", real_default_name)
     assert _defaults(api) == {"second"}
+
+
+# --- mappings and profiles on declarations --------------------------------------------------------
+
+# A partner's export: its own headers, `;`, DD.MM.YYYY dates.
+EU_CSV = (
+    "Kundennummer;E-Mail;First Name;Last Name;Country;Subscription Date\n"
+    "k-1;ada@example.com;Ada;Lovelace;GB;05.01.2024\n"
+    "k-2;jose@example.com;Jos\u00e9;Garc\u00eda;ES;31.12.2023\n"
+).encode()
+
+
+def test_declare_with_an_inline_mapping_stores_it_and_the_run_uses_it(api, drain):
+    file_id = declare_and_upload(api, EU_CSV, mapping=EU_MAPPING, auto_import=True)
+    drain()
+    view = api("GET", f"/files/{file_id}")[1]
+    assert view["mapping"] == EU_MAPPING
+    assert "profile" not in view
+    assert view["status"] == "SUCCEEDED", view
+    assert view["result"]["rows_written"] == 2
+
+
+def test_declare_with_a_profile_copies_its_mapping(api, drain):
+    put_profile(api, "eu-crm")
+    file_id = declare_and_upload(api, EU_CSV, profile="eu-crm", auto_import=True)
+    # When the profile changes after the declaration
+    put_profile(api, "eu-crm", mapping={"columns": {"Mail": "email"}})
+    drain()
+    # Then the file keeps the mapping it was declared with (a snapshot)
+    view = api("GET", f"/files/{file_id}")[1]
+    assert view["profile"] == "eu-crm"
+    assert view["mapping"] == EU_MAPPING
+    assert view["status"] == "SUCCEEDED", view
+    assert view["result"]["rows_written"] == 2
+
+
+def test_a_file_without_mapping_shows_none(api):
+    file_id = declare_and_upload(api, b"external_id,email\nx,x@example.com\n")
+    view = api("GET", f"/files/{file_id}")[1]
+    assert "mapping" not in view and "profile" not in view
+
+
+def _declare(api: Any, **fields: Any) -> tuple[int, Any]:
+    return api(
+        "POST",
+        "/files",
+        body={
+            "name": "eu.csv",
+            "media_type": "text/csv",
+            "size": len(EU_CSV),
+            "import_type": "contacts",
+            **fields,
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "code"),
+    [
+        ({"mapping": EU_MAPPING, "profile": "eu-crm"}, "profile", "mapping_and_profile"),
+        ({"profile": "nobody-saved-this"}, "profile", "unknown_profile"),
+        (
+            {"mapping": {"columns": {"Kundennummer": "customer_no"}}},
+            "mapping.columns.Kundennummer",
+            "unknown_field",
+        ),
+        (
+            {"mapping": {"formats": {"first_name": {"decimal": ","}}}},
+            "mapping.formats.first_name.decimal",
+            "format_does_not_fit",
+        ),
+        ({"profile": "../eu"}, "profile", "string_pattern_mismatch"),
+    ],
+)
+def test_a_declaration_with_a_bad_mapping_or_profile_is_422_and_stores_nothing(
+    api, fields, field, code
+):
+    put_profile(api, "eu-crm")
+    status, answer = _declare(api, **fields)
+    assert status == 422, answer
+    assert {"field": field, "code": code} in [
+        {"field": d["field"], "code": d["code"]} for d in answer["error"]["details"]
+    ], answer
+    assert api("GET", "/files")[1]["items"] == []
+
+
+def test_another_tenants_profile_is_unknown(api):
+    put_profile(api, "eu-crm", tenant="globex")
+    status, answer = _declare(api, profile="eu-crm")
+    assert status == 422
+    assert answer["error"]["details"][0]["code"] == "unknown_profile"
+
+
+def test_a_mapping_for_a_bundle_type_is_422(api):
+    status, answer = api(
+        "POST",
+        "/files",
+        body={
+            "name": "event.zip",
+            "media_type": "application/zip",
+            "size": 100,
+            "import_type": "event",
+            "mapping": {"columns": {"Title": "name"}},
+        },
+    )
+    assert status == 422
+    assert answer["error"]["details"][0] == {
+        "field": "mapping",
+        "code": "mapping_not_supported",
+        "message": answer["error"]["details"][0]["message"],
+    }
+
+
+def test_a_replayed_declaration_with_a_mapping_answers_the_same(api):
+    body = {
+        "name": "eu.csv",
+        "media_type": "text/csv",
+        "size": len(EU_CSV),
+        "import_type": "contacts",
+        "mapping": EU_MAPPING,
+    }
+    headers = {"Idempotency-Key": "eu-export-2024-06"}
+    first = api("POST", "/files", body=body, headers=headers)
+    again = api("POST", "/files", body=body, headers=headers)
+    assert first[0] == again[0] == 201
+    assert again[1]["file_id"] == first[1]["file_id"]
+    assert len(api("GET", "/files")[1]["items"]) == 1
+    # Another mapping under the same key is another request
+    other = {**body, "mapping": {"columns": {"Mail": "email"}}}
+    assert api("POST", "/files", body=other, headers=headers)[0] == 409
+
+
+# --- mappings on import requests ------------------------------------------------------------------
+
+
+def test_an_import_with_a_corrected_mapping_reruns_a_failed_file(api, drain):
+    # Given a file that FAILED on a wrong mapping (its id column mapped from the wrong header)
+    wrong = {**EU_MAPPING, "columns": {"Kunden-Nr": "external_id", "E-Mail": "email"}}
+    file_id = declare_and_upload(api, EU_CSV, mapping=wrong, auto_import=True)
+    drain()
+    failed = api("GET", f"/files/{file_id}")[1]
+    assert failed["status"] == "FAILED", failed
+    assert failed["result"]["rows_written"] == 0
+
+    # When it is imported again with the corrected mapping, with no new upload
+    status, accepted = api("POST", f"/files/{file_id}/import", body={"mapping": EU_MAPPING})
+    assert status == 202, accepted
+    drain()
+
+    # Then the run used the corrected mapping, and the file keeps it for later runs
+    done = api("GET", f"/files/{file_id}")[1]
+    assert done["status"] == "SUCCEEDED", done
+    assert done["result"]["rows_written"] == 2
+    assert done["mapping"] == EU_MAPPING
+    assert api("POST", f"/files/{file_id}/import", body={"check_only": True})[0] == 202
+    drain()
+    again = api("GET", f"/files/{file_id}")[1]
+    assert again["status"] == "VALIDATED" and again["mapping"] == EU_MAPPING
+
+
+def test_an_import_with_a_profile_replaces_an_inline_mapping(api, drain):
+    put_profile(api, "eu-crm")
+    file_id = declare_and_upload(api, EU_CSV, mapping={"delimiter": ";"})
+    drain()
+    status, _ = api("POST", f"/files/{file_id}/import", body={"profile": "eu-crm"})
+    assert status == 202
+    drain()
+    view = api("GET", f"/files/{file_id}")[1]
+    assert view["status"] == "SUCCEEDED", view
+    assert (view["profile"], view["mapping"]) == ("eu-crm", EU_MAPPING)
+    # and an inline mapping afterwards replaces the profile's (the file no longer names it)
+    api("POST", f"/files/{file_id}/import", body={"mapping": {"delimiter": ";"}})
+    view = api("GET", f"/files/{file_id}")[1]
+    assert view["mapping"] == {"delimiter": ";"} and "profile" not in view
+
+
+def test_an_import_without_mapping_keeps_the_files_own(api, drain):
+    put_profile(api, "eu-crm")
+    file_id = declare_and_upload(api, EU_CSV, profile="eu-crm")
+    drain()
+    assert api("POST", f"/files/{file_id}/import", body={})[0] == 202
+    view = api("GET", f"/files/{file_id}")[1]
+    assert (view["profile"], view["mapping"]) == ("eu-crm", EU_MAPPING)
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ({"profile": "nobody-saved-this"}, "unknown_profile"),
+        ({"mapping": {"columns": {"Kundennummer": "nope"}}}, "unknown_field"),
+        ({"mapping": {}, "profile": "eu-crm"}, "mapping_and_profile"),
+    ],
+)
+def test_a_bad_import_mapping_is_422_and_changes_nothing(api, drain, body, code):
+    put_profile(api, "eu-crm")
+    file_id = declare_and_upload(api, EU_CSV, mapping=EU_MAPPING)
+    drain()
+    status, answer = api("POST", f"/files/{file_id}/import", body=body)
+    assert status == 422, answer
+    assert answer["error"]["details"][0]["code"] == code
+    view = api("GET", f"/files/{file_id}")[1]
+    assert view["status"] == "UPLOADED" and view["mapping"] == EU_MAPPING
+
+
+def test_a_replayed_import_with_a_mapping_answers_the_same(api, drain):
+    file_id = declare_and_upload(api, EU_CSV)
+    drain()
+    headers = {"Idempotency-Key": "rerun-with-mapping"}
+    body = {"check_only": True, "mapping": EU_MAPPING}
+    first = api("POST", f"/files/{file_id}/import", body=body, headers=headers)
+    again = api("POST", f"/files/{file_id}/import", body=body, headers=headers)
+    assert first == again
+    assert first[0] == 202
+    drain()
+    assert api("GET", f"/files/{file_id}")[1]["status"] == "VALIDATED"
+
+
+def test_a_queue_refusal_restores_the_files_mapping(api, drain, monkeypatch):
+    from intake.dal import import_queue
+    from intake.errors import Unavailable
+
+    file_id = declare_and_upload(api, EU_CSV, mapping=EU_MAPPING)
+    drain()
+
+    def refuse(message: Any) -> None:
+        raise Unavailable("the import queue did not accept the request; try again")
+
+    monkeypatch.setattr(import_queue, "send_import", refuse)
+    status, _ = api("POST", f"/files/{file_id}/import", body={"mapping": {"delimiter": ","}})
+    assert status == 503
+    view = api("GET", f"/files/{file_id}")[1]
+    assert view["status"] == "UPLOADED" and view["mapping"] == EU_MAPPING
+
+
+# --- drops ----------------------------------------------------------------------------------------
+
+
+def _drop(aws: Any, key: str, body: bytes) -> None:
+    boto3.client("s3").put_object(Bucket=aws.names.bucket, Key=key, Body=body)
+
+
+def _only_file(api: Any) -> dict[str, Any]:
+    [dropped] = api("GET", "/files")[1]["items"]
+    return dict(dropped)
+
+
+def test_a_drop_under_a_profiles_path_uses_that_profile(api, drain, aws):
+    put_profile(api, "eu-crm")
+    _drop(aws, "drop/acme/contacts/eu-crm/2024/june.csv", EU_CSV)
+    drain()
+    dropped = _only_file(api)
+    assert dropped["status"] == "SUCCEEDED", dropped
+    assert dropped["result"]["rows_written"] == 2
+    assert (dropped["profile"], dropped["mapping"]) == ("eu-crm", EU_MAPPING)
+    # the profile's folder is not a folder of the file
+    assert (dropped["name"], dropped["folder"]) == ("june.csv", "2024")
+
+
+def test_a_drop_right_under_a_profiles_folder_has_no_folder(api, drain, aws):
+    put_profile(api, "eu-crm")
+    _drop(aws, "drop/acme/contacts/eu-crm/june.csv", EU_CSV)
+    drain()
+    dropped = _only_file(api)
+    assert dropped["profile"] == "eu-crm"
+    assert (dropped["name"], dropped["folder"]) == ("june.csv", None)
+
+
+def test_a_drop_with_no_profile_in_its_path_uses_the_default(api, drain, aws):
+    put_profile(api, "other", mapping={"columns": {"Mail": "email"}})
+    put_profile(api, "eu-crm", default=True)
+    _drop(aws, "drop/acme/contacts/partners/june.csv", EU_CSV)
+    drain()
+    dropped = _only_file(api)
+    assert dropped["status"] == "SUCCEEDED", dropped
+    assert (dropped["profile"], dropped["folder"]) == ("eu-crm", "partners")
+
+
+def test_a_drop_without_profile_or_default_is_read_as_is(api, drain, aws):
+    put_profile(api, "eu-crm")  # not the default, and not in the path
+    _drop(aws, "drop/acme/contacts/partners/june.csv", EU_CSV)
+    drain()
+    dropped = _only_file(api)
+    assert "profile" not in dropped and "mapping" not in dropped
+    assert dropped["status"] == "FAILED"  # its headers are not ours: nothing silent
+
+
+def test_a_profile_of_another_type_or_tenant_in_the_path_is_a_folder(api, drain, aws):
+    put_profile(api, "eu-crm", tenant="globex", default=True)
+    _drop(aws, "drop/acme/contacts/eu-crm/june.csv", EU_CSV)
+    drain()
+    dropped = _only_file(api)
+    assert dropped["folder"] == "eu-crm"
+    assert "profile" not in dropped
+
+
+def test_the_default_applies_only_to_its_tenant(api, drain, aws):
+    put_profile(api, "eu-crm", tenant="globex", default=True)
+    put_profile(api, "us-crm", tenant="acme", default=True, mapping={"columns": {"Mail": "email"}})
+    _drop(aws, "drop/globex/contacts/june.csv", EU_CSV)
+    drain()
+    [dropped] = api("GET", "/files", tenant="globex")[1]["items"]
+    assert dropped["profile"] == "eu-crm"
+    assert dropped["status"] == "SUCCEEDED", dropped

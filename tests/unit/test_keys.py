@@ -81,3 +81,27 @@ def test_decode_event_key(raw: str, decoded: str) -> None:
 
 def test_report_key_names_the_run() -> None:
     assert report_key("acme", "f-1", 3) == "reports/acme/f-1/run-3-errors.csv"
+
+
+@pytest.mark.parametrize(
+    ("key", "segment", "rest"),
+    [
+        # The first folder may name a profile (the status table says whether it does)
+        ("drop/acme/contacts/eu-crm/june.csv", "eu-crm", "june.csv"),
+        ("drop/acme/contacts/eu-crm/2024/06/june.csv", "eu-crm", "2024/06/june.csv"),
+        ("drop/acme/contacts/EU_crm.v2/june.csv", "EU_crm.v2", "june.csv"),
+        # No folder: nothing could name a profile
+        ("drop/acme/contacts/june.csv", None, "june.csv"),
+        # A folder no profile can be named (a space, a leading dot, over 64 characters)
+        ("drop/acme/contacts/june 2026/june.csv", None, "june 2026/june.csv"),
+        ("drop/acme/contacts/.hidden/june.csv", None, ".hidden/june.csv"),
+        ("drop/acme/contacts/" + "p" * 65 + "/june.csv", None, "p" * 65 + "/june.csv"),
+    ],
+)
+def test_a_drop_keys_first_folder_may_name_a_profile(
+    key: str, segment: str | None, rest: str
+) -> None:
+    parsed = parse_drop_key(key)
+    assert parsed is not None
+    assert parsed.profile_segment == segment
+    assert parsed.name_after_profile == rest

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import re
+from typing import NamedTuple
 from urllib.parse import unquote_plus
+
+from intake.models.mapping import PROFILE_NAME
 
 UPLOAD_PREFIX = "uploads/"
 DROP_PREFIX = "drop/"
 REPORT_PREFIX = "reports/"
+_PROFILE_SEGMENT = re.compile(PROFILE_NAME)
 
 
 def upload_key(tenant: str, file_id: str) -> str:
@@ -25,11 +30,32 @@ def parse_upload_key(key: str) -> tuple[str, str] | None:
     return None
 
 
-def parse_drop_key(key: str) -> tuple[str, str, str] | None:
+class DropKey(NamedTuple):
+    """A drop/<tenant>/<import_type>/<...name> key. The name's first folder may name a saved
+    profile of the tenant (drop/<tenant>/<type>/<profile>/...): whether it does is the
+    status table's to say (logic.profiles.drop_profile); otherwise it is a folder."""
+
+    tenant: str
+    import_type: str
+    name: str  # the rest of the key, folders included
+
+    @property
+    def profile_segment(self) -> str | None:
+        """The name's first folder, if it could be a profile's name."""
+        first, slash, _ = self.name.partition("/")
+        return first if slash and _PROFILE_SEGMENT.fullmatch(first) else None
+
+    @property
+    def name_after_profile(self) -> str:
+        """The name below the profile's folder (when profile_segment names a profile)."""
+        return self.name.partition("/")[2] if self.profile_segment else self.name
+
+
+def parse_drop_key(key: str) -> DropKey | None:
     """(tenant, import_type, name) of a drop/<tenant>/<import_type>/<...name> key, else None."""
     parts = key.split("/")
     if len(parts) >= 4 and parts[0] + "/" == DROP_PREFIX and all(parts[1:]):
-        return parts[1], parts[2], "/".join(parts[3:])
+        return DropKey(parts[1], parts[2], "/".join(parts[3:]))
     return None
 
 

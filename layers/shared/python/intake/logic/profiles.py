@@ -97,7 +97,13 @@ def chosen_mapping(
 def drop_profile(tenant: str, import_type: str, segment: str | None) -> Profile | None:
     """The profile a drop under drop/<tenant>/<import_type>/<segment>/... uses: the tenant's
     profile named `segment` if it exists and is of the type (the segment then names the
-    profile, not a folder); otherwise the tenant's default for the type, if any."""
+    profile, not a folder); otherwise the tenant's default for the type, if any. None for a
+    type that is not registered or takes no mapping (its drop is rejected or read as is)."""
+    try:
+        if not get_import_type(import_type).takes_mapping:
+            return None
+    except InvalidFields:
+        return None  # an unknown type (any text S3 took): never looked up in the table
     if segment is not None:
         try:
             named = profile_repository.get(tenant, segment)

@@ -18,7 +18,9 @@ from intake.ingest import media
 from intake.ingest.sniff import SNIFF_BYTES, content_mismatch
 from intake.keys import parse_drop_key, parse_upload_key
 from intake.logic.imports import queue_run
+from intake.logic.profiles import drop_profile
 from intake.models.domain import FileRecord, FileStatus
+from intake.models.profile import Profile
 from intake.observability import logger, metrics
 
 _HASH_CHUNK = 8 * 1024 * 1024
@@ -156,7 +158,8 @@ def _digest_fields(record: FileRecord, sha256: str) -> dict[str, str]:
 
 
 def register_drop(created: ObjectVersion) -> None:
-    """A file dropped under drop/<tenant>/<import_type>/ becomes a file and is imported."""
+    """A file dropped under drop/<tenant>/<import_type>/ becomes a file and is imported, with
+    the profile its path names (drop/<tenant>/<type>/<profile>/...) or the type's default."""
     key = created.key
     parsed = parse_drop_key(key)
     assert parsed is not None
@@ -166,7 +169,10 @@ def register_drop(created: ObjectVersion) -> None:
     except NotFound:
         logger.warning("dropped object is gone", extra={"key": key})
         return
-    record, reason = _drop_record(created, tenant, type_name, name, facts)
+    profile = drop_profile(tenant, type_name, parsed.profile_segment)
+    if profile is not None and profile.name == parsed.profile_segment:
+        name = parsed.name_after_profile  # the folder names the profile: not a folder of the file
+    record, reason = _drop_record(created, tenant, type_name, name, facts, profile)
     logger.thread_safe_append_keys(file_id=record.file_id, tenant=tenant)
     verified = _s3_sha256_hex(facts)
     if reason is None and verified:
@@ -210,6 +216,7 @@ def _drop_record(
     type_name: str,
     name: str,
     facts: ObjectFacts,
+    profile: Profile | None = None,
 ) -> tuple[FileRecord, str | None]:
     now = utcnow()
     key = created.key
@@ -241,6 +248,9 @@ def _drop_record(
         object_version=facts.version_id,
         origin="drop",
         folder=name.rsplit("/", 1)[0] if "/" in name else None,
+        # the profile's mapping as it is now (a snapshot, like a declaration's)
+        mapping=profile.mapping if profile else None,
+        profile=profile.name if profile else None,
         reason=reason,
     )
     return record, reason
