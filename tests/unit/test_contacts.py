@@ -214,13 +214,31 @@ def test_json_schema_lists_the_fields_and_three_required(contacts: ImportType) -
     assert contacts.required_fields == ("external_id", "email", "first_name")
 
 
-def test_contacts_takes_csv_json_json_lines_and_zip(contacts: ImportType) -> None:
+def test_contacts_takes_csv_json_json_lines_xlsx_and_zip(contacts: ImportType) -> None:
     assert set(contacts.media_types) == {
         "text/csv",
         "application/json",
         "application/x-ndjson",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         "application/zip",
     }
+
+
+def test_blank_optional_cells_are_absent_and_a_bad_one_names_only_its_own_error(
+    contacts: ImportType,
+) -> None:
+    shape = contacts.shape_for(("external_id", "email", "first_name", "country", "city"))
+
+    assert shape.to_item(shape.validate(["c-1", "a@x.io", "Ann", " ", "\t"])) == {
+        "external_id": "c-1",
+        "email": "a@x.io",
+        "first_name": "Ann",
+    }
+    with pytest.raises(ValidationError) as caught:
+        shape.validate(["c-1", "a@x.io", "Ann", "Atlantis", " "])
+    assert [(e.column, e.code) for e in shape.locate(caught.value, line=2)] == [
+        (4, "invalid_country")
+    ]
 
 
 def test_unknown_import_type_is_invalid_fields() -> None:

@@ -112,7 +112,18 @@ def test_last_row_without_a_trailing_newline_is_read() -> None:
 
 
 def test_empty_cells_are_left_out_of_the_record() -> None:
-    assert read(b"a,b,c\n1,,3\n,,\n") == [RawRecord(2, {"a": "1", "c": "3"}), RawRecord(3, {})]
+    assert read(b"a,b,c\n1,,3\n, ,4\n") == [
+        RawRecord(2, {"a": "1", "c": "3"}),
+        RawRecord(3, {"b": " ", "c": "4"}),
+    ]
+
+
+def test_rows_of_empty_cells_are_skipped_like_blank_lines() -> None:
+    # Excel leaves `,,,,` rows below the data when a range is cleared rather than deleted.
+    assert read(b"a,b,c\n1,2,3\n,,\n,,\r\n4,5,6\n") == [
+        RawRecord(2, {"a": "1", "b": "2", "c": "3"}),
+        RawRecord(5, {"a": "4", "b": "5", "c": "6"}),
+    ]
 
 
 def test_valid_non_ascii_utf8_is_kept() -> None:

@@ -9,7 +9,8 @@ from datetime import date
 from functools import cached_property
 from typing import Annotated, Any, Literal, NotRequired, Required, get_args, get_origin
 
-from pydantic import BeforeValidator, Field, TypeAdapter, ValidationError
+from pydantic import AfterValidator, BeforeValidator, Field, TypeAdapter, ValidationError
+from pydantic_core import PydanticCustomError
 from typing_extensions import TypedDict, get_type_hints
 
 from intake.import_types.formats import FORMAT_ERRORS, coercers
@@ -172,13 +173,13 @@ class ImportType:
         """One RowError per failing field. With `columns` (the field each cell feeds),
         locations are cell positions: the error names the field and the column."""
         problems = exc.errors(include_url=False, include_input=False)
-        failing = {p["loc"][:1] for p in problems if p["type"] != "literal_error"}
+        failing = {p["loc"][:1] for p in problems if p["type"] not in _BRANCH_NOISE}
         out = []
         for err in problems:
             loc = err["loc"]
-            # "" is accepted for optional cells by a Literal[""] branch: its error is noise
-            # when the other branch says what is wrong.
-            if err["type"] == "literal_error" and loc[:1] in failing:
+            # "" (and blank text) is accepted for optional cells by extra union branches:
+            # their errors are noise when the field's own branch says what is wrong.
+            if err["type"] in _BRANCH_NOISE and loc[:1] in failing:
                 continue
             column = None
             if columns is not None and loc and isinstance(loc[0], int):
@@ -228,10 +229,22 @@ def _is_union_tag(part: Any) -> bool:
     return isinstance(part, str) and ("[" in part or "-" in part or part in _BRANCH_NAMES)
 
 
+_BRANCH_NOISE = frozenset({"literal_error", "not_blank"})
 _BRANCH_NAMES = frozenset({"str", "date", "int", "float", "bool", "none", "datetime"})
 _VALIDATORS: dict[tuple[str, ...], Callable[[Any], Any]] = {}
 _ROW_SHAPES: dict[tuple[Any, ...], RecordShape] = {}
 _EMPTY_CELL = Literal[""]
+
+
+def _blank(value: str) -> str:
+    """The last branch of an optional cell: whitespace only is as empty as "" (absent)."""
+    if value.strip():
+        raise PydanticCustomError("not_blank", "not blank")
+    return ""
+
+
+# Tried only after "" and the field's own type failed: no cost on the common path.
+_BLANK_CELL = Annotated[str, AfterValidator(_blank)]
 _CACHE_LIMIT = 256
 
 
@@ -279,7 +292,9 @@ def _row_shape(
             cells.append(Any)
             continue
         if get_origin(hint) is NotRequired:
-            hint = Annotated[_EMPTY_CELL | get_args(hint)[0], Field(union_mode="left_to_right")]
+            hint = Annotated[
+                _EMPTY_CELL | get_args(hint)[0] | _BLANK_CELL, Field(union_mode="left_to_right")
+            ]
         elif get_origin(hint) is Required:
             hint = get_args(hint)[0]
         if column in coerce:

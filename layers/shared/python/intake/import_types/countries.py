@@ -40,6 +40,7 @@ FORMER_NAMES = {
     "Cape Verde": "CV",  # Cabo Verde since 2013
     "East Timor": "TL",
     "Ivory Coast": "CI",
+    "United States Virgin Islands": "VI",  # ISO: Virgin Islands, U.S.
 }
 _PUNCTUATION = re.compile(r"[^\w\s]+")
 _SPACES = re.compile(r"\s+")
@@ -53,39 +54,51 @@ def _fold(text: str) -> str:
     return _SPACES.sub(" ", _PUNCTUATION.sub(" ", plain)).strip().casefold()
 
 
-@cache
-def _index() -> dict[str, str | None]:
-    """Folded name or code -> alpha-2 (None where a name fits more than one country)."""
-    index: dict[str, str | None] = {}
+_NAMES = ("name", "common_name", "official_name")
 
-    def add(name: str | None, code: str) -> None:
-        if not name:
-            return
-        key = _fold(name)
-        index[key] = code if index.get(key, code) == code else None
+
+@cache
+def _indexes() -> tuple[dict[str, str | None], dict[str, str | None]]:
+    """Folded names and codes -> alpha-2 (None where a name fits more than one country):
+    ISO's own spellings, then the short forms of qualified ones ("Micronesia" from
+    "Micronesia, Federated States of"; "Saint Martin" from "Saint Martin (French part)"),
+    tried only when no own spelling matches, so that "Congo" stays ISO's Congo (CG)."""
+    exact: dict[str, str | None] = {}
+    short: dict[str, str | None] = {}
+
+    def add(index: dict[str, str | None], name: str | None, code: str) -> None:
+        if name:
+            key = _fold(name)
+            index[key] = code if index.get(key, code) == code else None
 
     for country in pycountry.countries:
         code = country.alpha_2
-        for attribute in ("alpha_2", "alpha_3", "name", "common_name", "official_name"):
-            add(getattr(country, attribute, None), code)
+        for attribute in ("alpha_2", "alpha_3", *_NAMES):
+            add(exact, getattr(country, attribute, None), code)
+        for attribute in _NAMES:
+            name = getattr(country, attribute, None) or ""
+            add(short, name.split(",")[0] if "," in name else None, code)
+            add(short, name.split("(")[0] if "(" in name else None, code)
     for name, code in FORMER_NAMES.items():
         assert pycountry.countries.get(alpha_2=code) is not None, code
-        add(name, code)
-    return index
+        add(exact, name, code)
+    return exact, short
 
 
 @lru_cache(maxsize=4096)
 def alpha2(text: str) -> str | None:
     """The alpha-2 code `text` names, or None if it names no country (or more than one)."""
-    index = _index()
     candidates = [text]
     parts = _PARTS.match(text)
     if parts:
         candidates += [parts.group(1), parts.group(2)]
-    for candidate in candidates:
-        code = index.get(_fold(candidate))
-        if code:
-            return code
+    keys = [_fold(c) for c in candidates]
+    # "Pitcairn Islands", "Svalbard & Jan Mayen Islands": ISO leaves the "Islands" out.
+    keys += [k.removesuffix(" islands") for k in keys if k.endswith(" islands")]
+    for index in _indexes():
+        for key in keys:
+            if key in index:
+                return index[key]
     return None
 
 

@@ -89,8 +89,8 @@ class CsvRecords:
             for row in reader:
                 line = consumed + 1
                 consumed = reader.line_num + 1
-                if not row:  # a blank line
-                    continue
+                if not row or (not row[0] and not any(row)):
+                    continue  # a blank line, or a row of empty cells (`,,,,` Excel leaves)
                 if not "".join(row).isascii():
                     bad = _undecodable(row)
                     if bad is not None:
