@@ -10,6 +10,7 @@ located error with the field's usual code (invalid_date, invalid_number, invalid
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from typing import Any
@@ -69,21 +70,36 @@ def _date(pattern: str) -> Coerce:
 
 
 def _number(decimal: str, thousands: str | None) -> Coerce:
+    other = "." if decimal == "," else ","
+    grouped = (
+        re.compile(
+            rf"^[+-]?\d{{1,3}}(?:{re.escape(thousands)}\d{{3}})*(?:{re.escape(decimal)}\d+)?$"
+        )
+        if thousands
+        else None
+    )
+
     def parse(value: Any) -> Any:
         if not isinstance(value, str) or not value.strip():
             return value
         text = value.strip()
-        if thousands:
-            text = text.replace(thousands, "")
-        if decimal != "." and "." in text:
-            raise PydanticCustomError(
-                "number_format",
-                "must be a number written with {decimal!r} as the decimal separator",
-                {"decimal": decimal},
-            )
+        if grouped is not None and thousands in text:  # type: ignore[operator]
+            if not grouped.match(text):  # `12.5` is no German number: groups are 3 digits
+                raise _not_a_number(decimal)
+            text = text.replace(thousands, "")  # type: ignore[arg-type]
+        if other in text and other != thousands:
+            raise _not_a_number(decimal)
         return text.replace(decimal, ".")
 
     return parse
+
+
+def _not_a_number(decimal: str) -> PydanticCustomError:
+    return PydanticCustomError(
+        "number_format",
+        "must be a number written with '{decimal}' as the decimal separator",
+        {"decimal": decimal},
+    )
 
 
 def _boolean(true: tuple[str, ...] | list[str], false: tuple[str, ...] | list[str]) -> Coerce:
