@@ -25,6 +25,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from intake.import_types import all_import_types
+from intake.ingest import media
 from intake.models.domain import (
     CsvDelimiter,
     FileRecord,
@@ -139,7 +140,7 @@ class DeclareFileRequest(BaseModel):
             "examples": [
                 {
                     "name": "contacts.csv",
-                    "media_type": "text/csv",
+                    "media_type": media.CSV,
                     "size": 1024,
                     "import_type": "contacts",
                     "tags": ["crm"],
