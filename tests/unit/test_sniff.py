@@ -191,3 +191,32 @@ def test_an_old_xls_declared_as_csv_is_named() -> None:
     assert content_mismatch(OLD_XLS, "text/csv") == (
         "the content is an old Excel .xls (binary) file, not text/csv"
     )
+
+
+class _Unseekable(io.RawIOBase):
+    """A pipe-like sink: zipfile then writes each member's sizes after its data (flag bit 3),
+    as streaming xlsx writers do; the next header is found by its signature."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b: bytes) -> int:  # type: ignore[override]
+        self.data += b
+        return len(b)
+
+
+def test_a_streamed_workbook_with_sizes_after_the_data_is_still_a_workbook() -> None:
+    sink = _Unseekable()
+    with zipfile.ZipFile(sink, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name in ("[Content_Types].xml", "_rels/.rels", "docProps/app.xml", "xl/workbook.xml"):
+            archive.writestr(name, b"<x/>" * 100)
+    head = bytes(sink.data)
+    assert head[6] & 0x08  # the first local header defers its sizes
+
+    assert content_mismatch(head, XLSX) is None
+    assert content_mismatch(head, "text/csv") == (
+        "the content is an Excel workbook (.xlsx), not text/csv"
+    )
