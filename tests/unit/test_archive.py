@@ -10,7 +10,8 @@ from collections.abc import Iterable
 
 import pytest
 
-from intake.ingest.archive import Archive, ArchiveLimits, member_media_type
+from intake.ingest.archive import Archive, ArchiveLimits
+from intake.ingest.media import member_media_type
 from intake.ingest.records import FileLevelError
 
 ZEROS_10MB = b"\0" * (10 * 1024 * 1024)

@@ -94,3 +94,22 @@ def test_contacts_take_workbooks_and_drops_named_xlsx_map_to_them() -> None:
     contacts = get_import_type("contacts")
     assert media.XLSX in contacts.media_types
     assert media.media_type_for_name("drop/acme/contacts/export.xlsx") in contacts.media_types
+
+
+def test_no_layer_module_but_media_spells_a_data_media_type() -> None:
+    """One fact, one place: readers, sniffing, uploads and types name media types through
+    intake.ingest.media (HTTP's own application/json in the API layer is not a file type)."""
+    from pathlib import Path
+
+    import intake
+
+    spelled = tuple(
+        f'"{t}"' for t in ("text/csv", "application/x-ndjson", "application/zip", media.XLSX)
+    )
+    root = Path(intake.__file__).parent
+    offenders = [
+        str(path.relative_to(root))
+        for path in root.rglob("*.py")
+        if path.name != "media.py" and any(s in path.read_text() for s in spelled)
+    ]
+    assert offenders == []

@@ -18,17 +18,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO
 
-from intake.ingest import media
 from intake.ingest.records import FileLevelError
 from intake.models.domain import RowError
 
 KiB = 1024
 MiB = 1024 * KiB
 GiB = 1024 * MiB
-
-# Kept importable from here for callers that have not moved to intake.ingest.media yet.
-ZIP_MEDIA_TYPE = media.ZIP
-member_media_type = media.member_media_type
 
 NESTED_SUFFIXES = (
     ".zip", ".gz", ".tgz", ".tar", ".7z", ".rar", ".bz2", ".tbz", ".tbz2", ".xz", ".txz",

@@ -1,10 +1,12 @@
-"""Pick the reader for a media type."""
+"""Pick the reader for a media type (a stream's: spreadsheets are read by ingest/xlsx_reader.py
+from a seekable file, see logic/importer.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import IO
 
+from intake.ingest import media
 from intake.ingest.csv_reader import read_csv
 from intake.ingest.json_readers import read_json, read_jsonl
 from intake.ingest.records import ReadEvent
@@ -22,10 +24,10 @@ def read_records(
     `delimiter` is the file's older `csv_delimiter`, which the mapping's own one overrides.
     Without either, the delimiter is sniffed from the header."""
     mapping = mapping or Mapping()
-    if media_type == "text/csv":
+    if media_type == media.CSV:
         return read_csv(stream, delimiter=mapping.delimiter or delimiter, encoding=mapping.encoding)
-    if media_type == "application/x-ndjson":
+    if media_type == media.JSONL:
         return read_jsonl(stream)
-    if media_type == "application/json":
+    if media_type == media.JSON:
         return read_json(stream)
     raise ValueError(f"no reader for {media_type}")

@@ -18,11 +18,13 @@ from intake.dal.record_sink import DynamoDBSink, Sink
 from intake.errors import Conflict, NotFound
 from intake.import_types import ImportType, get_import_type
 from intake.import_types.registry import Kind, archive_limits, kind_of
-from intake.ingest.archive import ZIP_MEDIA_TYPE, Archive, member_media_type, open_archive
+from intake.ingest import media
+from intake.ingest.archive import Archive, open_archive
 from intake.ingest.error_report import ErrorCollector
 from intake.ingest.readers import read_records
 from intake.ingest.records import FileLevelError
 from intake.ingest.streams import open_bytes
+from intake.ingest.xlsx_reader import read_xlsx
 from intake.keys import report_key
 from intake.logic.bundles import run_bundle
 from intake.logic.engine import Outcome, validate_records
@@ -174,14 +176,33 @@ def _pass(
     sink: Sink | None,
     checked: bool = False,
 ) -> Outcome:
-    if record.media_type == ZIP_MEDIA_TYPE:
+    if record.media_type == media.ZIP:
         return _archive_pass(record, import_type, errors, sink=sink, checked=checked)
+    if record.media_type in media.SPREADSHEET_TYPES:
+        return _sheet_pass(record, import_type, errors, sink=sink)
     with object_store.open_stream(record.object_key, version_id=record.object_version) as body:
         stream, counter = open_bytes(body)
         tracker = _ProgressTracker(record, lambda: counter.bytes_read)
         events = read_records(
             stream, record.media_type, mapping=record.mapping, delimiter=record.csv_delimiter
         )
+        return validate_records(
+            events, import_type, errors, sink=sink, on_progress=tracker, mapping=record.mapping
+        )
+
+
+def _sheet_pass(
+    record: FileRecord, import_type: ImportType, errors: ErrorCollector, *, sink: Sink | None
+) -> Outcome:
+    """A workbook's sheet (the mapping's, or the first), from a seekable read of the object: a
+    ZIP container is read from its end. Progress is in rows: bytes jump around in a ZIP."""
+    with object_store.open_seekable(record.object_key, version_id=record.object_version) as body:
+        events = read_xlsx(
+            body,
+            sheet=record.mapping.sheet if record.mapping else None,
+            limits=archive_limits(import_type),
+        )
+        tracker = _ProgressTracker(record, body.tell)
         return validate_records(
             events, import_type, errors, sink=sink, on_progress=tracker, mapping=record.mapping
         )
@@ -240,12 +261,12 @@ def _member_pass(
     tracker: Callable[[int], None],
     record: FileRecord,
 ) -> Outcome | None:
-    media_type = member_media_type(info.filename)
+    media_type = media.member_media_type(info.filename)
     if media_type is None:
         errors.add(
             RowError(
                 code="unsupported_member",
-                message="members must be .csv, .json, .jsonl or .ndjson files",
+                message=f"members must be {', '.join(media.member_extensions())} files",
                 file=info.filename,
             )
         )
@@ -308,7 +329,7 @@ def _finish(
     report = None
     if errors.count:
         report = report_key(record.tenant, record.file_id, record.run)
-        object_store.upload_file(report, errors.report(), content_type="text/csv")
+        object_store.upload_file(report, errors.report(), content_type=media.CSV)
     reason = None
     if outcome.file_error:
         reason = outcome.file_error.message
