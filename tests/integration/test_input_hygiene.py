@@ -230,7 +230,12 @@ def test_the_document_lists_every_answer_of_every_route(api: Any) -> None:
     assert query["import_type"]["anyOf"][0]["pattern"]
     declaration = schemas["DeclareFileRequest"]["properties"]
     assert declaration["metadata"]["propertyNames"]["pattern"]
-    assert declaration["import_type"]["enum"] == ["contacts", "event"]
+    assert declaration["import_type"]["anyOf"][0]["enum"] == ["contacts", "event"]
+    import_request = schemas["ImportRequest"]["properties"]
+    assert import_request["import_type"]["anyOf"][0]["enum"] == ["contacts", "event"]
+    # A file declared without a type shows its analysis
+    assert "$ref" in str(schemas["FileView"]["properties"]["analysis"])
+    assert "suggestions" in schemas["Analysis"]["properties"]
     # A declared file's id leads to its other operations
     links = operations[("post", "/files")]["responses"]["201"]["links"]
     assert {link["operationId"] for link in links.values()} == {"getFile", "requestImport"}

@@ -158,7 +158,10 @@ def test_the_schema_states_the_rules() -> None:
     schema = DeclareFileRequest.model_json_schema()
     properties = schema["properties"]
     assert schema["additionalProperties"] is False
-    assert properties["import_type"]["enum"] == sorted(t.name for t in all_import_types())
+    # Optional (a file declared without one is analysed), a registered name when given
+    named, null = properties["import_type"]["anyOf"]
+    assert named["enum"] == sorted(t.name for t in all_import_types())
+    assert null == {"type": "null"}
     assert properties["size"]["maximum"] == 5 * 1024**4
     metadata = properties["metadata"]
     # Every key must match: no patternProperties, which would let other keys pass as extras.

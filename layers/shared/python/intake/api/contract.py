@@ -105,9 +105,12 @@ DECLARE_FILE = answers(
         **secured("intake/write"),
         400: MALFORMED_BODY,
         409: IDEMPOTENCY_CONFLICT,
-        413: f"The declared size is over the import type's limit, or {BODY_TOO_LARGE}",
-        415: f"The import type does not take this media type; or: {NOT_JSON}",
-        422: INVALID_FIELDS + " (an unknown import type is one)",
+        413: "The declared size is over the import type's limit (without a type: over the "
+        f"largest limit of the types that take the media type), or {BODY_TOO_LARGE}",
+        415: "The import type does not take this media type (without a type: no type takes "
+        f"it); or: {NOT_JSON}",
+        422: INVALID_FIELDS + " (an unknown import type is one; `import_type_required`: "
+        "auto_import, a mapping or a profile without a type)",
         503: UNAVAILABLE,
     },
     links={
@@ -141,10 +144,12 @@ REQUEST_IMPORT = answers(
         400: MALFORMED_BODY,
         404: "No such file for this tenant",
         409: "The file is not in a state that may be imported (not uploaded yet, already "
-        "queued or running, REJECTED, EXPIRED); or " + IDEMPOTENCY_CONFLICT,
-        413: BODY_TOO_LARGE[0].upper() + BODY_TOO_LARGE[1:],
-        415: NOT_JSON,
-        422: INVALID_FIELDS + "; a file id that is not 28 lower-case hex digits is one",
+        "queued or running, REJECTED, EXPIRED); `import_type_fixed`: it names another type "
+        "than the file's after an import that writes was queued; or " + IDEMPOTENCY_CONFLICT,
+        413: "The file's size is over the limit of the import type named; or " + BODY_TOO_LARGE,
+        415: "The import type named does not take the file's media type; or " + NOT_JSON,
+        422: INVALID_FIELDS + "; `import_type_required`: the file was declared without a type "
+        "and the request names none; a file id that is not 28 lower-case hex digits is one",
         503: "The import queue refused the run; the file is as it was, retry",
     },
 )

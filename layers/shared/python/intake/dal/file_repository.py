@@ -237,8 +237,11 @@ def list_files(
 
 def restore_after_failed_queue(record: FileRecord, *, run: int, now: datetime) -> None:
     """Undo our own QUEUED claim when the queue refused the run's message (see imports.py),
-    including a mapping or profile the claim replaced."""
-    kept = {name: getattr(record, name) for name in ("mapping", "profile")}
+    including a mapping, profile or import type the claim replaced."""
+    kept = {
+        name: getattr(record, name)
+        for name in ("mapping", "profile", "import_type", "duplicate_of", "import_type_fixed")
+    }
     try:
         _update(
             record.tenant,
@@ -280,6 +283,8 @@ def record_first_success(record: FileRecord, *, now: datetime) -> None:
     same file succeeding again renews the entry, which expires with the file's status item."""
     if record.sha256 is None:
         raise ValueError("a file without a verified SHA-256 has no digest to record")
+    if record.import_type is None:
+        raise ValueError("a file without an import type has not run")
     item: dict[str, Any] = {
         **digest_key(record.tenant, record.import_type, record.sha256),
         "file_id": record.file_id,

@@ -6,8 +6,8 @@ from datetime import datetime
 
 from intake.clock import new_file_id, utcnow
 from intake.dal import file_repository, object_store
-from intake.errors import Conflict, PayloadTooLarge, UnsupportedMediaType
-from intake.import_types import get_import_type
+from intake.errors import Conflict, InvalidFields, PayloadTooLarge, UnsupportedMediaType
+from intake.import_types import ImportType, all_import_types, get_import_type
 from intake.keys import upload_key
 from intake.logic.profiles import chosen_mapping
 from intake.models.api import (
@@ -25,31 +25,21 @@ MAX_PARTS = 10_000  # S3's limit per multipart upload
 
 
 def declare_file(tenant: str, request: DeclareFileRequest) -> DeclareFileResponse:
-    import_type = get_import_type(request.import_type)
     media_type = normalise_media_type(request.media_type)
-    if media_type not in import_type.media_types:
-        raise UnsupportedMediaType(
-            f"{import_type.name} does not take {media_type}",
-            details=[
-                {
-                    "field": "media_type",
-                    "code": "unsupported_media_type",
-                    "message": f"accepted: {', '.join(import_type.media_types)}",
-                }
-            ],
+    if request.import_type is None:
+        # No type yet: the file is analysed after upload, and its import request names one.
+        check_untyped_declaration(request, media_type)
+        mapping, profile = None, None
+        type_name = None
+    else:
+        import_type = get_import_type(request.import_type)
+        check_takes(import_type, media_type, request.size)
+        # Checked before anything is presigned or stored: a mapping that does not fit the
+        # type, or a profile the tenant does not have, is a 422 and nothing is declared.
+        mapping, profile = chosen_mapping(
+            tenant, import_type.name, mapping=request.mapping, profile=request.profile
         )
-    if request.size > import_type.max_size:
-        raise PayloadTooLarge(
-            f"{request.size} bytes is over the {import_type.name} limit of {import_type.max_size}",
-            details=[
-                {"field": "size", "code": "too_large", "message": f"max {import_type.max_size}"}
-            ],
-        )
-    # Checked before anything is presigned or stored: a mapping that does not fit the type, or
-    # a profile the tenant does not have, is a 422 and nothing is declared.
-    mapping, profile = chosen_mapping(
-        tenant, import_type.name, mapping=request.mapping, profile=request.profile
-    )
+        type_name = import_type.name
     now = utcnow()
     file_id = new_file_id(now)
     key = upload_key(tenant, file_id)
@@ -72,7 +62,7 @@ def declare_file(tenant: str, request: DeclareFileRequest) -> DeclareFileRespons
         name=request.name,
         media_type=media_type,
         size=request.size,
-        import_type=import_type.name,
+        import_type=type_name,
         status=FileStatus.PENDING_UPLOAD,
         created_at=now,
         updated_at=now,
@@ -96,6 +86,75 @@ def declare_file(tenant: str, request: DeclareFileRequest) -> DeclareFileRespons
         extra={"file_id": file_id, "import_type": record.import_type, "size": record.size},
     )
     return DeclareFileResponse(file_id=file_id, status=record.status, upload=block)
+
+
+def check_takes(import_type: ImportType, media_type: str, size: int) -> None:
+    """A file of `import_type` must be of a media type it takes (415) and within its size
+    limit (413): for a declaration, and for an import request that names the type."""
+    if media_type not in import_type.media_types:
+        raise UnsupportedMediaType(
+            f"{import_type.name} does not take {media_type}",
+            details=[
+                {
+                    "field": "media_type",
+                    "code": "unsupported_media_type",
+                    "message": f"accepted: {', '.join(import_type.media_types)}",
+                }
+            ],
+        )
+    if size > import_type.max_size:
+        raise PayloadTooLarge(
+            f"{size} bytes is over the {import_type.name} limit of {import_type.max_size}",
+            details=[
+                {"field": "size", "code": "too_large", "message": f"max {import_type.max_size}"}
+            ],
+        )
+
+
+def check_untyped_declaration(request: DeclareFileRequest, media_type: str) -> None:
+    """A file declared without an import type: of a media type some type takes (415), within
+    the largest limit of those types (413), and asking for nothing that needs a type (422)."""
+    needs_type = [
+        (name, why)
+        for name, given, why in (
+            ("auto_import", request.auto_import, "an import needs a type"),
+            ("mapping", request.mapping is not None, "a mapping is checked against a type"),
+            ("profile", request.profile is not None, "a profile belongs to a type"),
+        )
+        if given
+    ]
+    if needs_type:
+        raise InvalidFields(
+            "import_type is required with " + ", ".join(name for name, _ in needs_type),
+            details=[
+                {
+                    "field": "import_type",
+                    "code": "import_type_required",
+                    "message": f"{why} ({name}); declare without it to have the file analysed, "
+                    "then import it with the type and mapping its analysis suggests",
+                }
+                for name, why in needs_type
+            ],
+        )
+    takers = [t for t in all_import_types() if media_type in t.media_types]
+    if not takers:
+        known = sorted({m for t in all_import_types() for m in t.media_types})
+        raise UnsupportedMediaType(
+            f"no import type takes {media_type}",
+            details=[
+                {
+                    "field": "media_type",
+                    "code": "unsupported_media_type",
+                    "message": f"accepted: {', '.join(known)}",
+                }
+            ],
+        )
+    largest = max(t.max_size for t in takers)
+    if request.size > largest:
+        raise PayloadTooLarge(
+            f"{request.size} bytes is over the largest limit for {media_type} ({largest})",
+            details=[{"field": "size", "code": "too_large", "message": f"max {largest}"}],
+        )
 
 
 def _multipart_block(

@@ -8,18 +8,22 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from intake.clock import utcnow
 from intake.dal import file_repository, object_store
 from intake.dal.events import publish_file_finished
-from intake.dal.object_store import ObjectFacts
+from intake.dal.object_store import ObjectFacts, ObjectReadError
 from intake.errors import Conflict, IntakeError, NotFound
-from intake.import_types import get_import_type
+from intake.import_types import all_import_types, get_import_type
+from intake.import_types.registry import DEFAULT_ARCHIVE_LIMITS, archive_limits
 from intake.ingest import media
 from intake.ingest.sniff import SNIFF_BYTES, content_mismatch
 from intake.keys import parse_drop_key, parse_upload_key
+from intake.logic.analysis import analyse
 from intake.logic.imports import queue_run
 from intake.logic.profiles import drop_profile
-from intake.models.domain import FileRecord, FileStatus
+from intake.models.domain import Analysis, FileRecord, FileStatus, RowError
 from intake.models.profile import Profile
 from intake.observability import logger, metrics
 
@@ -87,6 +91,9 @@ def verify_upload(key: str) -> None:
         extra = {"reason": reason}
     elif facts.version_id:
         extra["object_version"] = facts.version_id  # what runs will read
+    if reason is None and record.import_type is None:
+        # Declared without a type: UPLOADED comes with what the file holds and fits.
+        extra["analysis"] = analyse_upload(record, facts.version_id)
     to = FileStatus.REJECTED if reason else FileStatus.UPLOADED
     try:
         updated = file_repository.transition(tenant, file_id, to, now=utcnow(), **extra)
@@ -98,6 +105,58 @@ def verify_upload(key: str) -> None:
     logger.info("upload checked", extra={"status": to.value, "reason": reason})
     if updated.status is FileStatus.UPLOADED and updated.auto_import:
         _auto_import(updated)
+
+
+def analyse_upload(record: FileRecord, version_id: str | None) -> Analysis:
+    """The analysis of a verified upload's bytes (logic/analysis.py reads only their start).
+
+    S3 failing to deliver the bytes raises: the notification comes again and the check runs
+    again. Anything else that goes wrong is an analysis that says so, never a broken file: the
+    file is UPLOADED all the same and may be imported with a type of the client's choosing.
+    """
+    takers = [t for t in all_import_types() if record.media_type in t.media_types]
+    limits = archive_limits(max(takers, key=lambda t: t.max_size)) if takers else None
+    opener = (
+        object_store.open_seekable
+        if record.media_type in media.ZIP_CONTAINERS
+        else object_store.open_stream
+    )
+    try:
+        with opener(record.object_key, version_id=version_id) as body:
+            analysis = analyse(
+                body,
+                media_type=record.media_type,
+                size=record.size,
+                import_types=takers,
+                limits=limits or DEFAULT_ARCHIVE_LIMITS,
+            )
+    except _TRANSIENT:
+        raise
+    except Exception:  # a bug in the analysis must not cost the upload
+        logger.exception("analysis failed")
+        analysis = Analysis(
+            format=record.media_type,
+            error=RowError(
+                code="analysis_failed",
+                message="the file could not be analysed; import it with an import type of "
+                "your choice",
+            ),
+        )
+    top = analysis.suggestions[0] if analysis.suggestions else None
+    metrics.add_metric(name="FilesAnalysed", unit="Count", value=1)
+    logger.info(
+        "file analysed",
+        extra={
+            "suggested_type": top.import_type if top else None,
+            "score": top.score if top else None,
+            "analysis_error": analysis.error.code if analysis.error else None,
+        },
+    )
+    return analysis
+
+
+# S3 or the network failing while the bytes are read: worth another delivery.
+_TRANSIENT = (ObjectReadError, BotoCoreError, ClientError, OSError)
 
 
 def _auto_import(record: FileRecord) -> None:
@@ -149,7 +208,10 @@ def _s3_sha256_hex(facts: ObjectFacts) -> str | None:
 
 def _digest_fields(record: FileRecord, sha256: str) -> dict[str, str]:
     """The bytes' SHA-256 for the file, and the earlier SUCCEEDED file of the same tenant and
-    import type with the same bytes, if there is one (the file is still imported: flagged)."""
+    import type with the same bytes, if there is one (the file is still imported: flagged). A
+    file without a type is looked up when an import request gives it one (logic/imports.py)."""
+    if record.import_type is None:
+        return {"sha256": sha256}
     first = file_repository.first_succeeded_with_digest(record.tenant, record.import_type, sha256)
     if first is None or first == record.file_id:
         return {"sha256": sha256}

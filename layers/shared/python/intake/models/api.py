@@ -27,6 +27,7 @@ from pydantic_core import PydanticCustomError
 from intake.import_types import all_import_types
 from intake.ingest import media
 from intake.models.domain import (
+    Analysis,
     CsvDelimiter,
     FileRecord,
     FileStatus,
@@ -95,6 +96,9 @@ _metadata_schema = keys_matching(METADATA_KEY)
 
 # The document names the registered import types; the registry refuses any other (422).
 _REGISTERED_TYPES: list[JsonValue] = [name for name in sorted(t.name for t in all_import_types())]
+# A registered type's name (the enum sits on the string, so that null stays allowed where the
+# field is optional).
+RegisteredType = Annotated[ImportTypeName, Field(json_schema_extra={"enum": _REGISTERED_TYPES})]
 # The types a mapping applies to (row types); a profile of any other type is refused (422).
 _MAPPED_TYPES: list[JsonValue] = [
     n for n in sorted(t.name for t in all_import_types() if t.takes_mapping)
@@ -125,6 +129,30 @@ _MAPPING_OR_PROFILE: dict[str, JsonValue] = {
 }
 
 
+# A declaration without an import type is analysed after upload; what needs a type (an
+# auto_import, a mapping, a profile) is refused without one (422 `import_type_required`).
+# JSON Schema states it: either a type, or none of those.
+_TYPE_OR_ANALYSIS: dict[str, JsonValue] = {
+    "anyOf": [
+        {"required": ["import_type"], "properties": {"import_type": {"type": "string"}}},
+        {
+            "properties": {
+                "auto_import": {"const": False},
+                "mapping": {"type": "null"},
+                "profile": {"type": "null"},
+            }
+        },
+    ]
+}
+IMPORT_TYPE_DESCRIPTION = (
+    "The import type. Left out (or null), the file is analysed after upload (`analysis` on "
+    "the file: format, header and the types it fits, with a mapping for each) and its import "
+    "request names the type; `auto_import`, `mapping` and `profile` then need a type (422 "
+    "`import_type_required`), and the media type must be one some type takes (415), the size "
+    "within the largest such type's limit (413)."
+)
+
+
 def _not_with_mapping(value: str | None, info: ValidationInfo) -> str | None:
     if value is not None and info.data.get("mapping") is not None:
         raise PydanticCustomError("mapping_and_profile", "give a mapping or a profile, not both")
@@ -148,6 +176,7 @@ class DeclareFileRequest(BaseModel):
                 }
             ],
             **_MAPPING_OR_PROFILE,
+            **_TYPE_OR_ANALYSIS,
         },
     )
 
@@ -156,7 +185,7 @@ class DeclareFileRequest(BaseModel):
     size: ByteCount = Field(
         ge=1, le=MAX_DECLARED_SIZE, description="Exact size of the file in bytes"
     )
-    import_type: ImportTypeName = Field(json_schema_extra={"enum": _REGISTERED_TYPES})
+    import_type: RegisteredType | None = Field(default=None, description=IMPORT_TYPE_DESCRIPTION)
     sha256: str | None = Field(
         default=None, pattern=r"^[0-9a-fA-F]{64}$", description="Hex SHA-256 of the bytes"
     )
@@ -214,6 +243,13 @@ class ImportRequest(BaseModel):
 
     check_only: bool = False
     on_invalid: OnInvalid = "fail"
+    import_type: RegisteredType | None = Field(
+        default=None,
+        description="The type to import the file as. Required for a file declared without one "
+        "(422 `import_type_required`); checked like a declaration's against the file's media "
+        "type (415) and size (413). Another type than the file's is taken until a run that "
+        "writes records has been queued; after that it is a 409 `import_type_fixed`.",
+    )
     mapping: Mapping | None = Field(
         default=None,
         description="Replaces the file's mapping for this run and later ones (e.g. to re-run "
@@ -240,7 +276,9 @@ class FileView(BaseModel):
     name: str
     media_type: str
     size: int
-    import_type: str
+    import_type: str | None = Field(
+        description="Null for a file declared without one until an import request names it"
+    )
     status: FileStatus
     created_at: datetime
     updated_at: datetime
@@ -270,6 +308,12 @@ class FileView(BaseModel):
         description="An earlier SUCCEEDED file of this tenant and import type with the same "
         "bytes (SHA-256). The file is imported all the same: natural keys make it an upsert.",
     )
+    analysis: Analysis | None = Field(
+        default=None,
+        exclude_if=absent,
+        description="A file declared without an import type, once UPLOADED: what it holds and "
+        "the row types it fits, best first, each with the mapping to import it with",
+    )
 
     @classmethod
     def from_domain(cls, record: FileRecord, error_report_url: str | None = None) -> FileView:
@@ -298,6 +342,7 @@ class FileView(BaseModel):
             errors=record.errors,
             error_report_url=error_report_url,
             duplicate_of=record.duplicate_of,
+            analysis=record.analysis,
         )
 
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from intake.models.domain import ActiveRun, FileRecord
+from intake.models.domain import ActiveRun, Analysis, FileRecord
 from intake.models.mapping import Mapping, dump_mapping
 from intake.models.profile import Profile
 
@@ -96,7 +96,8 @@ def iso(value: datetime) -> str:
 
 # Stored as JSON text, not as a DynamoDB map: a mapping's keys are the partner's headers, and
 # any text is a header (an empty one, or one spelled like a type tag "S", which moto misreads).
-JSON_TEXT_FIELDS = ("mapping",)
+# An analysis holds suggested mappings (and its scores are floats, which DynamoDB refuses).
+JSON_TEXT_FIELDS = ("mapping", "analysis")
 
 
 def to_item(record: FileRecord) -> dict[str, Any]:
@@ -131,6 +132,8 @@ def to_attr(value: Any) -> Any:
         return iso(value)
     if isinstance(value, Mapping):
         return json.dumps(dump_mapping(value), separators=(",", ":"), ensure_ascii=False)
+    if isinstance(value, Analysis):
+        return value.model_dump_json(exclude_none=True)
     if hasattr(value, "model_dump"):
         return value.model_dump(mode="json", exclude_none=True)
     if isinstance(value, list):

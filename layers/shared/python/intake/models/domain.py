@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PlainSerializer,
 )
 
-from intake.models.mapping import CsvDelimiter, Mapping
+from intake.models.mapping import CsvDelimiter, Mapping, dump_mapping
 
 
 class FileStatus(StrEnum):
@@ -119,6 +120,76 @@ class ImportResult(BaseModel):
     columns: ColumnUsage | None = Field(default=None, exclude_if=absent)
 
 
+# A mapping as stored and answered: the parts that are set, nothing else (what PUT
+# /profiles/{name} takes as is). A lambda, not dump_mapping itself: a serializer with no return
+# annotation keeps the Mapping schema in the OpenAPI document.
+SetMapping = Annotated[Mapping, PlainSerializer(lambda mapping: dump_mapping(mapping))]  # noqa: PLW0108
+
+
+class Suggestion(BaseModel):
+    """One import type as a fit for an analysed file (logic/analysis.py)."""
+
+    import_type: str
+    score: float = Field(ge=0, le=1, description="How well the file fits the type, 0 to 1")
+    mapping: SetMapping = Field(
+        description="What to import the file with (or save as a profile) beyond the type's own "
+        "names and aliases: columns recognised by their values, formats, encoding, delimiter, "
+        "sheet"
+    )
+    missing: list[str] = Field(
+        default_factory=list, description="Required fields no column feeds under this mapping"
+    )
+    columns: ColumnUsage = Field(description="What each column would feed, and the unused ones")
+    rows_valid: int = Field(default=0, description="Sampled rows valid under this mapping")
+    rows_invalid: int = Field(default=0, description="Sampled rows invalid under this mapping")
+    notes: list[str] = Field(
+        default_factory=list,
+        description="How the mapping was inferred where the header said nothing, and guesses "
+        "to check (e.g. an ambiguous date format)",
+    )
+
+
+class Analysis(BaseModel):
+    """What a file declared without an import type turned out to hold, from a bounded sample of
+    its start, and the import types it fits best first."""
+
+    format: str = Field(description="The media type read")
+    encoding: str | None = Field(
+        default=None, exclude_if=absent, description="Text: the encoding, as a mapping names it"
+    )
+    bom: bool | None = Field(
+        default=None, exclude_if=absent, description="Text: whether a byte-order mark starts it"
+    )
+    delimiter: CsvDelimiter | None = Field(default=None, exclude_if=absent)
+    sheet: str | None = Field(
+        default=None, exclude_if=absent, description="Excel: the sheet analysed"
+    )
+    sheets: list[str] | None = Field(
+        default=None, exclude_if=absent, description="Excel: every sheet, in order"
+    )
+    member: str | None = Field(
+        default=None, exclude_if=absent, description="ZIP: the member analysed"
+    )
+    header: list[str] = Field(
+        default_factory=list, description="Column names as written (JSON: keys seen)"
+    )
+    columns_truncated: bool = Field(
+        default=False, description="More columns than `header` lists (the first 100 are)"
+    )
+    rows_sampled: int = 0
+    rows_estimated: int | None = Field(
+        default=None,
+        description="Records in the whole file: exact when the sample is the whole file, else "
+        "from the sample's bytes per record and the file's size",
+    )
+    suggestions: list[Suggestion] = Field(
+        default_factory=list, description="Row import types, best fit first"
+    )
+    error: RowError | None = Field(
+        default=None, exclude_if=absent, description="What could not be read, if anything"
+    )
+
+
 class FileRecord(BaseModel):
     """A declared (or dropped) file and its latest run."""
 
@@ -127,7 +198,9 @@ class FileRecord(BaseModel):
     name: str
     media_type: str
     size: int
-    import_type: str
+    # None for a file declared without one: it is analysed after upload (`analysis`) and gets
+    # its type from the import request that runs it.
+    import_type: str | None = None
     status: FileStatus
     created_at: datetime
     updated_at: datetime
@@ -151,6 +224,10 @@ class FileRecord(BaseModel):
     # named in `profile` when the declaration, import request or drop named it.
     mapping: Mapping | None = None
     profile: str | None = None
+    # Set once a run that writes records was queued: from then on the type is the file's for
+    # good (its records are that type's); until then an import request may name another.
+    import_type_fixed: bool = False
+    analysis: Analysis | None = None
     upload_expires_at: datetime | None = None
     reason: str | None = None  # why REJECTED or FAILED, in one sentence
     progress: Progress | None = None
@@ -159,6 +236,14 @@ class FileRecord(BaseModel):
     error_report_key: str | None = None
     run: int = 0  # how many runs were queued
     lease_until: datetime | None = None
+
+    @property
+    def run_type(self) -> str:
+        """The import type a run of the file uses: no run is queued without one
+        (logic/imports.py), so a file without one here is a bug, not bad input."""
+        if self.import_type is None:
+            raise ValueError(f"file {self.file_id} has no import type: it cannot run")
+        return self.import_type
 
 
 class ActiveRun(BaseModel):
