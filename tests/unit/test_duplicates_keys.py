@@ -11,6 +11,7 @@ import os
 import random
 import subprocess
 import sys
+import tracemalloc
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -206,12 +207,19 @@ def test_a_key_first_seen_in_another_archive_member_names_that_member() -> None:
     ]
 
 
-def test_past_max_repeated_the_smallest_hashes_are_kept_and_the_rest_counted() -> None:
+@pytest.mark.parametrize(
+    "how",
+    [{}, {"max_in_memory": 4, "max_distinct": 1}],
+    ids=["one set in memory", "partitions spilled"],
+)
+def test_past_max_repeated_the_smallest_hashes_are_kept_and_the_rest_counted(
+    how: dict[str, int],
+) -> None:
     # Given: 10 keys each twice, 1 key five times
     keys = [f"K-{i}" for i in range(10)] * 2 + ["K-X"] * 5
     rows = numbered(keys)
 
-    repeated, errors = run_two_passes(rows, max_repeated=3)
+    repeated, errors = run_two_passes(rows, max_repeated=3, **how)
 
     assert repeated.truncated
     assert (len(repeated), repeated.total, repeated.extra_rows) == (3, 11, 14)
@@ -316,3 +324,23 @@ def test_the_key_hash_is_the_same_in_another_process() -> None:
     assert child.stdout.strip() == str([stable_hash(k) for k in keys])
     assert all(0 <= stable_hash(k) < 2**64 for k in keys)
     assert stable_hash("C-000123") != stable_hash("C-000124")
+
+
+def test_memory_stays_bounded_while_keys_spill() -> None:
+    # 300k keys through a tracker holding 20k hashes (160 KB): held in memory they would be
+    # 2.4 MB, and one set of them ~30 MB. Memory follows the bound, not the rows.
+    keys = (f"C-{i:07d}" for i in range(300_000))
+    tracemalloc.start()
+    try:
+        with KeyTracker(max_in_memory=20_000) as tracker:
+            for key in keys:
+                tracker.add(key)
+            tracker.add("C-0000042")
+            repeated = tracker.repeated()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert tracker.spills == 15
+    assert (repeated.total, repeated.extra_rows) == (1, 1)
+    assert peak < 3_000_000  # ~1.8 MB: the buffer, 4,096 partitions, the spill index

@@ -4,43 +4,47 @@ A run sees each key once per read, in order, and cannot hold 150 million keys (a
 a Lambda. So it makes two passes, the second only when the first finds something:
 
 Pass 1, during the normal validation pass: `KeyTracker.add(key)` for every valid record. The key
-is hashed to 64 bits with a stable hash (BLAKE2b, 8-byte digest: the same in every process, so
-shards of one file validated in different Lambdas agree; Python's `hash()` is salted per
-process) and appended to one of 4,096 `array('Q')` partitions chosen by the hash's top 12 bits.
-When `max_in_memory` hashes are held, every partition is appended to one spill file in /tmp and
-memory starts again. `repeated()` then checks each partition on its own, reading its segments
-back one at a time, with C-speed set operations: a set of the partition's distinct hashes, and
-the hashes met twice. No sort, no k-way merge in Python. A partition with more than
-`max_distinct` distinct hashes (about 2 billion distinct keys before it can happen at the
-defaults) is split again by the next 12 bits, so the check stays bounded for any size; heavy
-repetition of one key costs nothing, since memory follows distinct hashes, not rows.
+is hashed to 64 bits with a stable hash (`stable_hash`: BLAKE2b with an 8-byte digest, the same
+in every process, so shards of one file validated in different Lambdas can agree; Python's
+`hash()` is salted per process) and appended to one `array('Q')` buffer. When the buffer holds
+`max_in_memory` hashes, one tight loop moves them into 4,096 partitions by their top 12 bits,
+and the partitions are appended, one segment each, to a single unlinked temp file in /tmp.
+`repeated()` then checks each partition on its own, reading its segments back one at a time,
+with C-speed set operations (its distinct hashes, and those met twice): no sort and no k-way
+merge in Python. A partition with more than `max_distinct` distinct hashes (at the defaults,
+not before ~2 billion distinct keys) is split again by the next 12 bits, so the check stays
+bounded at any size; one key repeated on every row costs nothing extra, since memory follows
+distinct hashes, not rows. A file whose hashes never left the buffer and number at most
+`max_distinct` (most files) is checked as one set, with no partitions.
 
 Pass 2, only when some hash repeats (a file without duplicates is read once, as today): the
 caller reads the file again and asks `locator.check(key, line, member)` for every valid record.
-Rows whose hash did not repeat are passed over after one hash and one set lookup; the others are
-compared by their exact key, so a hash collision never reports a duplicate. The first occurrence
-of each key is remembered; a later one gets back the first's line and member.
+Rows whose hash did not repeat cost one hash and one set lookup; the others are compared by
+their exact key, so a hash collision never reports a duplicate. The first occurrence of each
+such key is remembered; a later one gets back the first's line and member.
 
-Bounds, at the defaults (max_in_memory=4M, max_distinct=512k, max_repeated=100k):
-- Pass 1 memory: max_in_memory x 8 bytes (32 MiB), plus arrays' growth slack (about 1/8) and
-  4,096 empty arrays (~0.3 MiB).
-- Check memory (end of pass 1): one segment read back (at most max_in_memory x 8 bytes) plus
-  a partition's sets, about 100 bytes per distinct hash: <= max_distinct x 100 bytes (~50 MiB).
-  For files under ~2 billion distinct keys a partition holds rows / 4,096 distinct hashes
-  (150M rows: ~37k, ~4 MiB). Spill index: 32 KiB per spill.
-- Temp disk (/tmp): nothing until max_in_memory rows; then 8 bytes per row, all spilled:
-  150M rows (a 10 GiB CSV of ~70-byte rows) -> 1.2 GB. Lambda's default ephemeral storage is
-  512 MiB, which holds 64M rows; a worker that must take 10 GiB files needs at least 2 GiB of
-  /tmp for this (more if other /tmp users, e.g. the error report spool, run alongside).
+Bounds, at the defaults (max_in_memory=4Mi hashes, max_distinct=512Ki, max_repeated=100k):
+- Pass 1 memory: the buffer, max_in_memory x 8 bytes = 32 MiB (+ up to 1/16 growth slack).
+  Moving it into the partitions empties it from its end as they fill: together ~32 MiB.
+- Check memory: what is still in memory (<= 32 MiB), one segment read back (one spill's share
+  of one partition: ~8 KiB typically, 32 MiB at worst), and one group's sets, ~100-150 bytes
+  per distinct hash: <= max_distinct of them (~50-75 MiB), in practice rows / 4,096 (150M
+  rows: ~37k, ~5 MiB). The spill index is 32 KiB per spill (150M rows: 36 spills, 1.1 MiB).
+- Temp disk (/tmp): nothing until max_in_memory rows; past that, 8 bytes per row: 150M rows
+  (a 10 GiB CSV of ~70-byte rows) -> 1.2 GB. Lambda's default ephemeral storage (512 MiB)
+  holds ~64M rows; a worker that takes 10 GiB files in one run needs >= 2 GiB of /tmp for this
+  alone (plus other /tmp users of the same run, e.g. the error report's spool). The file is
+  unlinked when made: its space comes back on close(), or when the process dies.
 - Pass 2 memory: the repeated hashes kept (<= max_repeated, ~70 bytes each) and the first
   occurrence of each of their keys (~150 bytes each): <= ~22 MiB.
 
-What is exact, and what is capped: every hash that repeats is counted (`RepeatedKeys.total`) and
-every row whose hash repeats an earlier row's is counted (`RepeatedKeys.extra_rows`); these are
-exact about hashes and, barring 64-bit collisions (about one in 1,600 files of 150M distinct
-keys), about keys. Only the smallest `max_repeated` repeated hashes are kept for pass 2
-(`truncated` says when more repeated): their rows are located exactly; rows of the others are
-not located, and the caller must say so (see `RepeatedKeys.unlocated_rows`).
+What is exact, and what is capped: every hash that repeats is counted (`RepeatedKeys.total`), and
+every row whose hash repeats an earlier row's (`RepeatedKeys.extra_rows`); exact about hashes,
+and about keys barring a 64-bit collision (~1 file in 1,600 of 150M distinct keys has one; it
+only costs that file a pass 2 that finds nothing). Only the smallest `max_repeated` repeated
+hashes are kept for pass 2 (`truncated` says when more repeated): their rows are located
+exactly; the others' later rows (`RepeatedKeys.unlocated_rows`) are not, and the caller must
+say so.
 """
 
 from __future__ import annotations
@@ -49,7 +53,7 @@ import sys
 import tempfile
 from array import array
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from hashlib import blake2b
@@ -68,9 +72,8 @@ DEFAULT_MAX_REPEATED = 100_000  # repeated hashes kept for pass 2
 
 _BITS = 64
 PARTITION_BITS = 12  # 4,096 partitions: a 150M-row file checks ~37k distinct hashes at a time
-# (KeyTracker._adder spells these 12 bits out in its inlined path.)
 _ITEM = array("Q").itemsize  # 8
-_TOP_SHIFT = _BITS - PARTITION_BITS
+_CHUNK = 1 << 16  # hashes moved from the buffer to the partitions at a time
 
 
 def stable_hash(key: str) -> int:
@@ -127,50 +130,48 @@ class KeyTracker:
             raise ValueError("max_in_memory and max_distinct must be >= 1, max_repeated >= 0")
         self._hash = hash_key
         self._max_repeated = max_repeated
+        self._max_distinct = max_distinct
         self._temp_dir = temp_dir
         self._top = _Partitions(
             level=0, max_in_memory=max_in_memory, max_distinct=max_distinct, new_file=self._file
         )
+        self._buffer = array("Q")  # hashes in arrival order, up to max_in_memory
         self._result: RepeatedKeys | None = None
         self.splits = 0  # partitions split again while checking (too many distinct hashes)
         self.add: Callable[[str], None] = self._adder()
         """Count one occurrence of a key (call it for valid records only, in read order)."""
 
     def _adder(self) -> Callable[[str], None]:
-        # The hot path, once per valid row: one closure with everything bound, no method call
-        # below it (~0.1 us saved per row against add -> hash -> partition methods).
-        top, parts, limit, hash_key = (
-            self._top,
-            self._top.parts,
-            self._top.max_in_memory,
-            self._hash,
-        )
-        room = limit  # hashes until the next spill, counted down in the closure's cell
+        # The hot path, once per valid row: one closure with everything bound, and one
+        # sequential append. Scattering each hash straight into its partition cost ~0.4 us
+        # more per row inside the real validation pass (4,096 arrays' tails fight the parser
+        # and pydantic for the CPU caches); partitioning a full buffer in one tight loop costs
+        # ~0.1 us a hash.
+        top, buffer, limit, hash_key = self._top, self._buffer, self._top.max_in_memory, self._hash
+        room = limit  # hashes until the buffer is full, counted down in the closure's cell
 
         if hash_key is stable_hash and sys.byteorder == "little":
-            # stable_hash inlined, and its digest appended as it is: on a little-endian machine
-            # (x86_64 and arm64 Lambdas) those 8 bytes are the stable_hash value, its top 12
-            # bits the last byte and the high half of the one before. ~0.1 us a row less than
-            # int.from_bytes + append.
+            # stable_hash inlined, its digest appended as it is: on a little-endian machine
+            # (x86_64 and arm64 Lambdas) those 8 bytes are the stable_hash value.
 
             def add(key: str, _blake2b: Callable[..., Any] = blake2b) -> None:
                 nonlocal room
-                digest = _blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8).digest()
-                parts[digest[7] << 4 | digest[6] >> 4].frombytes(digest)
+                buffer.frombytes(
+                    _blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+                )
                 room -= 1
                 if not room:
-                    top.spill()
+                    top.take(buffer)
                     room = limit
 
             return add
 
         def add_hashed(key: str) -> None:
             nonlocal room
-            value = hash_key(key)
-            parts[value >> _TOP_SHIFT].append(value)
+            buffer.append(hash_key(key))
             room -= 1
             if not room:
-                top.spill()
+                top.take(buffer)
                 room = limit
 
         return add_hashed
@@ -178,7 +179,7 @@ class KeyTracker:
     @property
     def rows(self) -> int:
         """Keys added."""
-        return self._top.written + self._top.held
+        return self._top.written + self._top.held + len(self._buffer)
 
     @property
     def spills(self) -> int:
@@ -188,8 +189,17 @@ class KeyTracker:
     def repeated(self) -> RepeatedKeys:
         """The hashes seen more than once (computed once; no `add` after it)."""
         if self._result is None:
+            if self._top.closed:
+                raise RuntimeError("the tracker was closed before its keys were checked")
             found = _Found(self._max_repeated)
-            self._top.collect(found)
+            buffer = self._buffer
+            if not (self._top.spills or self._top.held) and len(buffer) <= self._max_distinct:
+                # Everything is still in the buffer, and few enough to check at once: no
+                # partitions (4,096 of them cost ~20 ms, i.e. 0.07 us a row of a 300k-row file).
+                found.check((buffer,), None, partial(_counts, (buffer,)))
+            else:
+                self._top.take(buffer)
+                self._top.collect(found)
             self.splits = found.splits
             self.close()  # the hashes are no longer needed: free memory and /tmp now
             self._result = RepeatedKeys(
@@ -204,6 +214,7 @@ class KeyTracker:
     def close(self) -> None:
         """Give back the memory and the /tmp space (the spill file is already unlinked)."""
         self._top.close()
+        self._buffer = array("Q")
         self.add = _closed
 
     def __enter__(self) -> KeyTracker:
@@ -314,9 +325,36 @@ class _Found:
         self.unlocated_rows = 0
         self.splits = 0
 
-    def add(self, repeated: set[int], counts: Callable[[], Counter[int]] | None = None) -> None:
-        """One partition's repeated hashes (`counts` gives their row counts, only needed when
-        some of them are not kept)."""
+    def check(
+        self,
+        segments: Iterable[array[int]],
+        max_distinct: int | None,
+        counts: Callable[[set[int]], Counter[int]],
+    ) -> bool:
+        """Take the repeated hashes of one group of hashes (a partition, read a segment at a
+        time) with C-speed set operations; False, having taken nothing, past max_distinct
+        distinct hashes. `counts` re-reads the group for the row counts of given hashes."""
+        seen: set[int] = set()
+        repeated: set[int] = set()
+        rows = 0
+        for segment in segments:
+            rows += len(segment)
+            new = set(segment)
+            if len(new) != len(segment):  # repeats inside this segment
+                repeated.update(h for h, n in Counter(segment).items() if n > 1)
+            if seen:
+                repeated |= new & seen
+                seen |= new
+            else:
+                seen = new  # the first (often the only) segment: no copy
+            if max_distinct is not None and len(seen) > max_distinct:
+                return False
+        self.extra_rows += rows - len(seen)
+        if repeated:
+            self._keep(repeated, counts)
+        return True
+
+    def _keep(self, repeated: set[int], counts: Callable[[set[int]], Counter[int]]) -> None:
         self.total += len(repeated)
         room = self.limit - len(self.kept)
         if len(repeated) <= room:
@@ -324,9 +362,16 @@ class _Found:
             return
         ordered = sorted(repeated)
         self.kept.extend(ordered[:room])
-        if counts is not None:
-            per_hash = counts()
-            self.unlocated_rows += sum(per_hash[h] - 1 for h in ordered[room:])
+        per_hash = counts(set(ordered[room:]))
+        self.unlocated_rows += sum(n - 1 for n in per_hash.values())
+
+
+def _counts(segments: Iterable[array[int]], hashes: set[int]) -> Counter[int]:
+    """How many times each of `hashes` occurs."""
+    counts: Counter[int] = Counter()
+    for segment in segments:
+        counts.update(h for h in segment if h in hashes)
+    return counts
 
 
 class _Partitions:
@@ -345,7 +390,7 @@ class _Partitions:
         self.level = level
         self.shift = max(_BITS - PARTITION_BITS * (level + 1), 0)
         self.mask = (1 << (_BITS - PARTITION_BITS * level - self.shift)) - 1
-        # Replaced in place on a spill: the tracker's add() holds this list.
+        # Emptied (replaced in place) by each spill.
         self.parts = [array("Q") for _ in range(self.mask + 1)]
         self.max_in_memory = max_in_memory
         self._max_distinct = max_distinct
@@ -356,24 +401,40 @@ class _Partitions:
         # more entry for where the spill ends.
         self._starts: list[array[int]] = []
         self.spills = 0
+        self.held = 0  # hashes in memory
         self.closed = False
-        self._closed_held = 0
 
-    @property
-    def held(self) -> int:
-        """Hashes in memory."""
-        return sum(map(len, self.parts)) if not self.closed else self._closed_held
+    def take(self, buffer: array[int]) -> None:
+        """Move every hash of `buffer` into the partitions, emptying it from its end a chunk at
+        a time (the order does not matter here), so that the buffer and the partitions
+        together hold about as much as the buffer did."""
+        while buffer:
+            size = min(len(buffer), _CHUNK)
+            chunk = buffer[-size:]
+            del buffer[-size:]
+            self.extend(chunk)
 
     def extend(self, values: array[int]) -> None:
-        """Add hashes (a split's child: not the hot path)."""
-        parts, shift, mask, limit = self.parts, self.shift, self.mask, self.max_in_memory
-        room = limit - self.held
-        for value in values:
-            parts[(value >> shift) & mask].append(value)
-            room -= 1
-            if not room:
+        """Add hashes, spilling each time max_in_memory are held."""
+        start = 0
+        while start < len(values):
+            piece = values[start : start + self.max_in_memory - self.held]
+            self._scatter(piece)
+            self.held += len(piece)
+            start += len(piece)
+            if self.held >= self.max_in_memory:
                 self.spill()
-                room = limit
+
+    def _scatter(self, values: array[int]) -> None:
+        # The one per-hash loop after the hot path (~0.1 us a hash): bound appends, one shift.
+        appends = [part.append for part in self.parts]
+        shift, mask = self.shift, self.mask
+        if shift + mask.bit_length() == _BITS:  # the top bits: no mask needed
+            for value in values:
+                appends[value >> shift](value)
+        else:
+            for value in values:
+                appends[(value >> shift) & mask](value)
 
     def spill(self) -> None:
         """Append every partition to the spill file, and start again in memory."""
@@ -386,6 +447,7 @@ class _Partitions:
         self._starts.append(starts)
         self.written = starts[-1]
         self.parts[:] = [array("Q") for _ in self.parts]
+        self.held = 0
         self.spills += 1
 
     def _segments(self, index: int) -> Iterator[array[int]]:
@@ -406,33 +468,14 @@ class _Partitions:
         """Every repeated hash, partition by partition in ascending hash order, into `found`."""
         if self.closed:
             raise RuntimeError("the tracker was closed before its keys were checked")
+        limit = self._max_distinct if self.shift > 0 else None  # no bits left: no split
         for index in range(len(self.parts)):
-            seen: set[int] = set()
-            repeated: set[int] = set()
-            rows = 0
-            for segment in self._segments(index):
-                rows += len(segment)
-                new = set(segment)
-                if len(new) != len(segment):  # repeats inside this segment
-                    repeated.update(h for h, n in Counter(segment).items() if n > 1)
-                repeated |= new & seen
-                seen |= new
-                if len(seen) > self._max_distinct and self.shift > 0:
-                    break
-            else:
-                found.extra_rows += rows - len(seen)
-                if repeated:
-                    found.add(repeated, partial(self._counts, index, repeated))
-                continue
-            del seen, repeated  # before the split builds its own
-            found.splits += 1
-            self._split(index, found)
+            if not found.check(self._segments(index), limit, partial(self._counts, index)):
+                found.splits += 1
+                self._split(index, found)
 
     def _counts(self, index: int, repeated: set[int]) -> Counter[int]:
-        counts: Counter[int] = Counter()
-        for segment in self._segments(index):
-            counts.update(h for h in segment if h in repeated)
-        return counts
+        return _counts(self._segments(index), repeated)
 
     def _split(self, index: int, found: _Found) -> None:
         """Too many distinct hashes in one partition: split it by the next 12 bits, and check
@@ -454,8 +497,6 @@ class _Partitions:
         if self._file is not None:
             self._file.close()
             self._file = None
-        if not self.closed:
-            self._closed_held = self.held
         self.parts[:] = []
         self._starts = []
         self.closed = True
