@@ -84,7 +84,7 @@ def test_a_partner_export_is_analysed_then_imported_with_the_suggested_mapping(a
         api,
         (FIXTURES / name).read_bytes(),
         name=name,
-        media_type=media.media_type_for_name(name),
+        media_type=media.media_type_for_name(name) or "",
         mapping=facts["mapping"],
         on_invalid="skip",
         auto_import=True,

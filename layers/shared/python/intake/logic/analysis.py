@@ -691,6 +691,8 @@ def _match_by_values(
             quiet = silent(h)
             if not (quiet or anywhere):
                 continue
+            if not quiet and len({str(v) for v in values[i]}) < 2:
+                continue  # one value throughout ("Jo", a country code too) proves nothing
             share = detector(values[i])
             if share >= (SILENT_SHARE if quiet else NAMED_SHARE) and (
                 best is None or share > best[0]
