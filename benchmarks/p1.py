@@ -123,9 +123,14 @@ def run(*, rows: int, reps: int, profile_top: int = 10) -> dict[str, Any]:
 
 def profile(data: bytes, *, top: int) -> list[dict[str, Any]]:
     """The top costs (own time) of one real pass under cProfile, as shares of the total."""
+    return profile_of(lambda: _real(data, with_sink=True), top=top)
+
+
+def profile_of(fn: Any, *, top: int) -> list[dict[str, Any]]:
+    """The top costs (own time) of one call of `fn` under cProfile, as shares of the total."""
     profiler = cProfile.Profile()
     profiler.enable()
-    _real(data, with_sink=True)
+    fn()
     profiler.disable()
     stats = pstats.Stats(profiler)
     total = stats.total_tt  # type: ignore[attr-defined]
@@ -148,7 +153,14 @@ def profile(data: bytes, *, top: int) -> list[dict[str, Any]]:
 
 
 def _short(filename: str) -> str:
-    for marker in ("/intake/", "/site-packages/", "/lib/python3"):
+    for marker, label in (
+        ("/intake/", "intake"),
+        ("/site-packages/", "site-packages"),
+        ("/lib/python3", "stdlib"),
+    ):
         if marker in filename:
-            return marker.strip("/").split("/")[0] + "/" + filename.split(marker, 1)[1]
+            rest = filename.split(marker, 1)[1]
+            if label == "stdlib":  # "/lib/python3.11/_strptime.py" -> "stdlib/_strptime.py"
+                rest = rest.split("/", 1)[-1]
+            return f"{label}/{rest}"
     return filename
