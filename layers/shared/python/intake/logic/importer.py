@@ -53,7 +53,7 @@ class RetryLater(Exception):
 def dynamodb_sink(record: FileRecord) -> Sink:
     return DynamoDBSink(
         tenant=record.tenant,
-        import_type=record.import_type,
+        import_type=record.run_type,
         file_id=record.file_id,
         imported_at=utcnow().isoformat(),
     )
@@ -115,7 +115,7 @@ def _claim(message: ImportMessage) -> FileRecord | None:
 
 
 def _run(record: FileRecord, sink_factory: SinkFactory) -> None:
-    import_type = get_import_type(record.import_type)
+    import_type = get_import_type(record.run_type)
     started = time.monotonic()
     errors = ErrorCollector(max_errors=import_type.max_errors)
     try:
