@@ -2,11 +2,14 @@
 
     export INTAKE_API_URL=http://127.0.0.1:8080 INTAKE_TOKEN=$(make -s token TENANT=acme)
     intake send contacts.csv --type contacts --wait
+    intake analyse partner.csv > suggestion.json      # which type, which mapping?
+    intake send partner.csv --mapping suggestion.json --wait
     intake list --status FAILED
     intake status <file_id>
 
 Exit codes: 0 done; 1 the API or S3 refused a request; 2 usage; 3 a --wait ended in a state
-other than the one asked for (FAILED, REJECTED, EXPIRED...); 4 a --wait timed out.
+other than the one asked for (FAILED, REJECTED, EXPIRED...), or `analyse` found no type that
+fits; 4 a --wait timed out.
 """
 
 from __future__ import annotations
@@ -54,9 +57,25 @@ def _parser() -> argparse.ArgumentParser:
 
     imp = sub.add_parser("import", help="queue an import (or a validation) of an uploaded file")
     imp.add_argument("file_id")
+    imp.add_argument("--type", dest="import_type", help="required for a file declared without one")
+    _mapping_options(imp)
     imp.add_argument("--check-only", action="store_true", help="validate, write nothing")
     imp.add_argument("--on-invalid", choices=("fail", "skip"))
     _wait_options(imp)
+
+    analyse = sub.add_parser(
+        "analyse",
+        aliases=["analyze"],
+        help="upload a file without a type; print the type and mapping that fit it best",
+        description="Declares FILE without an import type, uploads it, waits for its analysis "
+        'and prints the best suggestion as {"import_type": ..., "mapping": {...}}: the body '
+        "PUT /profiles/{name} takes as is, and what `send --mapping` and `import --mapping` "
+        "read. The other suggestions' scores go to stderr.",
+    )
+    analyse.add_argument("file")
+    analyse.add_argument("--media-type", help="default: from the file's extension")
+    analyse.add_argument("--name", help="default: the file's name")
+    analyse.add_argument("--timeout", type=float, default=120.0, help="seconds to wait")
 
     status = sub.add_parser("status", help="show a file")
     status.add_argument("file_id")
@@ -80,7 +99,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _declare_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--type", dest="import_type", required=True, help="import type, e.g. contacts")
+    p.add_argument(
+        "--type",
+        dest="import_type",
+        help="import type, e.g. contacts (default: the --profile's or the --mapping "
+        "document's; `declare` without one has the file analysed)",
+    )
+    _mapping_options(p)
     p.add_argument("--media-type", help="default: from the file's extension")
     p.add_argument("--name", help="default: the file's name")
     p.add_argument("--folder")
@@ -89,6 +114,16 @@ def _declare_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--meta", action="append", metavar="KEY=VALUE", help="repeatable")
     p.add_argument("--check-only", action="store_true", help="validate only, write nothing")
     p.add_argument("--on-invalid", choices=("fail", "skip"))
+
+
+def _mapping_options(p: argparse.ArgumentParser) -> None:
+    how = p.add_mutually_exclusive_group()
+    how.add_argument(
+        "--mapping",
+        metavar="FILE.json",
+        help="a mapping, or a document with one (what `intake analyse` prints, a saved profile)",
+    )
+    how.add_argument("--profile", metavar="NAME", help="a saved profile (PUT /profiles/NAME)")
 
 
 def _wait_options(p: argparse.ArgumentParser) -> None:
@@ -112,12 +147,38 @@ def _metadata(pairs: list[str] | None) -> dict[str, str] | None:
     return out
 
 
+def _mapping_and_type(
+    client: IntakeClient, args: argparse.Namespace
+) -> tuple[dict[str, Any] | None, str | None]:
+    """The --mapping file's mapping (a bare mapping, or a document holding one under
+    "mapping", such as `intake analyse` prints) and the import type to use: --type, else the
+    document's, else the --profile's."""
+    import_type: str | None = args.import_type
+    mapping = None
+    if args.mapping:
+        with open(args.mapping) as fh:
+            document = json.load(fh)
+        if not isinstance(document, dict):
+            raise ValueError(f"{args.mapping} does not hold a JSON object")
+        if isinstance(document.get("mapping"), dict):
+            mapping = document["mapping"]
+            import_type = import_type or document.get("import_type")
+        else:
+            mapping = document
+    elif args.profile and import_type is None:
+        import_type = client.get_profile(args.profile)["import_type"]
+    return mapping, import_type
+
+
 def _declare(
     client: IntakeClient, args: argparse.Namespace, *, auto_import: bool
 ) -> dict[str, Any]:
+    mapping, import_type = _mapping_and_type(client, args)
     return client.declare_path(
         args.file,
-        import_type=args.import_type,
+        import_type=import_type,
+        mapping=mapping,
+        profile=args.profile,
         media_type=args.media_type,
         name=args.name,
         folder=args.folder,
@@ -146,8 +207,14 @@ def run(args: argparse.Namespace) -> int:
         result = client.upload(declared, path=args.file)
         _print({"file_id": declared.get("file_id"), **result})
     elif args.command == "import":
+        mapping, import_type = _mapping_and_type(client, args)
         accepted = client.request_import(
-            args.file_id, check_only=args.check_only, on_invalid=args.on_invalid
+            args.file_id,
+            check_only=args.check_only,
+            on_invalid=args.on_invalid,
+            import_type=import_type,
+            mapping=mapping,
+            profile=args.profile,
         )
         if args.wait:
             return _wait_final(client, args.file_id, args)
@@ -179,7 +246,16 @@ def run(args: argparse.Namespace) -> int:
             )
     elif args.command == "types":
         _print(client.list_import_types())
+    elif args.command in ("analyse", "analyze"):
+        return _analyse(client, args)
     elif args.command == "send":
+        if not (args.import_type or args.mapping or args.profile):
+            print(
+                "intake: send needs --type (or a --profile, or a --mapping document naming "
+                "one); `intake analyse FILE` suggests the type and mapping",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
         declared = _declare(client, args, auto_import=not args.no_import)
         file_id = declared["file_id"]
         client.upload(declared, path=args.file)
@@ -192,6 +268,43 @@ def run(args: argparse.Namespace) -> int:
             _print(file)
             return 0 if file["status"] == "UPLOADED" else EXIT_UNEXPECTED_STATE
         return _wait_final(client, file_id, args)
+    return 0
+
+
+def _analyse(client: IntakeClient, args: argparse.Namespace) -> int:
+    declared = client.declare_path(args.file, media_type=args.media_type, name=args.name)
+    file_id = declared["file_id"]
+    client.upload(declared, path=args.file)
+    print(f"uploaded {args.file} as {file_id}; analysing", file=sys.stderr)
+    file = client.wait_for(file_id, {"UPLOADED"}, timeout=args.timeout)
+    if file["status"] != "UPLOADED":
+        print(f"intake: {file_id} is {file['status']}: {file.get('reason')}", file=sys.stderr)
+        return EXIT_UNEXPECTED_STATE
+    analysis = file.get("analysis") or {}
+    suggestions = analysis.get("suggestions") or []
+    if analysis.get("error"):
+        error = analysis["error"]
+        print(f"intake: {error.get('code')}: {error.get('message')}", file=sys.stderr)
+    if not suggestions:
+        print(f"intake: no import type fits {args.file}", file=sys.stderr)
+        return EXIT_UNEXPECTED_STATE
+    for suggestion in suggestions:
+        missing = suggestion.get("missing") or []
+        print(
+            f"  {suggestion['import_type']}: score {suggestion['score']:.2f}, "
+            f"{suggestion.get('rows_valid', 0)} of {analysis.get('rows_sampled', 0)} sampled "
+            "rows valid" + (f", no column for {', '.join(missing)}" if missing else ""),
+            file=sys.stderr,
+        )
+    for note in suggestions[0].get("notes") or []:
+        print(f"  note: {note}", file=sys.stderr)
+    top = suggestions[0]
+    print(
+        f"import it: intake import {file_id} --mapping <this output>; "
+        f"or save it: PUT /profiles/<name> with this output",
+        file=sys.stderr,
+    )
+    _print({"import_type": top["import_type"], "mapping": top["mapping"]})
     return 0
 
 

@@ -106,7 +106,7 @@ class IntakeClient:
         name: str,
         media_type: str,
         size: int,
-        import_type: str,
+        import_type: str | None = None,
         sha256: str | None = None,
         folder: str | None = None,
         category: str | None = None,
@@ -115,23 +115,28 @@ class IntakeClient:
         auto_import: bool = False,
         check_only: bool = False,
         on_invalid: str | None = None,
+        mapping: dict[str, Any] | None = None,
+        profile: str | None = None,
     ) -> dict[str, Any]:
-        """POST /files: the answer holds `file_id` and the `upload` block."""
+        """POST /files: the answer holds `file_id` and the `upload` block. Without an
+        `import_type` the file is analysed once uploaded (its `analysis`)."""
         body: dict[str, Any] = {
             "name": name,
             "media_type": media_type,
             "size": size,
-            "import_type": import_type,
             "auto_import": auto_import,
             "check_only": check_only,
         }
         optional = {
+            "import_type": import_type,
             "sha256": sha256,
             "folder": folder,
             "category": category,
             "tags": tags,
             "metadata": metadata,
             "on_invalid": on_invalid,
+            "mapping": mapping,
+            "profile": profile,
         }
         body.update({k: v for k, v in optional.items() if v is not None})
         return dict(self._call("POST", "/files", json=body))
@@ -140,7 +145,7 @@ class IntakeClient:
         self,
         path: str | os.PathLike[str],
         *,
-        import_type: str,
+        import_type: str | None = None,
         media_type: str | None = None,
         name: str | None = None,
         **options: Any,
@@ -262,12 +267,25 @@ class IntakeClient:
                 return
 
     def request_import(
-        self, file_id: str, *, check_only: bool = False, on_invalid: str | None = None
+        self,
+        file_id: str,
+        *,
+        check_only: bool = False,
+        on_invalid: str | None = None,
+        import_type: str | None = None,
+        mapping: dict[str, Any] | None = None,
+        profile: str | None = None,
     ) -> dict[str, Any]:
-        """POST /files/{file_id}/import: 202 {file_id, status: QUEUED, check_only}."""
+        """POST /files/{file_id}/import: 202 {file_id, status: QUEUED, check_only}. A file
+        declared without an import type needs one here."""
         body: dict[str, Any] = {"check_only": check_only}
-        if on_invalid is not None:
-            body["on_invalid"] = on_invalid
+        optional = {
+            "on_invalid": on_invalid,
+            "import_type": import_type,
+            "mapping": mapping,
+            "profile": profile,
+        }
+        body.update({k: v for k, v in optional.items() if v is not None})
         return dict(self._call("POST", f"/files/{_segment(file_id)}/import", json=body))
 
     def wait_for(
@@ -294,6 +312,18 @@ class IntakeClient:
                     last,
                 )
             time.sleep(interval)
+
+    # --- profiles --------------------------------------------------------------------------
+
+    def get_profile(self, name: str) -> dict[str, Any]:
+        return dict(self._call("GET", f"/profiles/{_segment(name)}"))
+
+    def put_profile(
+        self, name: str, *, import_type: str, mapping: dict[str, Any], default: bool = False
+    ) -> dict[str, Any]:
+        """PUT /profiles/{name}: create or replace a saved mapping."""
+        body = {"import_type": import_type, "mapping": mapping, "default": default}
+        return dict(self._call("PUT", f"/profiles/{_segment(name)}", json=body))
 
     # --- catalog ---------------------------------------------------------------------------
 
