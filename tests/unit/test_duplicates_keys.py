@@ -327,12 +327,12 @@ def test_the_key_hash_is_the_same_in_another_process() -> None:
 
 
 def test_memory_stays_bounded_while_keys_spill() -> None:
-    # 300k keys through a tracker holding 20k hashes (160 KB): held in memory they would be
-    # 2.4 MB, and one set of them ~30 MB. Memory follows the bound, not the rows.
-    keys = (f"C-{i:07d}" for i in range(300_000))
+    # 120k keys through a tracker holding 8k hashes (64 KB): held in memory they would be
+    # 1 MB, and one set of them ~12 MB. Memory follows the bound, not the rows.
+    keys = (f"C-{i:07d}" for i in range(120_000))
     tracemalloc.start()
     try:
-        with KeyTracker(max_in_memory=20_000) as tracker:
+        with KeyTracker(max_in_memory=8_000) as tracker:
             for key in keys:
                 tracker.add(key)
             tracker.add("C-0000042")

@@ -73,7 +73,7 @@ DEFAULT_MAX_REPEATED = 100_000  # repeated hashes kept for pass 2
 _BITS = 64
 PARTITION_BITS = 12  # 4,096 partitions: a 150M-row file checks ~37k distinct hashes at a time
 _ITEM = array("Q").itemsize  # 8
-_CHUNK = 1 << 16  # hashes moved from the buffer to the partitions at a time
+_CHUNK = 1 << 16  # hashes per chunk of the buffer
 
 
 def stable_hash(key: str) -> int:
@@ -135,7 +135,9 @@ class KeyTracker:
         self._top = _Partitions(
             level=0, max_in_memory=max_in_memory, max_distinct=max_distinct, new_file=self._file
         )
-        self._buffer = array("Q")  # hashes in arrival order, up to max_in_memory
+        # Hashes in arrival order, up to max_in_memory; the last chunk is being filled.
+        self._chunks: list[array[int]] = [array("Q")]
+        self._buffered = 0  # hashes in the full chunks
         self._result: RepeatedKeys | None = None
         self.splits = 0  # partitions split again while checking (too many distinct hashes)
         self.add: Callable[[str], None] = self._adder()
@@ -146,40 +148,58 @@ class KeyTracker:
         # sequential append. Scattering each hash straight into its partition cost ~0.4 us
         # more per row inside the real validation pass (4,096 arrays' tails fight the parser
         # and pydantic for the CPU caches); partitioning a full buffer in one tight loop costs
-        # ~0.1 us a hash.
-        top, buffer, limit, hash_key = self._top, self._buffer, self._top.max_in_memory, self._hash
-        room = limit  # hashes until the buffer is full, counted down in the closure's cell
+        # ~0.1 us a hash. The buffer is a list of chunks of at most 64Ki hashes (512 KiB),
+        # not one array: freed one by one as they are partitioned, they make room for the
+        # partitions, where one 32 MiB array, grown and emptied 36 times for 150M rows, left
+        # the allocator holding ~30 MiB more at the peak.
+        chunk = self._chunks[-1]
+        room = self._room()  # hashes until this chunk is full, counted down in a cell
 
-        if hash_key is stable_hash and sys.byteorder == "little":
+        if self._hash is stable_hash and sys.byteorder == "little":
             # stable_hash inlined, its digest appended as it is: on a little-endian machine
             # (x86_64 and arm64 Lambdas) those 8 bytes are the stable_hash value.
 
             def add(key: str, _blake2b: Callable[..., Any] = blake2b) -> None:
-                nonlocal room
-                buffer.frombytes(
+                nonlocal room, chunk
+                chunk.frombytes(
                     _blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8).digest()
                 )
                 room -= 1
                 if not room:
-                    top.take(buffer)
-                    room = limit
+                    chunk = self._next_chunk()
+                    room = self._room()
 
             return add
 
+        hash_key = self._hash
+
         def add_hashed(key: str) -> None:
-            nonlocal room
-            buffer.append(hash_key(key))
+            nonlocal room, chunk
+            chunk.append(hash_key(key))
             room -= 1
             if not room:
-                top.take(buffer)
-                room = limit
+                chunk = self._next_chunk()
+                room = self._room()
 
         return add_hashed
+
+    def _room(self) -> int:
+        return min(_CHUNK, self._top.max_in_memory - self._buffered)
+
+    def _next_chunk(self) -> array[int]:
+        """The current chunk is full: start another, after moving the buffer into the
+        partitions (and spilling them) when it holds max_in_memory hashes."""
+        self._buffered += len(self._chunks[-1])
+        if self._buffered >= self._top.max_in_memory:
+            self._top.take(self._chunks)
+            self._buffered = 0
+        self._chunks.append(array("Q"))
+        return self._chunks[-1]
 
     @property
     def rows(self) -> int:
         """Keys added."""
-        return self._top.written + self._top.held + len(self._buffer)
+        return self._top.written + self._top.held + sum(map(len, self._chunks))
 
     @property
     def spills(self) -> int:
@@ -192,13 +212,13 @@ class KeyTracker:
             if self._top.closed:
                 raise RuntimeError("the tracker was closed before its keys were checked")
             found = _Found(self._max_repeated)
-            buffer = self._buffer
-            if not (self._top.spills or self._top.held) and len(buffer) <= self._max_distinct:
+            chunks = self._chunks
+            if not (self._top.spills or self._top.held) and self.rows <= self._max_distinct:
                 # Everything is still in the buffer, and few enough to check at once: no
                 # partitions (4,096 of them cost ~20 ms, i.e. 0.07 us a row of a 300k-row file).
-                found.check((buffer,), None, partial(_counts, (buffer,)))
+                found.check(chunks, None, partial(_counts, chunks))
             else:
-                self._top.take(buffer)
+                self._top.take(chunks)
                 self._top.collect(found)
             self.splits = found.splits
             self.close()  # the hashes are no longer needed: free memory and /tmp now
@@ -214,7 +234,7 @@ class KeyTracker:
     def close(self) -> None:
         """Give back the memory and the /tmp space (the spill file is already unlinked)."""
         self._top.close()
-        self._buffer = array("Q")
+        self._chunks = []
         self.add = _closed
 
     def __enter__(self) -> KeyTracker:
@@ -404,15 +424,11 @@ class _Partitions:
         self.held = 0  # hashes in memory
         self.closed = False
 
-    def take(self, buffer: array[int]) -> None:
-        """Move every hash of `buffer` into the partitions, emptying it from its end a chunk at
-        a time (the order does not matter here), so that the buffer and the partitions
-        together hold about as much as the buffer did."""
-        while buffer:
-            size = min(len(buffer), _CHUNK)
-            chunk = buffer[-size:]
-            del buffer[-size:]
-            self.extend(chunk)
+    def take(self, chunks: list[array[int]]) -> None:
+        """Move every hash of `chunks` into the partitions, freeing each chunk once it is
+        moved: the buffer and the partitions together hold about as much as the buffer did."""
+        while chunks:
+            self.extend(chunks.pop())
 
     def extend(self, values: array[int]) -> None:
         """Add hashes, spilling each time max_in_memory are held."""
