@@ -76,6 +76,11 @@ def test_each_partner_export_gets_contacts_with_a_mapping_for_its_required_field
     assert analysis.sheet == facts["sheet"]
     assert analysis.sheets == facts.get("sheets")
     assert 0.8 <= top.score <= 1
+    # The sample is the whole file here: validated as a run validates it (repeated keys too)
+    assert (top.rows_valid, top.rows_invalid) == (
+        facts["valid_rows"],
+        facts["data_rows"] - facts["valid_rows"],
+    )
 
 
 def test_the_utf8_export_says_it_has_a_bom():

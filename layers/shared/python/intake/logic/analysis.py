@@ -529,16 +529,38 @@ def _column_values(sample: Sample) -> list[list[Any]]:
     return columns
 
 
+class _KeyCounter:
+    """A sink that writes nothing: it counts the valid rows whose natural key an earlier valid
+    row had, which a run reports as `duplicate_key` (logic/importer.py)."""
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+        self.repeated = 0
+
+    def put(self, key: str, item: dict[str, Any]) -> None:
+        if key in self.seen:
+            self.repeated += 1
+        self.seen.add(key)
+
+    def flush(self) -> int:
+        return 0
+
+
 def _validate(import_type: ImportType, sample: Sample, mapping: Mapping) -> tuple[int, int]:
-    """The sampled rows valid and invalid under the mapping, validated as a run would."""
+    """The sampled rows valid and invalid under the mapping, validated as a run would (a row
+    repeating an earlier row's key included)."""
     errors = ErrorCollector(inline_limit=0, max_errors=0)
+    keys = _KeyCounter()
     try:
-        outcome = validate_records(_SampledRows(sample), import_type, errors, mapping=mapping)
+        outcome = validate_records(
+            _SampledRows(sample), import_type, errors, sink=keys, mapping=mapping
+        )
     finally:
         errors.close()
     if outcome.file_error is not None:
         return 0, len(sample.events)
-    return outcome.result.rows_valid, outcome.result.rows_invalid
+    result = outcome.result
+    return result.rows_valid - keys.repeated, result.rows_invalid + keys.repeated
 
 
 def _score(
