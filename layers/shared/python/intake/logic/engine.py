@@ -13,6 +13,7 @@ from intake.dal.record_sink import Sink
 from intake.import_types import ImportType
 from intake.import_types.base import RecordShape
 from intake.import_types.mapping import resolve_columns
+from intake.ingest.duplicates import KeyLocator, duplicate_key_error
 from intake.ingest.error_report import ErrorCollector
 from intake.ingest.records import FileLevelError, ReadEvent
 from intake.models.domain import ColumnUsage, ImportResult, RowError
@@ -35,8 +36,10 @@ def validate_records(
     progress_every: int = 5000,
     member: str | None = None,
     mapping: Mapping | None = None,
+    track: Callable[[str], None] | None = None,
 ) -> Outcome:
-    """One pass over the records. With a sink, valid records are written as they come.
+    """One pass over the records. With a sink, valid records are written as they come;
+    `track` is given each valid record's natural key (duplicate detection, pass 1).
 
     A reader of rows under a header (CSV, Excel) has `columns`: the mapping (or the type's
     names and aliases) decides what each column feeds, and the result lists what each one was
@@ -51,24 +54,7 @@ def validate_records(
     try:
         iterator = iter(events)
         first = next(iterator, None)  # a CSV reader reads (and checks) its header here
-        columns = getattr(events, "columns", None)
-        if columns is None and isinstance(first, tuple) and isinstance(first[1], list):
-            # Rows of cells without their header (e.g. a reader wrapped in iter()): refuse,
-            # rather than report every row invalid.
-            raise TypeError("rows of cells need the reader's columns: pass the reader itself")
-        sheet = getattr(events, "sheet", None)
-        formats = mapping.formats if mapping else {}
-        if columns is not None:
-            plan = resolve_columns(import_type, columns, mapping, file=member, sheet=sheet)
-            result.columns = plan.usage
-            if plan.errors:
-                raise FileLevelError(*plan.errors)
-            shape = import_type.shape_for(plan.fields, formats)
-        else:
-            keys = KeyMatcher(import_type, mapping, member)
-            shape = keys.shape(import_type.shape_for(None, formats))
-        if sheet is not None:
-            shape = in_sheet(shape, sheet)
+        shape, keys = _shape(events, first, import_type, mapping, member, result)
         validate, locate, key_of, to_item = (
             shape.validate,
             shape.locate,
@@ -92,7 +78,12 @@ def validate_records(
             else:
                 valid += 1
                 if put is not None:
-                    put(key_of(record), to_item(record))
+                    key = key_of(record)
+                    if track is not None:
+                        track(key)
+                    put(key, to_item(record))
+                elif track is not None:
+                    track(key_of(record))
             if on_progress is not None and total % progress_every == 0:
                 on_progress(total)
     except FileLevelError as exc:
@@ -107,6 +98,94 @@ def validate_records(
         result.rows_written = sink.flush()
     result.errors_truncated = errors.truncated
     return Outcome(result, file_error)
+
+
+def _shape(
+    events: Iterable[ReadEvent],
+    first: ReadEvent | None,
+    import_type: ImportType,
+    mapping: Mapping | None,
+    member: str | None,
+    result: ImportResult,
+) -> tuple[RecordShape, KeyMatcher | None]:
+    """How this stream's records are validated: by its header's columns (CSV, Excel; the
+    result lists what each column fed), or by its records' keys (JSON)."""
+    columns = getattr(events, "columns", None)
+    if columns is None and isinstance(first, tuple) and isinstance(first[1], list):
+        # Rows of cells without their header (e.g. a reader wrapped in iter()): refuse,
+        # rather than report every row invalid.
+        raise TypeError("rows of cells need the reader's columns: pass the reader itself")
+    sheet = getattr(events, "sheet", None)
+    formats = mapping.formats if mapping else {}
+    keys = None
+    if columns is not None:
+        plan = resolve_columns(import_type, columns, mapping, file=member, sheet=sheet)
+        result.columns = plan.usage
+        if plan.errors:
+            raise FileLevelError(*plan.errors)
+        shape = import_type.shape_for(plan.fields, formats)
+    else:
+        keys = KeyMatcher(import_type, mapping, member)
+        shape = keys.shape(import_type.shape_for(None, formats))
+    if sheet is not None:
+        shape = in_sheet(shape, sheet)
+    return shape, keys
+
+
+def locate_duplicates(
+    events: Iterable[ReadEvent],
+    import_type: ImportType,
+    errors: ErrorCollector,
+    *,
+    locator: KeyLocator,
+    sink: Sink | None = None,
+    on_progress: Callable[[int], None] | None = None,
+    progress_every: int = 5000,
+    member: str | None = None,
+    mapping: Mapping | None = None,
+) -> Outcome:
+    """Duplicate detection, pass 2 (only when pass 1 found a key hash twice): each later row
+    with a key already seen is a `duplicate_key` error naming where the key first appeared.
+
+    With a sink (pass 1 wrote as it went, on_invalid=skip), the first occurrence of each
+    repeated key is written again, so the row that stays is the first one, as reported.
+    `result.rows_invalid` counts the rows found, `rows_written` the rows written again.
+    Errors of any other kind were recorded by pass 1 and are not recorded again.
+    """
+    result = ImportResult()
+    found = rewritten = total = 0
+    field = import_type.natural_key
+    try:
+        iterator = iter(events)
+        first = next(iterator, None)
+        shape, _ = _shape(events, first, import_type, mapping, member, ImportResult())
+        for event in chain((first,), iterator) if first is not None else ():
+            total += 1
+            if type(event) is RowError:
+                continue
+            line, data = cast(tuple[int | None, Any], event)
+            try:
+                record = shape.validate(data)
+            except ValidationError:
+                continue
+            key = shape.key_of(record)
+            earlier = locator.check(key, line, member)
+            if earlier is not None:
+                found += 1
+                errors.add(
+                    duplicate_key_error(field=field, line=line, member=member, first=earlier)
+                )
+            elif sink is not None and key in locator:
+                sink.put(key, shape.to_item(record))
+                rewritten += 1
+            if on_progress is not None and total % progress_every == 0:
+                on_progress(total)
+    except FileLevelError:
+        pass  # pass 1 recorded it, and stopped at the same place
+    if sink is not None:
+        sink.flush()
+    result.rows_invalid, result.rows_written = found, rewritten
+    return Outcome(result, None)
 
 
 class KeyMatcher:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zipfile import ZipInfo
@@ -20,14 +21,15 @@ from intake.import_types import ImportType, get_import_type
 from intake.import_types.registry import Kind, archive_limits, kind_of
 from intake.ingest import media
 from intake.ingest.archive import Archive, open_archive
+from intake.ingest.duplicates import DUPLICATE_KEY, KeyLocator, KeyTracker
 from intake.ingest.error_report import ErrorCollector
 from intake.ingest.readers import read_records
-from intake.ingest.records import FileLevelError
+from intake.ingest.records import FileLevelError, ReadEvent
 from intake.ingest.streams import open_bytes
 from intake.ingest.xlsx_reader import read_xlsx
 from intake.keys import report_key
 from intake.logic.bundles import run_bundle
-from intake.logic.engine import Outcome, validate_records
+from intake.logic.engine import Outcome, locate_duplicates, validate_records
 from intake.models.db import iso
 from intake.models.domain import (
     ColumnUsage,
@@ -143,24 +145,91 @@ def run_ended(status: FileStatus, **fields: Any) -> None:
 def _run_records(
     record: FileRecord, import_type: ImportType, errors: ErrorCollector, sink_factory: SinkFactory
 ) -> tuple[FileStatus, Outcome]:
-    """Rows from one file, or from each member of a ZIP, with the on_invalid semantics."""
+    """Rows from one file, or from each member of a ZIP, with the on_invalid semantics. Every
+    pass that checks rows also checks that no natural key repeats (`_checked_pass`)."""
     if record.check_only:
-        outcome = _pass(record, import_type, errors, sink=None)
+        outcome = _checked_pass(record, import_type, errors, sink=None)
         return (FileStatus.FAILED if errors.count else FileStatus.VALIDATED), outcome
     if record.on_invalid == "fail":
-        outcome = _pass(record, import_type, errors, sink=None)
+        outcome = _checked_pass(record, import_type, errors, sink=None)
         if errors.count:
             return FileStatus.FAILED, outcome
-        # every row is valid: stream again, writing this time
+        # every row is valid and every key distinct: stream again, writing this time
         outcome = _pass(record, import_type, errors, sink=sink_factory(record), checked=True)
         # The writing pass reads the bytes again: whatever it could not take fails the file,
         # never a SUCCEEDED file with rows missing.
         failed = outcome.file_error is not None or errors.count > 0
         return (FileStatus.FAILED if failed else FileStatus.SUCCEEDED), outcome
-    outcome = _pass(record, import_type, errors, sink=sink_factory(record))
+    outcome = _checked_pass(record, import_type, errors, sink=sink_factory(record))
     nothing_valid = outcome.result.rows_valid == 0 and outcome.result.rows_invalid > 0
     failed = outcome.file_error is not None or nothing_valid
     return (FileStatus.FAILED if failed else FileStatus.SUCCEEDED), outcome
+
+
+def _checked_pass(
+    record: FileRecord, import_type: ImportType, errors: ErrorCollector, *, sink: Sink | None
+) -> Outcome:
+    """A pass (writing valid rows to `sink`, if any) that also finds repeated natural keys.
+
+    Pass 1 hands every valid row's key to a KeyTracker (bounded memory, ingest/duplicates.py).
+    Only if some key hash repeats is the file read a second time, to put a `duplicate_key`
+    error on each later row, naming the line where its key first appeared. Those rows count
+    as invalid. Pass 1 wrote them (on_invalid=skip writes as it goes, and a sink upserts by
+    key): pass 2 writes each repeated key's first row again, so the first row is what stays.
+    """
+    with KeyTracker() as keys:
+        outcome = _pass(record, import_type, errors, sink=sink, reading=_Reading(track=keys.add))
+        repeated = keys.repeated()
+    if not repeated or outcome.file_error is not None:
+        return outcome
+    locator = repeated.locator()
+    second = _pass(record, import_type, errors, sink=sink, reading=_Reading(locator=locator))
+    later = second.result.rows_invalid + repeated.unlocated_rows
+    if repeated.truncated:
+        errors.add(
+            RowError(
+                field=import_type.natural_key,
+                code=DUPLICATE_KEY,
+                message=f"{repeated.unlocated_rows} more rows repeat the key of an earlier row "
+                f"(only the first {len(repeated)} repeated keys are located)",
+            )
+        )
+    result = outcome.result
+    result.rows_valid -= later
+    result.rows_invalid += later
+    if sink is not None:
+        result.rows_written -= later
+    result.errors_truncated = errors.truncated
+    logger.info(
+        "repeated keys found",
+        extra={"rows": later, "keys": len(repeated), "spills": keys.spills},
+    )
+    return outcome
+
+
+@dataclass(frozen=True)
+class _Reading:
+    """What a pass does with each stream of records: validate them (handing valid rows' keys
+    to `track`), or, with a `locator`, find the later rows of repeated keys."""
+
+    track: Callable[[str], None] | None = None
+    locator: KeyLocator | None = None
+
+    @property
+    def first(self) -> bool:
+        """Pass 1 records every problem; pass 2 only duplicate keys."""
+        return self.locator is None
+
+    def __call__(
+        self,
+        events: Iterable[ReadEvent],
+        import_type: ImportType,
+        errors: ErrorCollector,
+        **kw: Any,
+    ) -> Outcome:
+        if self.locator is not None:
+            return locate_duplicates(events, import_type, errors, locator=self.locator, **kw)
+        return validate_records(events, import_type, errors, track=self.track, **kw)
 
 
 Runner = Callable[[FileRecord, ImportType, ErrorCollector, SinkFactory], tuple[FileStatus, Outcome]]
@@ -175,24 +244,33 @@ def _pass(
     *,
     sink: Sink | None,
     checked: bool = False,
+    reading: _Reading = _Reading(),
 ) -> Outcome:
     if record.media_type == media.ZIP:
-        return _archive_pass(record, import_type, errors, sink=sink, checked=checked)
+        checked = checked or not reading.first
+        return _archive_pass(
+            record, import_type, errors, sink=sink, checked=checked, reading=reading
+        )
     if record.media_type in media.SPREADSHEET_TYPES:
-        return _sheet_pass(record, import_type, errors, sink=sink)
+        return _sheet_pass(record, import_type, errors, sink=sink, reading=reading)
     with object_store.open_stream(record.object_key, version_id=record.object_version) as body:
         stream, counter = open_bytes(body)
         tracker = _ProgressTracker(record, lambda: counter.bytes_read)
         events = read_records(
             stream, record.media_type, mapping=record.mapping, delimiter=record.csv_delimiter
         )
-        return validate_records(
+        return reading(
             events, import_type, errors, sink=sink, on_progress=tracker, mapping=record.mapping
         )
 
 
 def _sheet_pass(
-    record: FileRecord, import_type: ImportType, errors: ErrorCollector, *, sink: Sink | None
+    record: FileRecord,
+    import_type: ImportType,
+    errors: ErrorCollector,
+    *,
+    sink: Sink | None,
+    reading: _Reading,
 ) -> Outcome:
     """A workbook's sheet (the mapping's, or the first), from a seekable read of the object: a
     ZIP container is read from its end. Progress is in rows: bytes jump around in a ZIP."""
@@ -203,7 +281,7 @@ def _sheet_pass(
             limits=archive_limits(import_type),
         )
         tracker = _ProgressTracker(record, body.tell)
-        return validate_records(
+        return reading(
             events, import_type, errors, sink=sink, on_progress=tracker, mapping=record.mapping
         )
 
@@ -215,6 +293,7 @@ def _archive_pass(
     *,
     sink: Sink | None,
     checked: bool,
+    reading: _Reading,
 ) -> Outcome:
     """Each member of a ZIP read in turn by its extension; errors carry the member's name.
 
@@ -237,7 +316,9 @@ def _archive_pass(
                     RowError(code="empty_archive", message="the archive holds no files")
                 )
             for info in archive.members:
-                outcome = _member_pass(archive, info, import_type, errors, sink, tracker, record)
+                outcome = _member_pass(
+                    archive, info, import_type, errors, sink, tracker, record, reading
+                )
                 if outcome is None:
                     continue
                 _add(total, outcome.result)
@@ -260,9 +341,12 @@ def _member_pass(
     sink: Sink | None,
     tracker: Callable[[int], None],
     record: FileRecord,
+    reading: _Reading,
 ) -> Outcome | None:
     media_type = media.member_media_type(info.filename)
     if media_type is None:
+        if not reading.first:
+            return None
         errors.add(
             RowError(
                 code="unsupported_member",
@@ -275,7 +359,7 @@ def _member_pass(
         events = read_records(
             stream, media_type, mapping=record.mapping, delimiter=record.csv_delimiter
         )
-        return validate_records(
+        return reading(
             events,
             import_type,
             errors,
