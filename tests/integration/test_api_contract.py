@@ -213,6 +213,12 @@ def test_import_types_describe_contacts(api):
     ]
     assert contacts["max_size"] == 10 * 1024**3
     assert set(contacts["json_schema"]["required"]) == {"external_id", "email", "first_name"}
+    # the header names partners' exports use, per field
+    assert {"customer id", "user id", "contact id"} <= set(contacts["aliases"]["external_id"])
+    assert {"e-mail", "email address"} <= set(contacts["aliases"]["email"])
+    assert {"given name"} <= set(contacts["aliases"]["first_name"])
+    assert {"surname"} <= set(contacts["aliases"]["last_name"])
+    assert {"subscription date"} <= set(contacts["aliases"]["signed_up"])
 
 
 def test_openapi_document_and_swagger_ui(api):

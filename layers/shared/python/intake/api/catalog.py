@@ -30,6 +30,7 @@ def list_import_types() -> list[ImportTypeView]:
             max_size=t.max_size,
             natural_key=t.natural_key,
             json_schema=t.json_schema,
+            aliases={name: list(names) for name, names in t.aliases.items()},
         )
         for t in all_import_types()
     ]

@@ -421,6 +421,11 @@ class ImportTypeView(BaseModel):
     max_size: int
     natural_key: str
     json_schema: dict[str, Any]
+    aliases: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Other header names each field is found under (matched ignoring case, "
+        "spaces, underscores and hyphens); a mapping's `columns` names any other",
+    )
 
 
 class ErrorBody(BaseModel):
