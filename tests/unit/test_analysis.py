@@ -277,6 +277,20 @@ def test_a_large_file_is_sampled_from_its_start_and_its_rows_estimated():
     assert analysis.suggestions[0].rows_valid == 1_000
 
 
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+def test_a_large_utf16_file_is_cut_at_a_whole_line(codec: str):
+    bom = b"\xff\xfe" if codec == "utf-16-le" else b"\xfe\xff"
+    data = bom + big_csv(60_000).decode().replace("\n", "\r\n").encode(codec)
+    assert len(data) > SAMPLE_BYTES
+
+    analysis = run(data)
+
+    assert (analysis.encoding, analysis.error) == ("utf-16", None)
+    assert analysis.suggestions[0].rows_valid == analysis.rows_sampled == 1_000
+    assert analysis.rows_estimated is not None
+    assert abs(analysis.rows_estimated - 60_000) < 100
+
+
 def test_a_gzipped_csv_is_read_and_estimated_from_its_compressed_size():
     data = gzip.compress(big_csv(200_000))
 

@@ -184,7 +184,7 @@ def _stream_sample(source: IO[bytes], media_type: str, size: int) -> Sample:
 
 def _text_sample(data: bytes, media_type: str, *, complete: bool, whole: int) -> Sample:
     if not complete:
-        data = data[: data.rfind(b"\n") + 1] or data  # whole lines only
+        data = _whole_lines(data)
     if media_type == media.CSV:
         sample = _csv_sample(data, complete=complete)
     elif media_type in (media.JSON, media.JSONL):
@@ -200,6 +200,19 @@ def _text_sample(data: bytes, media_type: str, *, complete: bool, whole: int) ->
         per_record = max((len(data) - head) / sample.records, 1.0)
         sample.rows_estimated = max(round((whole - head) / per_record), sample.records)
     return sample
+
+
+def _whole_lines(data: bytes) -> bytes:
+    """The sample up to its last line break (UTF-16: a whole code unit's)."""
+    newline = {codecs.BOM_UTF16_LE: b"\n\x00", codecs.BOM_UTF16_BE: b"\x00\n"}.get(data[:2])
+    if newline is None:
+        return data[: data.rfind(b"\n") + 1] or data
+    end = len(data)
+    while (found := data.rfind(newline, 2, end)) > 0:
+        if found % 2 == 0:  # code units start at even offsets, after the BOM
+            return data[: found + 2]
+        end = found + 1
+    return data
 
 
 def _csv_sample(data: bytes, *, complete: bool) -> Sample:
