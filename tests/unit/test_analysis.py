@@ -399,6 +399,20 @@ def test_what_cannot_be_read_is_an_analysis_that_says_so(data: bytes, media_type
     assert analysis.suggestions == []
 
 
+def test_a_very_wide_file_lists_its_first_columns_and_stays_small():
+    wide = [f"Spalte mit einem sehr langen Namen Nummer {i} " + "\u00e9" * 200 for i in range(400)]
+    rows = [["Customer Id", "Email", "First Name", *wide], ["k1", "a@x.io", "A", *"x" * 400]]
+
+    analysis = run(csv_bytes(rows))
+
+    assert analysis.columns_truncated
+    assert len(analysis.header) == 20
+    assert len(analysis.model_dump_json().encode()) < 64 * 1024
+    top = analysis.suggestions[0]
+    assert top.missing == [] and top.rows_valid == 1
+    assert (len(top.columns.mapped), len(top.columns.unused)) == (3, 20)
+
+
 # --- stored as JSON text ---------------------------------------------------------------------
 
 

@@ -56,7 +56,9 @@ MiB = 1024 * KiB
 SAMPLE_BYTES = 1 * MiB  # text read from the file's start (after gunzipping)
 SAMPLE_RECORDS = 1_000  # records looked at (validated, values sniffed)
 MAX_SHEETS = 5  # sheets tried when the first one fits no type
-LISTED_COLUMNS = 100  # columns an analysis lists (its stored size stays bounded)
+LISTED_COLUMNS = 100  # columns an analysis lists (its stored size stays bounded) ...
+FEW_COLUMNS = 20  # ... or this many, when those would take more than:
+MAX_STORED_BYTES = 64 * KiB
 # The share of a column's non-empty sampled values that must look like a kind: under a header
 # that says nothing, and under any other header (kinds that name themselves only).
 SILENT_SHARE = 0.8
@@ -136,7 +138,25 @@ def analyse(
 
 
 def _analysis(sample: Sample, suggestions: list[Suggestion]) -> Analysis:
-    header = [_shown(h) for h in sample.header[:LISTED_COLUMNS]]
+    analysis = _listing(sample, suggestions, LISTED_COLUMNS)
+    if len(analysis.model_dump_json().encode()) > MAX_STORED_BYTES:
+        # Long headers in many columns: list fewer, so the file's item stays far below
+        # DynamoDB's 400 KB (the mappings, scores and counts are all kept).
+        analysis = _listing(sample, suggestions, FEW_COLUMNS)
+    return analysis
+
+
+def _listing(sample: Sample, suggestions: list[Suggestion], columns: int) -> Analysis:
+    def trimmed(suggestion: Suggestion) -> Suggestion:
+        usage = suggestion.columns
+        return suggestion.model_copy(
+            update={
+                "columns": usage.model_copy(
+                    update={"mapped": usage.mapped[:columns], "unused": usage.unused[:columns]}
+                )
+            }
+        )
+
     return Analysis(
         format=sample.format,
         encoding=sample.encoding,
@@ -145,11 +165,11 @@ def _analysis(sample: Sample, suggestions: list[Suggestion]) -> Analysis:
         sheet=sample.sheet,
         sheets=sample.sheets,
         member=sample.member,
-        header=header,
-        columns_truncated=len(sample.header) > LISTED_COLUMNS,
+        header=[_shown(h) for h in sample.header[:columns]],
+        columns_truncated=len(sample.header) > columns,
         rows_sampled=len(sample.events),
         rows_estimated=sample.rows_estimated,
-        suggestions=suggestions,
+        suggestions=[trimmed(s) for s in suggestions],
         error=sample.error,
     )
 
@@ -509,10 +529,8 @@ def _suggest(import_type: ImportType, sample: Sample) -> Suggestion:
         missing=missing,
         columns=plan.usage.model_copy(
             update={
-                "mapped": plan.usage.mapped[:LISTED_COLUMNS],
                 "unused": [
-                    c.model_copy(update={"header": _shown(c.header)})
-                    for c in plan.usage.unused[:LISTED_COLUMNS]
+                    c.model_copy(update={"header": _shown(c.header)}) for c in plan.usage.unused
                 ],
             }
         ),

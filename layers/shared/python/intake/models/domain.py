@@ -174,7 +174,9 @@ class Analysis(BaseModel):
         default_factory=list, description="Column names as written (JSON: keys seen)"
     )
     columns_truncated: bool = Field(
-        default=False, description="More columns than `header` lists (the first 100 are)"
+        default=False,
+        description="More columns than `header` (and each suggestion's `columns`) list: the "
+        "first 100, or 20 when long names would make the analysis large",
     )
     rows_sampled: int = 0
     rows_estimated: int | None = Field(
