@@ -30,7 +30,7 @@ BAD_CSV = (
     "b-001,ok@example.com,Okay,Row,FR,2024-01-01\n"
     "b-002,not-an-email,Bad,Email,FR,2024-01-01\n"
     "b-003,third@example.com,,Missing,DE,2024-01-01\n"
-    "b-004,fourth@example.com,Wrong,Country,germany,2024-13-45\n"
+    "b-004,fourth@example.com,Wrong,Country,Atlantis,2024-13-45\n"
 )
 DROP_CSV = (
     "external_id,email,first_name\n"

@@ -20,7 +20,7 @@ BAD_CSV = (
     b"b-1,ok@example.com,Okay,Row,FR,2024-01-01\n"
     b"b-2,not-an-email,Bad,Email,FR,2024-01-01\n"
     b"b-3,third@example.com,,Missing,DE,2024-01-01\n"
-    b"b-4,fourth@example.com,Wrong,Country,germany,2024-01-01\n"
+    b"b-4,fourth@example.com,Wrong,Country,Atlantis,2024-01-01\n"
 )
 
 

@@ -35,7 +35,7 @@ def run_fixture(
         api,
         (FIXTURES / name).read_bytes(),
         name=name,
-        media_type=media.media_type_for_name(name),
+        media_type=media.media_type_for_name(name) or "",
         mapping=facts["mapping"],
         on_invalid="skip",
         auto_import=True,
