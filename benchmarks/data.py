@@ -74,12 +74,37 @@ def _templates(invalid_rate: float, seed: int) -> list[tuple[str, str]]:
     return pool
 
 
-def rows(count: int, *, invalid_rate: float = 0.03, start: int = 0, seed: int = 7) -> Iterator[str]:
-    """`count` data rows (no header) from row number `start`, each ending in a newline."""
+def rows(
+    count: int,
+    *,
+    invalid_rate: float = 0.03,
+    start: int = 0,
+    seed: int = 7,
+    repeat_every: int = 0,
+) -> Iterator[str]:
+    """`count` data rows (no header) from row number `start`, each ending in a newline.
+
+    With `repeat_every` k, row n repeats the external_id of row n - k/2 when n % k == k - 1
+    (its e-mail stays its own): a partner export's duplicated customer ids, one in k rows.
+    """
     pool = _pool(invalid_rate, seed)
     for n in range(start, start + count):
-        local, rest = pool[(n * 7919) % POOL]
-        yield f"c-{n:09d},{local}{n}{rest}"
+        local, rest = pool[pool_index(n)]
+        key = n - repeat_every // 2 if repeat_every and n % repeat_every == repeat_every - 1 else n
+        yield f"c-{key:09d},{local}{n}{rest}"
+
+
+def repeated_rows(count: int, repeat_every: int) -> Iterator[tuple[int, int]]:
+    """(row, the earlier row whose external_id it repeats) for the first `count` rows."""
+    if repeat_every:
+        for n in range(repeat_every - 1, count, repeat_every):
+            yield n, n - repeat_every // 2
+
+
+def pool_index(n: int) -> int:
+    """The pool entry row n is made from: rows n and m are alike but for their ids and e-mail
+    addresses when their pool entries are the same (so are valid or not alike)."""
+    return (n * 7919) % POOL
 
 
 @functools.cache
@@ -92,7 +117,9 @@ def csv_bytes(count: int, *, invalid_rate: float = 0.03) -> bytes:
     return HEADER + "".join(rows(count, invalid_rate=invalid_rate)).encode()
 
 
-def write_file(path: Path, size: int, *, invalid_rate: float = 0.03, block: int = 50_000) -> int:
+def write_file(
+    path: Path, size: int, *, invalid_rate: float = 0.03, repeat_every: int = 0, block: int = 50_000
+) -> int:
     """Write a file of about `size` bytes (whole rows); return the row count. Streams blocks."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".part")
@@ -101,7 +128,9 @@ def write_file(path: Path, size: int, *, invalid_rate: float = 0.03, block: int 
     with tmp.open("wb") as out:
         out.write(HEADER)
         while written < size:
-            chunk = "".join(rows(block, invalid_rate=invalid_rate, start=count)).encode()
+            chunk = "".join(
+                rows(block, invalid_rate=invalid_rate, start=count, repeat_every=repeat_every)
+            ).encode()
             last = written + len(chunk) >= size
             if last:  # trim to whole rows under the size
                 chunk = chunk[: chunk.rfind(b"\n", 0, size - written) + 1]
@@ -114,14 +143,17 @@ def write_file(path: Path, size: int, *, invalid_rate: float = 0.03, block: int 
     return count
 
 
-def cached_file(directory: Path, size: int, *, invalid_rate: float = 0.03) -> tuple[Path, int]:
+def cached_file(
+    directory: Path, size: int, *, invalid_rate: float = 0.03, repeat_every: int = 0
+) -> tuple[Path, int]:
     """The generated file for `size`, made once and reused (bench-data/ is gitignored)."""
-    name = f"contacts-{size}-v{GENERATOR_VERSION}-{int(invalid_rate * 1000)}.csv"
+    repeats = f"-r{repeat_every}" if repeat_every else ""
+    name = f"contacts-{size}-v{GENERATOR_VERSION}-{int(invalid_rate * 1000)}{repeats}.csv"
     path = directory / name
     meta = path.with_suffix(".rows")
     if path.is_file() and meta.is_file():
         return path, int(meta.read_text())
-    count = write_file(path, size, invalid_rate=invalid_rate)
+    count = write_file(path, size, invalid_rate=invalid_rate, repeat_every=repeat_every)
     meta.write_text(str(count))
     return path, count
 

@@ -1,9 +1,14 @@
 """P2's worker: a fresh process that takes the import message off the queue and runs the real
-import (run_import -> _pass -> S3 stream -> read_csv -> validate_records) into a CountingSink.
+import (run_import -> _checked_pass -> S3 stream -> read_csv -> validate_records, with the
+duplicate-key tracker, and a second pass when keys repeat) into a CountingSink.
 
-Run by benchmarks.p2 as `python -m benchmarks.p2_worker FILE_ID`, with the environment of the
-worker function pointing at the moto server. Prints one JSON line; its peak RSS is read by
-the parent (wait4) and reported here too (VmHWM).
+Run by benchmarks.p2 as `python -m benchmarks.p2_worker FILE_ID [--detection off]`, with the
+environment of the worker function pointing at the moto server. Prints one JSON line; its peak
+RSS is read by the parent (wait4) and reported here too (VmHWM).
+
+The importer's KeyTracker is observed, not changed: a subclass records how many keys it took
+and how often it spilled to /tmp. `--detection off` is the yardstick that shows what detection
+costs: the tracker is replaced by one that keeps nothing and finds nothing (not Intake).
 """
 
 from __future__ import annotations
@@ -22,7 +27,59 @@ def _status_kb(field: str) -> int:
     return -1
 
 
-def main(file_id: str) -> None:
+class _NoDetection:
+    """Stands in for KeyTracker in the yardstick run: keeps no key, finds no repeat."""
+
+    spills = 0
+
+    def __init__(self, **_: Any) -> None:
+        self.add = _ignore
+
+    def __enter__(self) -> _NoDetection:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        return None
+
+    def repeated(self) -> tuple[()]:
+        return ()  # falsy: the importer makes no second pass
+
+
+def _ignore(_key: str) -> None:
+    return None
+
+
+def _observe_detection(enabled: bool) -> list[dict[str, Any]]:
+    """Patch the importer's KeyTracker: observed (on) or replaced (off). Returns what the
+    observed trackers report when their keys are checked."""
+    from intake.logic import importer
+
+    seen: list[dict[str, Any]] = []
+    if not enabled:
+        importer.KeyTracker = _NoDetection  # type: ignore[misc,assignment]
+        return seen
+    real = importer.KeyTracker
+
+    class Observed(real):  # type: ignore[misc,valid-type]
+        def repeated(self) -> Any:
+            keys, spills = self.rows, self.spills  # before the check frees them
+            found = super().repeated()
+            seen.append(
+                {
+                    "keys": keys,
+                    "spills": spills,
+                    "repeated_keys": len(found),
+                    "extra_rows": found.extra_rows,
+                    "unlocated_rows": found.unlocated_rows,
+                }
+            )
+            return found
+
+    importer.KeyTracker = Observed  # type: ignore[misc]
+    return seen
+
+
+def main(file_id: str, *, detection: bool = True) -> None:
     from benchmarks.env import TENANT
     from intake.aws import client
     from intake.dal import file_repository
@@ -45,6 +102,7 @@ def main(file_id: str) -> None:
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
             if body.get("kind") == "intake.import" and body.get("file_id") == file_id:
                 message = ImportMessage.model_validate(body)
+    trackers = _observe_detection(detection)
     baseline_kb = _status_kb("VmRSS")  # everything imported, clients built: before the import
     sinks: list[CountingSink] = []
 
@@ -64,6 +122,8 @@ def main(file_id: str) -> None:
                 "result": result,
                 "seconds": seconds,
                 "sinks": len(sinks),
+                "detection": detection,
+                "trackers": trackers,
                 "baseline_rss_kb": baseline_kb,
                 "vmhwm_kb": _status_kb("VmHWM"),
             }
@@ -72,4 +132,4 @@ def main(file_id: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], detection=sys.argv[2:] != ["--detection", "off"])

@@ -163,6 +163,7 @@ def parts(data: bytes, mapping: Any) -> dict[str, float]:
     from benchmarks.data import EU_ENCODING, EU_HEADER
     from intake.import_types.countries import to_alpha2
     from intake.import_types.formats import coercers
+    from intake.ingest.duplicates import KeyTracker
 
     text = data.decode(EU_ENCODING)
     table = list(csv.reader(io.StringIO(text, newline=""), delimiter=";"))[1:]
@@ -191,7 +192,17 @@ def parts(data: bytes, mapping: Any) -> dict[str, float]:
         found = day_month_year(value) if value else None
         return date(int(found[3]), int(found[2]), int(found[1])) if found else None
 
+    keys = [r[EU_HEADER.index("Customer Id")] for r in table if len(r) == len(EU_HEADER)]
+
+    def track_keys() -> None:
+        with KeyTracker() as tracker:
+            add = tracker.add
+            for key in keys:
+                add(key)
+            tracker.repeated()
+
     measures = {
+        "key_tracking": (track_keys, len(keys)),
         "date_format": (each(parse_date, dates), len(dates)),
         "date_compiled_yardstick": (each(compiled_date, dates), len(dates)),
         "iso_date_pydantic": (each(iso_date, [d for d in iso if d]), len(dates)),

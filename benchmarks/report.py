@@ -77,7 +77,8 @@ def summary_rows(figures: dict[str, Any]) -> list[tuple[str, str, str, str, str]
         rows.append(
             (
                 "P2",
-                f"peak RSS of the worker importing {large['label']} from S3",
+                f"peak RSS of the worker importing {large['label']} from S3"
+                + (", duplicate-key detection on" if p2.get("duplicates") else ""),
                 f"**{large['vmhwm_mb']} MB** ({_n(large['rows_per_s'])} rows/s)",
                 f"<= {p2['target_peak_mb']} MB",
                 _ok(p2["pass_peak"]),
@@ -241,6 +242,8 @@ def _p1(d: dict[str, Any]) -> list[str]:
 
 
 def _p2(d: dict[str, Any]) -> list[str]:
+    dup = d.get("duplicates")
+    cap_mb = dup["max_in_memory"] * 8 / 1024**2 if dup else 0.0
     out = [
         "## P2: peak RSS of the worker importing from S3",
         "",
@@ -253,6 +256,18 @@ def _p2(d: dict[str, Any]) -> list[str]:
         "(read from /proc/self/status when the import is done). wait4's ru_maxrss is not used: "
         "for a child started by fork/vfork + exec it also keeps the parent's high-water mark "
         "from before the exec (here the parent's multipart upload buffers).",
+    ]
+    if dup:
+        out += [
+            "",
+            "**Duplicate-key detection is on**, as in every run: pass 1 hands each valid row's "
+            "key to the KeyTracker (ingest/duplicates.py), and because one row in "
+            f"{d['repeat_every']:,} repeats the external_id of a row {d['repeat_every'] // 2} "
+            "rows before it (as the partner exports of issue 7 do), the keys repeat and the "
+            "worker reads the file a second time to put `duplicate_key` on each later row. The "
+            "invalid rows each run reports are checked against what the generator planted.",
+        ]
+    out += [
         "",
         "| File | Rows | Result | Import s | rows/s | MB/s | RSS after imports | Peak RSS |",
         "|---|---|---|---|---|---|---|---|",
@@ -269,15 +284,65 @@ def _p2(d: dict[str, Any]) -> list[str]:
         f"{d['ratio']:.2f} <= {d['target_ratio']}: {_ok(d['pass_ratio'])}. "
         "Most of the peak is the interpreter with boto3, pydantic and Powertools imported "
         "(the 'RSS after imports' column); the import itself holds a 1 MiB read buffer, one "
-        "decoded chunk, one row and at most 4 MiB of error report before it spools to disk.",
+        "decoded chunk, one row and at most 4 MiB of error report before it spools to disk"
+        + (", plus the duplicate-key tracker's hashes (below)." if dup else "."),
     ]
+    if dup:
+        out += [
+            "",
+            "### What duplicate detection costs",
+            "",
+            "The same file imported again by a child whose KeyTracker is patched out (keeps "
+            "nothing, finds nothing: a yardstick, not Intake) shows the cost; keys and spills "
+            "are the real run's tracker's own counts.",
+            "",
+            "| File | Keys tracked | Hashes held | Spills to /tmp | Duplicate rows (planted / "
+            "reported) | Without detection: import s, peak | Detection's cost |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for m in d["sizes"]:
+            t, off = m["tracker"], m["no_detection"]
+            found = m["rows_invalid"] - (m["expected_invalid"] - m["expected_duplicates"])
+            out.append(
+                f"| {m['label']} | {t.get('keys', 0):,} | {m['hashes_mb']} MB | "
+                f"{t.get('spills', 0)} | {m['expected_duplicates']:,} / {found:,} "
+                f"({t.get('repeated_keys', 0):,} keys) | {off['import_s']} s, "
+                f"{off['vmhwm_mb']} MB | +{m['import_s'] - off['import_s']:.1f} s "
+                f"(x{m['import_s'] / off['import_s']:.2f}), "
+                f"{m['vmhwm_mb'] - off['vmhwm_mb']:+.1f} MB |"
+            )
+        out += [
+            "",
+            "Time: pass 1 hashes each valid row's key (BLAKE2b, 8 bytes) and appends it, then "
+            "checks the hashes; a file with repeated keys is read a second time, and that pass "
+            "parses and validates every row again (only a valid row's key counts, as in pass "
+            "1) before checking its key against the repeated hashes, so it costs about what a "
+            "validate-only pass does: most of the time above. A file without repeats is read "
+            "once and pays only the hashing and the check (P4 measures them per row). Memory, "
+            "bounded whatever the file's size (ingest/duplicates.py has the derivation):",
+            f"- pass 1 holds at most {dup['max_in_memory']:,} hashes x 8 bytes = {cap_mb:.0f} MiB "
+            "(plus a 512 KiB chunk's slack); past that, the hashes go to an unlinked /tmp file, "
+            "8 bytes a row (a 10 GiB file of ~70-byte rows: ~1.2 GB of /tmp, past Lambda's "
+            "default 512 MiB of ephemeral storage);",
+            f"- the check holds what is still in memory (<= {cap_mb:.0f} MiB), one segment read "
+            "back, and one partition's sets, ~100-150 bytes per distinct hash: at most "
+            f"{dup['max_distinct']:,} of them (~50-75 MiB), in practice rows / 4,096;",
+            f"- pass 2 holds at most {dup['max_repeated']:,} repeated hashes and the first "
+            "occurrence of each of their keys: <= ~22 MiB.",
+        ]
     if not d["pass_ratio"]:
         out += [
             "",
             "### What limits P2",
             "",
             "The peak grew with the file size: something on the path holds data per row or per "
-            "byte read. Compare the two sizes' peaks above with their RSS after imports.",
+            "byte read. Compare the two sizes' peaks above with their RSS after imports"
+            + (
+                f"; the duplicate-key tracker's hashes grow with the rows up to {cap_mb:.0f} MiB "
+                "and then stop (the spills above)."
+                if dup
+                else "."
+            ),
         ]
     elif not d["pass_peak"]:
         out += [
@@ -446,6 +511,14 @@ def _p4(d: dict[str, Any]) -> list[str]:
         f"{parts['decode_utf8']} |",
         f"| parsing the wider rows: bare csv.reader, EU bytes minus native bytes | "
         f"{us['bare'] - us['bare_native']:.2f} |",
+    ]
+    if "key_tracking" in parts:
+        out.append(
+            "| not the mapping's, and not in the rows above: duplicate-key detection's pass 1 "
+            "(KeyTracker.add per key, then the check), which every worker run adds to any file "
+            f"(P2) | {parts['key_tracking']} |"
+        )
+    out += [
         "",
         f"The mapped row costs {us['mapped'] - us['native']:.2f} µs more than the native one; "
         f"the date format alone is {parts['date_format']} µs of it.",
@@ -459,8 +532,9 @@ def _p4(d: dict[str, Any]) -> list[str]:
             "",
             f"- The date format: `datetime.strptime` costs {parts['date_format']} µs a cell "
             f"here, {parts['date_format'] / us['mapped']:.0%} of the mapped row's "
-            f"{us['mapped']} µs. Python's `_strptime` checks the locale, looks up its cached "
-            "regex and builds a dict of directives on every call; pydantic's ISO parsing of the "
+            f"{us['mapped']} µs. Python's `_strptime` asks the locale, takes a lock, looks up "
+            "its cached regex and walks the match's directives in Python on every call; "
+            "pydantic's ISO parsing of the "
             f"native file's dates costs {parts['iso_date_pydantic']} µs. Compiling a format's "
             "common directives (%d, %m, %Y, %y, %H, %M, %S and literal separators) into one "
             "regex once per mapping, falling back to strptime for the rest, would cost about "
