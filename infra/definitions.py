@@ -22,6 +22,7 @@ class FunctionDef:
     description: str
     timeout_seconds: int = 29
     memory_mb: int = 512
+    ephemeral_storage_mb: int = 512  # /tmp; Lambda's default
 
 
 FILES_API = FunctionDef("files_api", "Declare files, read and list their status")
@@ -33,6 +34,10 @@ IMPORT_WORKER = FunctionDef(
     "Verify uploads, register dropped files and run imports",
     timeout_seconds=900,
     memory_mb=1024,
+    # Duplicate-key detection spills 8 bytes a row to /tmp past 4M rows (ingest/duplicates.py):
+    # one 15-minute run reads at most ~225M rows, 1.8 GB of hashes; plus the error report's
+    # spool. The default 512 MiB would end a run of more than ~64M rows with ENOSPC.
+    ephemeral_storage_mb=3072,
 )
 RUN_SWEEP = FunctionDef(
     "run_sweep",

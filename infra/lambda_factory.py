@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Duration
+from aws_cdk import Duration, Size
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -128,6 +128,7 @@ class LambdaFactory(Construct):
             layers=self.layers,
             timeout=Duration.seconds(fn.timeout_seconds),
             memory_size=fn.memory_mb,
+            ephemeral_storage_size=Size.mebibytes(fn.ephemeral_storage_mb),
             tracing=lambda_.Tracing.ACTIVE,
             logging_format=lambda_.LoggingFormat.JSON,
             application_log_level_v2=_APPLICATION_LOG_LEVELS[self._log_level],

@@ -48,6 +48,7 @@ def test_function_runtime_and_observability(resources: Resources, fn: d.Function
     assert props["TracingConfig"] == {"Mode": "Active"}
     assert props["Timeout"] == fn.timeout_seconds
     assert props["MemorySize"] == fn.memory_mb
+    assert props["EphemeralStorage"] == {"Size": fn.ephemeral_storage_mb}
     logging = props["LoggingConfig"]
     assert logging["LogFormat"] == "JSON"
     assert logging["ApplicationLogLevel"] == "INFO"
@@ -194,3 +195,8 @@ def test_worker_may_publish_completion_events_and_nothing_else_may(resources: Re
     publishers = {fn.name for fn in d.FUNCTIONS if "events:PutEvents" in _actions(resources, fn)}
     # The worker at every end of a run; the sweep when it fails a run that kept getting stuck.
     assert publishers == {d.IMPORT_WORKER.name, d.RUN_SWEEP.name}
+
+
+def test_the_worker_has_room_in_tmp_for_duplicate_detection_of_a_whole_run() -> None:
+    # 8 bytes a row spilled past 4M rows (ingest/duplicates.py); ~225M rows in 15 minutes
+    assert d.IMPORT_WORKER.ephemeral_storage_mb * 1024**2 >= 225_000_000 * 8

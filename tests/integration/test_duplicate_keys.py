@@ -56,6 +56,7 @@ def test_skip_keeps_the_first_row_of_each_key_and_reports_the_later_ones(api, dr
 
     assert view["status"] == "SUCCEEDED"
     assert duplicate_errors(view) == EXPECTED
+    assert {e["column"] for e in view["errors"] if e["code"] == "duplicate_key"} == {1}
     result = view["result"]
     assert (result["rows_total"], result["rows_valid"], result["rows_invalid"]) == (6, 3, 3)
     assert result["rows_written"] == 3

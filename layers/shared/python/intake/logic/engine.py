@@ -158,7 +158,9 @@ def locate_duplicates(
     try:
         iterator = iter(events)
         first = next(iterator, None)
-        shape, _ = _shape(events, first, import_type, mapping, member, ImportResult())
+        seen = ImportResult()
+        shape, _ = _shape(events, first, import_type, mapping, member, seen)
+        where = _key_cell(import_type, seen, getattr(events, "sheet", None))
         for event in chain((first,), iterator) if first is not None else ():
             total += 1
             if type(event) is RowError:
@@ -172,9 +174,8 @@ def locate_duplicates(
             earlier = locator.check(key, line, member)
             if earlier is not None:
                 found += 1
-                errors.add(
-                    duplicate_key_error(field=field, line=line, member=member, first=earlier)
-                )
+                error = duplicate_key_error(field=field, line=line, member=member, first=earlier)
+                errors.add(error.model_copy(update=where) if where else error)
             elif sink is not None and key in locator:
                 sink.put(key, shape.to_item(record))
                 rewritten += 1
@@ -186,6 +187,21 @@ def locate_duplicates(
         sink.flush()
     result.rows_invalid, result.rows_written = found, rewritten
     return Outcome(result, None)
+
+
+def _key_cell(import_type: ImportType, seen: ImportResult, sheet: str | None) -> dict[str, Any]:
+    """Where a duplicate_key error points in a file with a header: the key's column (and, in
+    a spreadsheet, its sheet and letter)."""
+    columns = seen.columns.mapped if seen.columns else []
+    column = next((c.column for c in columns if c.field == import_type.natural_key), None)
+    if column is None:
+        return {}
+    where: dict[str, Any] = {"column": column}
+    if sheet is not None:
+        from intake.ingest.xlsx_reader import column_letter
+
+        where.update(sheet=sheet, column_letter=column_letter(column - 1))
+    return where
 
 
 class KeyMatcher:

@@ -190,8 +190,9 @@ def _checked_pass(
             RowError(
                 field=import_type.natural_key,
                 code=DUPLICATE_KEY,
-                message=f"{repeated.unlocated_rows} more rows repeat the key of an earlier row "
-                f"(only the first {len(repeated)} repeated keys are located)",
+                message=f"{repeated.unlocated_rows} more rows repeat the key of an earlier row; "
+                f"only {len(repeated)} repeated keys are located, and with on_invalid=skip "
+                "the others keep their last row's values",
             )
         )
     result = outcome.result
