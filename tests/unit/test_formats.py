@@ -129,3 +129,33 @@ def test_a_format_message_says_what_it_expected() -> None:
         "ordered_on must be a real date written like 31.12.2024 (%d.%m.%Y)"
     )
     errors.close()
+
+
+def test_day_month_year_patterns_read_exactly_as_strptime_does() -> None:
+    from datetime import datetime
+
+    from intake.import_types.formats import _day_month_year
+
+    samples = ["14.03.2021", "4.3.2021", "31.02.2021", "14.03.21", "2021.03.14", "14/03/2021",
+               "14.3.2021x", "", "1.1.0001", "99.1.2021", "01.13.2020", "29.02.2024",
+               "29.02.2023", "14-03-2021", "7.07.1969"]  # fmt: skip
+    for pattern in ("%d.%m.%Y", "%m/%d/%Y", "%d-%m-%y", "%Y.%m.%d", "%d/%m/%y", "%d.%m.%Y"):
+        fast = _day_month_year(pattern)
+        assert fast is not None, pattern
+        for text in samples + [s.replace(".", "/") for s in samples]:
+            try:
+                expected = datetime.strptime(text, pattern).date()
+            except ValueError:
+                expected = None
+            try:
+                got = fast(text)
+            except ValueError:
+                got = None
+            assert got == expected, (pattern, text)
+
+
+def test_other_patterns_are_left_to_strptime() -> None:
+    from intake.import_types.formats import _day_month_year
+
+    for pattern in ("%d %B %Y", "%Y-%j", "%b %d, %Y", "%d.%m.%Y %H:%M"):
+        assert _day_month_year(pattern) is None

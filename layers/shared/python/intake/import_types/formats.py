@@ -53,12 +53,13 @@ def coercers(
 
 def _date(pattern: str) -> Coerce:
     example = date(2024, 12, 31).strftime(pattern)
+    read = _day_month_year(pattern) or (lambda text: datetime.strptime(text, pattern).date())
 
     def parse(value: Any) -> Any:
         if not isinstance(value, str) or not value.strip():
             return value
         try:
-            return datetime.strptime(value.strip(), pattern).date()
+            return read(value.strip())
         except ValueError:
             raise PydanticCustomError(
                 "date_format",
@@ -67,6 +68,50 @@ def _date(pattern: str) -> Coerce:
             ) from None
 
     return parse
+
+
+# strptime's own patterns for the directives partners' dates use: %d and %m take one or two
+# digits, %Y four, %y two (69-99 -> 19xx, 00-68 -> 20xx, as strptime reads them).
+_DIRECTIVES = {"d": r"(?P<d>\d{1,2})", "m": r"(?P<m>\d{1,2})", "Y": r"(?P<Y>\d{4})",
+               "y": r"(?P<y>\d{2})"}  # fmt: skip
+
+
+def _day_month_year(pattern: str) -> Callable[[str], date] | None:
+    """The same reading as strptime for a pattern of %d, %m, %Y or %y and punctuation, at a
+    fifth of its cost (strptime was a third of a mapped row's cost: docs/benchmarks.md, P4);
+    None for any other pattern, which strptime reads."""
+    parts = re.split(r"(%.)", pattern)
+    regex = []
+    for part in parts:
+        if part.startswith("%") and len(part) == 2:
+            directive = part[1]
+            if directive == "%":
+                regex.append("%")
+            elif directive in _DIRECTIVES and f"(?P<{directive}>" not in "".join(regex):
+                regex.append(_DIRECTIVES[directive])
+            else:
+                return None
+        elif any(c.isalnum() or c.isspace() for c in part):
+            return None  # words and spaces: strptime's matching rules, not ours
+        else:
+            regex.append(re.escape(part))
+    compiled = re.compile("".join(regex))
+    if not {"d", "m"} <= set(compiled.groupindex) or not {"Y", "y"} & set(compiled.groupindex):
+        return None
+
+    def read(text: str) -> date:
+        found = compiled.fullmatch(text)
+        if found is None:
+            raise ValueError(text)
+        groups = found.groupdict()
+        if groups.get("Y") is not None:
+            year = int(groups["Y"])
+        else:
+            short = int(groups["y"])
+            year = short + (1900 if short >= 69 else 2000)
+        return date(year, int(groups["m"]), int(groups["d"]))
+
+    return read
 
 
 def _number(decimal: str, thousands: str | None) -> Coerce:
