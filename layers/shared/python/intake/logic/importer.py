@@ -274,7 +274,7 @@ def _sheet_pass(
     reading: _Reading,
 ) -> Outcome:
     """A workbook's sheet (the mapping's, or the first), from a seekable read of the object: a
-    ZIP container is read from its end. Progress is in rows: bytes jump around in a ZIP."""
+    ZIP container is read from its end first, so the bytes-read progress jumps at the start."""
     with object_store.open_seekable(record.object_key, version_id=record.object_version) as body:
         events = read_xlsx(
             body,
