@@ -39,6 +39,17 @@ DROP_CSV = (
     "d-003,drop3@example.com,Three\n"
 )
 DROP_NAME = "partner-drop.csv"
+# A partner's own export: its headers, `;`, CRLF, Windows-1252, day-first dates, country
+# names, a column nothing reads, a repeated customer id and a country no one has heard of.
+PARTNER_CSV = (
+    "Kunden-Nr;Customer Id;First Name;Last Name;E-mail;Country;Subscription Date\r\n"
+    "1;p-001;Jürgen;Strauß;jurgen@example.de;Germany;14.03.2021\r\n"
+    "2;p-002;Søren;Kjærgaard;soren@example.dk;Denmark;05.11.2020\r\n"
+    "3;p-003;Françoise;Lefèvre;francoise@example.fr;France;31.12.2022\r\n"
+    "4;p-004;José;Peña;jose@example.es;Atlantis;01.02.2023\r\n"
+    "5;p-002;Søren;Again;soren.again@example.dk;DNK;06.11.2020\r\n"
+).encode("cp1252")
+PARTNER_NAME = "partner-export.csv"
 WAIT = 60.0
 
 
@@ -163,6 +174,8 @@ class Demo:
         written = (done.get("result") or {}).get("rows_written")
         self.expect(written == 3, f"rows_written={written} (expected 3)")
 
+        self.partner_file()
+
         self.step("Final states (GET /files)")
         for item in self.client.iter_files():
             result = item.get("result") or {}
@@ -171,6 +184,47 @@ class Demo:
                 f"rows {result.get('rows_written', '-')}/{result.get('rows_total', '-')}"
                 f"  errors {len(item.get('errors') or [])}"
             )
+
+    def partner_file(self) -> None:
+        self.step(f"A partner's own export ({PARTNER_NAME}: ;, Windows-1252, DD.MM.YYYY)")
+        declared = self.client.declare_file(
+            name=PARTNER_NAME, media_type="text/csv", size=len(PARTNER_CSV)
+        )
+        file_id = str(declared["file_id"])
+        self.files["partner"] = file_id
+        self.client.upload(declared, PARTNER_CSV)
+        self.say(f"declared without an import type and uploaded -> {file_id}")
+        analysed = self.wait(file_id, "UPLOADED")
+        top = ((analysed.get("analysis") or {}).get("suggestions") or [{}])[0]
+        self.say(f"analysis: {top.get('import_type')} (score {top.get('score')})")
+        self.say(f"suggested mapping: {top.get('mapping')}")
+        self.expect(
+            top.get("import_type") == "contacts" and not top.get("missing"),
+            "contacts is the top suggestion and covers every required field",
+        )
+        self.client.put_profile(
+            "partner-eu", import_type="contacts", mapping=top["mapping"], default=True
+        )
+        self.say("saved it: PUT /profiles/partner-eu (the tenant's default for contacts)")
+        self.client.request_import(
+            file_id, import_type="contacts", profile="partner-eu", on_invalid="skip"
+        )
+        done = self.wait(file_id, "SUCCEEDED")
+        result = done.get("result") or {}
+        unused = [c["header"] for c in (result.get("columns") or {}).get("unused", [])]
+        self.say(
+            f"rows {result.get('rows_written')}/{result.get('rows_total')} written; "
+            f"columns nothing used: {unused}"
+        )
+        for err in done.get("errors") or []:
+            where = f"line {err.get('line')}: {err.get('field')}"
+            self.say(f"{where} {err.get('code')}: {err.get('message')}")
+        codes = sorted((e.get("line"), e.get("code")) for e in done.get("errors") or [])
+        self.expect(
+            result.get("rows_written") == 3
+            and codes == [(5, "invalid_country"), (6, "duplicate_key")],
+            "3 rows written; the unknown country and the repeated id reported at their lines",
+        )
 
     def find_dropped(self) -> dict[str, Any]:
         deadline = time.monotonic() + WAIT
