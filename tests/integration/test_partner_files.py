@@ -63,6 +63,7 @@ def test_each_export_imports_its_valid_rows_and_reports_every_bad_one(api, drain
         assert {(e["sheet"], e["column_letter"]) for e in view["errors"]} == {
             (e["sheet"], e["column_letter"]) for e in facts["errors"]
         }
+    assert result.get("encoding") == facts["mapping"].get("encoding")
     unused = [c["header"] for c in result["columns"]["unused"]]
     assert unused == facts["expected_unused_headers"]
     records = stored(aws)

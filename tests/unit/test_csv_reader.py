@@ -233,3 +233,23 @@ def test_gzipped_csv_through_open_bytes_reads_like_the_plain_one() -> None:
             RawRecord(5, {"a": "3", "b": "4"}),
         ]
     )
+
+
+def test_a_byte_order_mark_wins_over_the_declared_encoding() -> None:
+    data = "\ufeffid;name\r\n1;Jürgen\r\n".encode()
+    records = read_csv(io.BytesIO(data), encoding="windows-1252")
+
+    assert named(records) == [RawRecord(2, {"id": "1", "name": "Jürgen"})]
+    assert records.columns == ("id", "name") and records.encoding == "utf-8"
+
+
+def test_utf8_bytes_under_a_declared_single_byte_encoding_are_read_as_utf8() -> None:
+    # a partner whose export moved to UTF-8 under an old windows-1252 profile
+    records = read_csv(io.BytesIO("id;name\n1;Jürgen Strauß\n".encode()), encoding="windows-1252")
+
+    assert named(records) == [RawRecord(2, {"id": "1", "name": "Jürgen Strauß"})]
+    assert records.encoding == "utf-8"
+
+
+def test_excels_sep_line_sets_the_delimiter_and_the_header_is_line_2() -> None:
+    assert read(b"sep=;\r\nid;name,x\r\n1;a,b\r\n") == [RawRecord(3, {"id": "1", "name,x": "a,b"})]

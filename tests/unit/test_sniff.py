@@ -47,6 +47,13 @@ def test_matching_content_is_accepted(head: bytes, media_type: str) -> None:
     assert content_mismatch(head, media_type) is None
 
 
+@pytest.mark.parametrize("bom", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_utf16_csv_with_a_bom_fits_text_csv(bom: str) -> None:
+    text = "id;name\r\n1;Łukasz\r\n"
+    data = ("\ufeff" + text).encode(bom) if bom != "utf-16" else text.encode(bom)
+    assert content_mismatch(data, "text/csv") is None
+
+
 @pytest.mark.parametrize(
     ("head", "media_type", "reason"),
     [
@@ -56,7 +63,12 @@ def test_matching_content_is_accepted(head: bytes, media_type: str) -> None:
         (CSV, "application/x-ndjson", "JSON Lines content must start with a {"),
         (JSON_ARRAY, "application/x-ndjson", "JSON Lines content must start with a {"),
         (b"a,b\n1,\x00\x002\n", "text/csv", "the content is binary, not text/csv"),
-        ("a,b\n".encode("utf-16"), "text/csv", "the content is binary, not text/csv"),
+        (
+            "[1]\n".encode("utf-16"),
+            "application/json",
+            "the content is UTF-16 text; JSON must be UTF-8",
+        ),
+        ("a,b\n\x00".encode("utf-16"), "text/csv", "the content is binary, not text/csv"),
         (zipped(CSV), "text/csv", "the content is a ZIP archive, not text/csv"),
         (
             zipped(JSON_ARRAY),

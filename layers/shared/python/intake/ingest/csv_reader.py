@@ -31,6 +31,11 @@ MAX_RECORD_CHARS = 1024 * 1024
 GUESS_BYTES = 64 * 1024
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 _UNDECODED = re.compile("[\ud800-\udfff]")
+_SEP_LINE = re.compile(r"^sep=(.)\r?\n?$", re.IGNORECASE)
+_SINGLE_BYTE = frozenset(
+    {"windows-1250", "windows-1251", "windows-1252", "iso-8859-1", "iso-8859-2", "iso-8859-15",
+     "mac-roman", "cp850"}
+)  # fmt: skip
 
 
 class CsvRecords:
@@ -61,18 +66,22 @@ class CsvRecords:
     def __iter__(self) -> Iterator[ReadEvent]:
         bounded = io.BufferedReader(LineBoundedReader(self._stream, self._max), READ_BUFFER)
         head = bounded.peek(GUESS_BYTES)[:GUESS_BYTES]
-        encoding = self._encoding or ("utf-16" if head[:2] in _UTF16_BOMS else "utf-8")
+        encoding = _encoding_of(head, self._encoding)
         # utf-8-sig drops a BOM; surrogateescape keeps invalid bytes as lone surrogates, so a
         # bad byte costs its row, not the file.
         codec = "utf-8-sig" if encoding == "utf-8" else encoding
         self.encoding = encoding
         text = io.TextIOWrapper(bounded, encoding=codec, errors="surrogateescape", newline="")
         first = text.readline()
+        header_line = 1
+        stated = _SEP_LINE.match(first)
+        if stated:  # `sep=;`: Excel's hint line above the header
+            first, header_line = text.readline(), 2
         if not first.strip():
             raise FileLevelError(
-                RowError(line=1, code="missing_header", message="the file is empty")
+                RowError(line=header_line, code="missing_header", message="the file is empty")
             )
-        delimiter = self._delimiter or sniff_delimiter(first)
+        delimiter = self._delimiter or (stated[1] if stated else sniff_delimiter(first))
         header = next(csv.reader([first], delimiter=delimiter))
         # Bad bytes in a header cell are reported (line 1) and kept out of the names, which
         # the result lists and DynamoDB stores (it refuses lone surrogates).
@@ -80,15 +89,15 @@ class CsvRecords:
         width = len(header)
         csv.field_size_limit(self._max)
         reader = csv.reader(text, delimiter=delimiter, strict=False)
-        consumed = 1  # lines read so far; the next record starts on the line after
+        consumed = header_line  # lines read so far; the next record starts on the line after
         if not _decodes(head, encoding):
             self._likely = likely_encoding(head)
         if _has_surrogates(first):
-            yield self._undecodable_error(1, 1, None, first)
+            yield self._undecodable_error(header_line, 1, None, first)
         try:
             for row in reader:
                 line = consumed + 1
-                consumed = reader.line_num + 1
+                consumed = reader.line_num + header_line
                 if not row or (not row[0] and not any(row)):
                     continue  # a blank line, or a row of empty cells (`,,,,` Excel leaves)
                 if not "".join(row).isascii():
@@ -171,6 +180,21 @@ def sniff_delimiter(header_line: str) -> str:
     counts = {d: header_line.count(d) for d in DELIMITERS}
     best = max(counts, key=lambda d: counts[d])
     return best if counts[best] else ","
+
+
+def _encoding_of(head: bytes, declared: str | None) -> str:
+    """The encoding to read with. A byte-order mark says it outright, whatever was declared.
+    Non-ASCII text that decodes as UTF-8 is UTF-8 even when a single-byte encoding was
+    declared (a partner whose export moved to UTF-8 under an old profile): read as
+    windows-1252 it would store Jürgen as JÃ¼rgen with no error. The other way round never
+    happens by chance: single-byte accented text is almost never valid UTF-8."""
+    if head[:3] == codecs.BOM_UTF8:
+        return "utf-8"
+    if head[:2] in _UTF16_BOMS:
+        return "utf-16"
+    if declared in _SINGLE_BYTE and not head.isascii() and _decodes(head, "utf-8"):
+        return "utf-8"
+    return declared or "utf-8"
 
 
 def _wrong_width(line: int, row: list[str], width: int, delimiter: str) -> RowError:

@@ -8,6 +8,7 @@ settle is left to the reader, which fails clearly on a ZIP that is no workbook.
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import struct
 import zlib
@@ -27,6 +28,7 @@ _DATA_DESCRIPTOR_FLAG = 0x08
 _ODS_MIMETYPE = b"application/vnd.oasis.opendocument.spreadsheet"
 _OPC_PARTS = ("[Content_Types].xml", "_rels/", "docProps/", "customXml/")
 _NAMES_SHOWN = 3
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
 
 def content_mismatch(head: bytes, media_type: str) -> str | None:
@@ -51,6 +53,11 @@ def content_mismatch(head: bytes, media_type: str) -> str | None:
         return f"the content is a ZIP archive, not {media_type}"
     if head[:8] == OLE2_MAGIC:
         return f"the content is {_ole2_kind(head)}, not {media_type}"
+    if head[:2] in _UTF16_BOMS:
+        # UTF-16 text (its ASCII has NUL bytes): a CSV reader reads it by its BOM.
+        if media_type != media.CSV:
+            return f"the content is UTF-16 text; {media.label(media_type)} must be UTF-8"
+        head = head.decode("utf-16", errors="ignore").encode("utf-8", errors="surrogatepass")
     if b"\x00" in head:
         return f"the content is binary, not {media_type}"
     start = head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]

@@ -116,6 +116,9 @@ def _shape(
         # rather than report every row invalid.
         raise TypeError("rows of cells need the reader's columns: pass the reader itself")
     sheet = getattr(events, "sheet", None)
+    encoding = getattr(events, "encoding", None)
+    if encoding not in (None, "utf-8") or (mapping and mapping.encoding):
+        result.encoding = encoding  # said when not the default, or when one was declared
     formats = mapping.formats if mapping else {}
     keys = None
     if columns is not None:

@@ -376,6 +376,7 @@ def _add(total: ImportResult, part: ImportResult) -> None:
     total.rows_valid += part.rows_valid
     total.rows_invalid += part.rows_invalid
     total.rows_written += part.rows_written
+    total.encoding = total.encoding or part.encoding
     if part.columns is not None:  # each member's columns, named by member
         if total.columns is None:
             total.columns = ColumnUsage()

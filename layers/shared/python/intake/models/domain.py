@@ -118,6 +118,9 @@ class ImportResult(BaseModel):
     created: dict[str, str] | None = Field(default=None, exclude_if=absent)
     # Row types read from a header (CSV, Excel): what each column was used for.
     columns: ColumnUsage | None = Field(default=None, exclude_if=absent)
+    # Text files: the encoding the rows were read with (a byte-order mark, or UTF-8 bytes,
+    # win over a declared single-byte encoding: docs/decisions.md).
+    encoding: str | None = Field(default=None, exclude_if=absent)
 
 
 # A mapping as stored and answered: the parts that are set, nothing else (what PUT
