@@ -168,3 +168,19 @@ def test_bundle_types_take_no_mapping() -> None:
 def test_a_date_format_must_name_a_whole_date(pattern: str) -> None:
     with pytest.raises(ValueError, match="strptime directives"):
         mapping(formats={"signed_up": {"date": pattern}})
+
+
+def test_a_field_the_mapping_takes_from_an_absent_header_does_not_fall_back_to_an_alias(
+    contacts: ImportType,
+) -> None:
+    # The partner renamed the key column the profile names; `ID` must not quietly become it.
+    header = ("ID", "Kunden-Nr", "E-Mail", "First Name", "Telephone")
+    plan = resolve_columns(
+        contacts, header, mapping(columns={"Kundennummer": "external_id", "Tel": "phone"})
+    )
+
+    assert plan.fields[0] is None and plan.fields[4] is None  # ID, Telephone: no fallback
+    assert [(e.field, e.code) for e in plan.errors] == [("external_id", "missing_column")]
+    message = plan.errors[0].message
+    assert "the mapping takes it from 'Kundennummer', which the file has no column for" in message
+    assert "'Kunden-Nr'" in message  # the closest header

@@ -166,13 +166,18 @@ def resolve_columns(
     for i, h in enumerate(stripped):
         if h:
             normalised.setdefault(normalise_header(h), i)
+    absent: dict[str, str] = {}  # field -> the mapping's header the file does not have
     for given, target in mapping.columns.items():
         source = given.strip()
         found = exact.get(source)
         if found is None:
             found = normalised.get(normalise_header(source))
         if found is None:
-            continue  # a profile may name columns only some exports have
+            # A profile may name columns only some exports have; the field then stays unfed
+            # rather than fall back to an alias (a renamed key column must not quietly give
+            # way to `ID`): an optional field is absent, a required one is missing_column.
+            absent.setdefault(target, given)
+            continue
         i = found
         if counts.get(stripped[i], 0) > 1:
             errors.append(
@@ -202,7 +207,7 @@ def resolve_columns(
         if key in ignored:
             continue
         alias_of = aliases.get(key)
-        if alias_of is not None and alias_of not in taken:
+        if alias_of is not None and alias_of not in taken and alias_of not in absent:
             fields[i] = alias_of
             taken[alias_of] = i
 
@@ -216,7 +221,7 @@ def resolve_columns(
                 line=line,
                 field=name,
                 code="missing_column",
-                message=_missing_message(import_type, name, unused_headers),
+                message=_missing_message(import_type, name, unused_headers, absent.get(name)),
                 file=file,
                 sheet=sheet,
             )
@@ -240,8 +245,10 @@ def resolve_columns(
     )
 
 
-def _missing_message(import_type: ImportType, name: str, candidates: list[str]) -> str:
-    names = [name, *import_type.aliases.get(name, ())]
+def _missing_message(
+    import_type: ImportType, name: str, candidates: list[str], mapped: str | None = None
+) -> str:
+    names = [name, *import_type.aliases.get(name, ()), *([mapped] if mapped else [])]
     wanted = {normalise_header(n) for n in names}
     scored: dict[str, float] = {}
     for header in candidates:
@@ -251,6 +258,8 @@ def _missing_message(import_type: ImportType, name: str, candidates: list[str]) 
             scored[header] = best
     closest = sorted(scored, key=lambda h: -scored[h])[:3]
     message = f"no column maps to {name}"
+    if mapped:
+        message += f" (the mapping takes it from {mapped!r}, which the file has no column for)"
     if closest:
         message += "; closest headers: " + ", ".join(repr(h) for h in closest)
     return message + f'. Map one with "mapping": {{"columns": {{"<header>": "{name}"}}}}'
