@@ -109,3 +109,5 @@ def test_undeclared_windows_1252_names_its_likely_encoding_on_each_spoilt_row(ap
     assert view["status"] == "FAILED"
     spoilt = [e for e in view["errors"] if e["code"] == "invalid_encoding"]
     assert spoilt and all("windows-1252" in e["message"] for e in spoilt)
+    # located by the field the column feeds, not by the partner's header
+    assert {e["field"] for e in spoilt} <= {"first_name", "last_name", "company", "city"}

@@ -226,3 +226,31 @@ def test_cell_rows_without_their_header_are_refused(
 
     with pytest.raises(TypeError, match="columns"):
         validate_records(events, contacts, errors)
+
+
+def test_a_spreadsheets_date_time_cell_in_a_date_field_is_its_date(
+    contacts: ImportType, errors: ErrorCollector
+) -> None:
+    from datetime import datetime
+
+    from openpyxl import Workbook
+
+    from intake.import_types.registry import archive_limits
+    from intake.ingest.xlsx_reader import read_xlsx
+
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["Customer Id", "Email", "First Name", "Created At"])
+    sheet.append(["c-1", "a@x.io", "Ann", datetime(2023, 2, 1, 23, 30)])  # a CRM timestamp
+    buffer = io.BytesIO()
+    book.save(buffer)
+    buffer.seek(0)
+    sink = FakeSink()
+
+    validate_records(
+        read_xlsx(buffer, limits=archive_limits(contacts)), contacts, errors, sink=sink
+    )
+
+    assert errors.inline == []
+    assert sink.items["c-1"]["signed_up"] == "2023-02-01"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from functools import cached_property
 from typing import Annotated, Any, Literal, NotRequired, Required, get_args, get_origin
 
@@ -113,13 +113,16 @@ class ImportType:
         self,
         columns: tuple[str | None, ...] | None,
         formats: Mapping[str, FieldFormat] | None = None,
+        *,
+        typed_cells: bool = False,
     ) -> RecordShape:
         """How to validate, locate, key and store records: dicts (columns None), or rows of
         cells where `columns[i]` is the field cell i feeds (None: unused), validated
-        positionally with no dict per row. `formats` are the mapping's, per field."""
+        positionally with no dict per row. `formats` are the mapping's, per field.
+        `typed_cells`: a spreadsheet's cells (a date-time cell in a date field is its date)."""
         if columns is None or self.record_type is None:
             return self._dict_shape(columns, formats or {})
-        return _row_shape(self, columns, formats or {})
+        return _row_shape(self, columns, formats or {}, typed_cells=typed_cells)
 
     def _dict_shape(
         self, columns: tuple[str | None, ...] | None, formats: Mapping[str, FieldFormat]
@@ -261,6 +264,12 @@ def _remember(key: tuple[str, ...], validator: Callable[[Any], Any]) -> None:
     _VALIDATORS[key] = validator
 
 
+def _date_part(value: Any) -> Any:
+    """A spreadsheet's date-time cell in a date field (a CRM's "created" timestamp) is its
+    date; Excel has no date-only type, only a number format."""
+    return value.date() if type(value) is datetime else value
+
+
 def _with_before(hint: Any, coerce: Callable[[Any], Any]) -> Any:
     """`hint` with `coerce` in front of its type, keeping NotRequired/Required outermost."""
     origin = get_origin(hint)
@@ -275,11 +284,13 @@ def _row_shape(
     import_type: ImportType,
     columns: tuple[str | None, ...],
     formats: Mapping[str, FieldFormat],
+    *,
+    typed_cells: bool = False,
 ) -> RecordShape:
     """A tuple validator in header order: each mapped column gets its field's type (optional
     fields also take "" for an empty cell; a format puts its reader in front), unused columns
     pass through untouched."""
-    cache_key = (import_type.name, columns, _formats_key(formats) if formats else "")
+    cache_key = (import_type.name, columns, _formats_key(formats) if formats else "", typed_cells)
     if cache_key in _ROW_SHAPES:
         return _ROW_SHAPES[cache_key]
     # From the resolved hints: __required_keys__ is unreliable under postponed annotations.
@@ -288,7 +299,7 @@ def _row_shape(
     cells: list[Any] = []
     for column in columns:
         hint = hints.get(column) if column is not None else None
-        if hint is None:
+        if hint is None or column is None:
             cells.append(Any)
             continue
         if get_origin(hint) is NotRequired:
@@ -299,6 +310,8 @@ def _row_shape(
             hint = get_args(hint)[0]
         if column in coerce:
             hint = Annotated[hint, BeforeValidator(coerce[column])]
+        if typed_cells and import_type.field_kinds.get(column) == "date":
+            hint = Annotated[hint, BeforeValidator(_date_part)]
         cells.append(hint)
     validator = TypeAdapter(tuple[tuple(cells)]).validator.validate_python  # type: ignore[misc,arg-type]
     known = [(i, c) for i, c in enumerate(columns) if c is not None and c in hints]

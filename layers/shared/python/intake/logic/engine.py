@@ -55,6 +55,7 @@ def validate_records(
         iterator = iter(events)
         first = next(iterator, None)  # a CSV reader reads (and checks) its header here
         shape, keys = _shape(events, first, import_type, mapping, member, result)
+        fed = {c.column: c.field for c in result.columns.mapped} if result.columns else {}
         validate, locate, key_of, to_item = (
             shape.validate,
             shape.locate,
@@ -66,7 +67,7 @@ def validate_records(
             total += 1
             if type(event) is RowError:  # not isinstance: pydantic's metaclass check is slow
                 invalid += 1
-                errors.add(event.model_copy(update={"file": member}) if member else event)
+                errors.add(_reader_error(event, member, fed))
                 continue
             line, data = cast(tuple[int | None, Any], event)
             try:
@@ -100,6 +101,15 @@ def validate_records(
     return Outcome(result, file_error)
 
 
+def _reader_error(error: RowError, member: str | None, fed: dict[int | None, str]) -> RowError:
+    """A reader's error as the run reports it: with its member, and naming the field its
+    column feeds (the reader knows only the header)."""
+    update: dict[str, Any] = {"file": member} if member else {}
+    if error.column is not None:
+        update["field"] = fed.get(error.column)
+    return error.model_copy(update=update) if update else error
+
+
 def _shape(
     events: Iterable[ReadEvent],
     first: ReadEvent | None,
@@ -126,7 +136,7 @@ def _shape(
         result.columns = plan.usage
         if plan.errors:
             raise FileLevelError(*plan.errors)
-        shape = import_type.shape_for(plan.fields, formats)
+        shape = import_type.shape_for(plan.fields, formats, typed_cells=sheet is not None)
     else:
         keys = KeyMatcher(import_type, mapping, member)
         shape = keys.shape(import_type.shape_for(None, formats))
