@@ -8,8 +8,9 @@
     intake status <file_id>
 
 Exit codes: 0 done; 1 the API or S3 refused a request; 2 usage; 3 a --wait ended in a state
-other than the one asked for (FAILED, REJECTED, EXPIRED...), or `analyse` found no type that
-fits; 4 a --wait timed out.
+other than the one asked for (FAILED, REJECTED, EXPIRED...), or `analyse` found no type whose
+required fields the file covers (the best suggestion is printed all the same); 4 a --wait timed
+out.
 """
 
 from __future__ import annotations
@@ -299,12 +300,20 @@ def _analyse(client: IntakeClient, args: argparse.Namespace) -> int:
     for note in suggestions[0].get("notes") or []:
         print(f"  note: {note}", file=sys.stderr)
     top = suggestions[0]
+    _print({"import_type": top["import_type"], "mapping": top["mapping"]})
+    if top.get("missing"):
+        # Printed all the same (a start to edit), but no script should save it as it is.
+        print(
+            f"intake: no type fits {args.file} as it is: add a mapping column for "
+            f"{', '.join(top['missing'])} to this output before using it",
+            file=sys.stderr,
+        )
+        return EXIT_UNEXPECTED_STATE
     print(
         f"import it: intake import {file_id} --mapping <this output>; "
         f"or save it: PUT /profiles/<name> with this output",
         file=sys.stderr,
     )
-    _print({"import_type": top["import_type"], "mapping": top["mapping"]})
     return 0
 
 
