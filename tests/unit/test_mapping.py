@@ -184,3 +184,17 @@ def test_a_field_the_mapping_takes_from_an_absent_header_does_not_fall_back_to_a
     message = plan.errors[0].message
     assert "the mapping takes it from 'Kundennummer', which the file has no column for" in message
     assert "'Kunden-Nr'" in message  # the closest header
+
+
+def test_a_repeated_header_is_named_by_position_as_the_ambiguity_error_says(
+    contacts: ImportType,
+) -> None:
+    header = ("ID", "Email", "First Name", "Email")
+    asked = resolve_columns(contacts, header, mapping(columns={"Email": "email"}))
+    assert '"columns": {"#2": "email"}' in asked.errors[0].message
+
+    plan = resolve_columns(contacts, header, mapping(columns={"#4": "email"}))
+
+    assert plan.errors == ()
+    assert plan.fields == ("external_id", None, "first_name", "email")
+    assert [(c.column, c.header) for c in plan.usage.unused] == [(2, "Email")]

@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 
 FieldKind = Literal["text", "date", "number", "boolean", "other"]
 _SEPARATORS = re.compile(r"[\s_\-]+")
+# A mapping's `columns` key `#<n>` names the n-th column (1-based), for a header the file
+# repeats; a header really spelled `#5` still matches by name first.
+_POSITION = re.compile(r"^#(\d{1,5})$")
 
 
 def normalise_header(name: str) -> str:
@@ -172,6 +175,13 @@ def resolve_columns(
         found = exact.get(source)
         if found is None:
             found = normalised.get(normalise_header(source))
+        position = _POSITION.match(source)
+        if found is None and position and 0 < int(position[1]) <= len(stripped):
+            at = int(position[1]) - 1  # "#5": the fifth column, whatever its header
+            if target not in taken and fields[at] is None:
+                fields[at] = target
+                taken[target] = at
+            continue
         if found is None:
             # A profile may name columns only some exports have; the field then stays unfed
             # rather than fall back to an alias (a renamed key column must not quietly give
@@ -187,7 +197,8 @@ def resolve_columns(
                     field=target,
                     code="ambiguous_column",
                     message=f"{stripped[i]!r} names {counts[stripped[i]]} columns; "
-                    f"the mapping cannot tell which one is {target}",
+                    f"the mapping cannot tell which one is {target}: name it by position, "
+                    f"e.g. {{{_columns_of(stripped, stripped[i], target)}}}",
                     file=file,
                     sheet=sheet,
                 )
@@ -243,6 +254,11 @@ def resolve_columns(
         usage=ColumnUsage(mapped=mapped, unused=unused),
         errors=tuple(errors),
     )
+
+
+def _columns_of(header: list[str], name: str, target: str) -> str:
+    positions = [f"#{i + 1}" for i, h in enumerate(header) if h == name]
+    return f'"columns": {{"{positions[0]}": "{target}"}}' if positions else ""
 
 
 def _missing_message(
