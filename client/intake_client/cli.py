@@ -133,7 +133,7 @@ def _wait_options(p: argparse.ArgumentParser) -> None:
 
 
 def _print(value: Any) -> None:
-    print(json.dumps(value, indent=2, sort_keys=False))
+    print(json.dumps(value, indent=2, sort_keys=False, ensure_ascii=False))
 
 
 def _metadata(pairs: list[str] | None) -> dict[str, str] | None:

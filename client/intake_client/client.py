@@ -31,6 +31,7 @@ FINAL_STATUSES = frozenset({"SUCCEEDED", "VALIDATED", "FAILED", "REJECTED", "EXP
 
 _MEDIA_TYPES = {
     ".csv": "text/csv",
+    ".tsv": "text/csv",  # Intake reads tab-separated files as CSV with a tab delimiter
     ".json": "application/json",
     ".jsonl": "application/x-ndjson",
     ".ndjson": "application/x-ndjson",

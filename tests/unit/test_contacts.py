@@ -310,3 +310,14 @@ def test_row_shapes_render_dates_as_iso_text(contacts: ImportType) -> None:
     item = shape.to_item(shape.validate(["c-1", "a@x.io", "Ann", "2024-05-01"]))
 
     assert item["signed_up"] == "2024-05-01"
+
+
+def test_a_json_null_in_a_required_field_is_required_not_a_wrong_type(
+    contacts: ImportType,
+) -> None:
+    errors = contacts.check({**VALID, "email": None, "first_name": None}, line=3).errors
+
+    assert [(e.field, e.code) for e in errors] == [
+        ("email", "required"),
+        ("first_name", "required"),
+    ]

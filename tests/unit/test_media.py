@@ -87,7 +87,7 @@ def test_archive_members_are_text_row_files(name: str, media_type: str | None) -
 
 
 def test_member_extensions_name_what_members_may_be() -> None:
-    assert media.member_extensions() == [".csv", ".json", ".jsonl", ".ndjson"]
+    assert media.member_extensions() == [".csv", ".tsv", ".json", ".jsonl", ".ndjson"]
 
 
 def test_contacts_take_workbooks_and_drops_named_xlsx_map_to_them() -> None:

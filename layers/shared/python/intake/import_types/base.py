@@ -175,7 +175,8 @@ class ImportType:
     ) -> list[RowError]:
         """One RowError per failing field. With `columns` (the field each cell feeds),
         locations are cell positions: the error names the field and the column."""
-        problems = exc.errors(include_url=False, include_input=False)
+        # Inputs are read only to tell a null from a wrong type; no message ever echoes one.
+        problems = exc.errors(include_url=False)
         failing = {p["loc"][:1] for p in problems if p["type"] not in _BRANCH_NOISE}
         out = []
         for err in problems:
@@ -191,7 +192,10 @@ class ImportType:
             kept = loc[:1] + tuple(p for p in loc[1:] if not _is_union_tag(p))
             path = ".".join(str(p) for p in kept) or None
             top = str(loc[0]) if loc else ""
-            code, message = self._code_for(top, err["type"], err["msg"])
+            err_type = err["type"]
+            if err.get("input", "") is None and err_type.endswith("_type"):
+                err_type = "missing"  # JSON null in a required field: it is not there
+            code, message = self._code_for(top, err_type, err["msg"])
             out.append(
                 RowError(
                     line=line,

@@ -26,6 +26,7 @@ ZIP_CONTAINERS = frozenset({ZIP, XLSX})
 # What a file name's extension says it holds (compared in lower case).
 EXTENSIONS: dict[str, str] = {
     ".csv": CSV,
+    ".tsv": CSV,  # tab-separated: a CSV whose delimiter is sniffed (or declared) as a tab
     ".json": JSON,
     ".jsonl": JSONL,
     ".ndjson": JSONL,
