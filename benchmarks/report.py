@@ -499,11 +499,12 @@ def _p4(d: dict[str, Any]) -> list[str]:
         "",
         "| Part | µs a row |",
         "|---|---|",
-        f"| date format `%d.%m.%Y` (import_types.formats: `datetime.strptime`) | "
+        f"| date format `%d.%m.%Y` (import_types.formats: a day/month/year pattern compiled "
+        "once per mapping; other patterns go to `datetime.strptime`, ~3.6 µs) | "
         f"**{parts['date_format']}** |",
         f"| for scale: pydantic's ISO date parsing (what the native file's dates get) | "
         f"{parts['iso_date_pydantic']} |",
-        f"| for scale, not Intake: the same format as one compiled regex + `date()` | "
+        f"| for scale, not Intake: the bare regex + `date()`, with nothing around it | "
         f"{parts['date_compiled_yardstick']} |",
         f"| country name -> alpha-2 (import_types.countries, cached per distinct value) | "
         f"{parts['country_name']} |",
