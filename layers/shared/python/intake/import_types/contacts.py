@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, NotRequired
 
-from pydantic import BeforeValidator, ConfigDict, StringConstraints, TypeAdapter
+from pydantic import BeforeValidator, ConfigDict, Field, StringConstraints, TypeAdapter
 from typing_extensions import TypedDict
 
 from intake.import_types.base import ImportType
-from intake.import_types.countries import to_alpha2
+from intake.import_types.countries import ALPHA2_CODES, to_alpha2
 from intake.ingest import media
 
 # The WHATWG (HTML "valid e-mail address") pattern: what browsers accept in <input type=email>.
@@ -20,7 +20,13 @@ EMAIL_PATTERN = (
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 # Alpha-2, alpha-3 or an English name in any case; stored as alpha-2 (countries.py).
-Country = Annotated[str, BeforeValidator(to_alpha2), StringConstraints(pattern=r"^[A-Z]{2}$")]
+# An alpha-2 code as it is (the common case) is checked in pydantic-core against ISO's codes,
+# with no Python call; anything else goes through the lookup.
+Country = Annotated[
+    ALPHA2_CODES
+    | Annotated[str, BeforeValidator(to_alpha2), StringConstraints(pattern=r"^[A-Z]{2}$")],
+    Field(union_mode="left_to_right"),
+]
 
 
 class Contact(TypedDict):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import cache, lru_cache
-from typing import Any
+from typing import Any, Literal
 
 import pycountry
 from pydantic_core import PydanticCustomError
@@ -42,6 +42,8 @@ FORMER_NAMES = {
     "Ivory Coast": "CI",
     "United States Virgin Islands": "VI",  # ISO: Virgin Islands, U.S.
 }
+# Every current alpha-2 code, as a Literal: pydantic-core checks a value against it in Rust.
+ALPHA2_CODES: Any = Literal[tuple(sorted(c.alpha_2 for c in pycountry.countries))]  # type: ignore[valid-type]
 _PUNCTUATION = re.compile(r"[^\w\s]+")
 _SPACES = re.compile(r"\s+")
 _PARTS = re.compile(r"^(.*?)\s*\((.*)\)\s*$")
