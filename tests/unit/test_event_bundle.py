@@ -75,7 +75,10 @@ def test_event_is_registered_as_a_zip_bundle() -> None:
     event = get_import_type("event")
     assert event is EVENT
     assert event.media_types == ("application/zip",)
-    assert set(event.json_schema["properties"]) == {"event", "tracks", "speakers", "sessions"}
+    assert set(event.json_schema["properties"]) == {
+        "event", "tracks", "speakers", "sessions", "microlocations", "session_types", "sponsors"
+    }  # fmt: skip
+    assert set(event.json_schema["required"]) == {"event", "tracks", "speakers", "sessions"}
 
 
 def test_a_good_bundle_has_no_errors() -> None:

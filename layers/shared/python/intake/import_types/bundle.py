@@ -53,10 +53,36 @@ class BundleImportType(ImportType):
     """
 
     members: tuple[str, ...] = ()
+    # Members read when present, not required (also in dependency order).
+    optional_members: tuple[str, ...] = ()
+    # Entries in the whole archive (skipped ones included) when the type skips some: bounds the
+    # central directory, while `max_members` of the archive limits bounds what is read.
+    max_entries: int | None = None
+    # Never read, listed in the result as skipped: folders (at any depth) and file names.
+    skipped_folders: frozenset[str] = frozenset()
+    skipped_files: frozenset[str] = frozenset()
 
     @property
     def takes_mapping(self) -> bool:
         return False
+
+    def member_for(self, path: str) -> str | None:
+        """The member an archive entry is (its path below any top folder), or None."""
+        return path if path in (*self.members, *self.optional_members) else None
+
+    def skips(self, name: str) -> bool:
+        """Entries the type never reads (media, an exporter's own files): set aside and listed
+        in the result, never an error. `name` is the full path in the archive."""
+        return self.skipped_as(name) is not None
+
+    def skipped_as(self, name: str) -> str | None:
+        """How a skipped entry is listed: its skipped folder (`ev/images/`, once for all its
+        photos) or its own name; None when the entry is not skipped."""
+        parts = name.split("/")
+        for depth, part in enumerate(parts[:-1], start=1):
+            if part in self.skipped_folders:
+                return "/".join(parts[:depth]) + "/"
+        return name if parts[-1] in self.skipped_files else None
 
     def check_bundle(self, members: Mapping[str, Member]) -> BundleCheck:
         """Validate every member present (missing ones are reported by the caller)."""

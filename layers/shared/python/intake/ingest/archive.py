@@ -15,7 +15,7 @@ import zipfile
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO
 
 from intake.ingest.records import FileLevelError
@@ -73,6 +73,16 @@ class ArchiveLimits:
     # Members smaller than this are exempt from the ratio rule: a few KB of repeated text
     # legitimately compresses past 100:1 and cannot hurt anyone.
     ratio_grace: int = 1 * MiB
+    # Entries the caller will never read (a bundle's media folders): their names are checked
+    # for safety, then they are set aside in Archive.skipped. They count against max_entries
+    # (which bounds the central directory read into memory), not against max_members or any
+    # size limit, since not a byte of them is inflated.
+    skip: Callable[[str], bool] | None = field(default=None, compare=False)
+    max_entries: int | None = None  # None: max_members
+
+    @property
+    def entry_limit(self) -> int:
+        return max(self.max_members, self.max_entries or 0)
 
 
 def breach(code: str, message: str, member: str | None = None) -> FileLevelError:
@@ -85,6 +95,7 @@ class Archive:
     def __init__(self, fileobj: IO[bytes], limits: ArchiveLimits) -> None:
         self.limits = limits
         self.failure: RowError | None = None
+        self.skipped: list[str] = []  # entries limits.skip set aside, in directory order
         self._inflated = 0  # bytes that actually came out of every member so far
         self._spans: dict[str, int] = {}
         _check_end_record(fileobj, limits)
@@ -138,10 +149,10 @@ class Archive:
     def _check_directory(self) -> list[zipfile.ZipInfo]:
         limits = self.limits
         infos = self._zip.infolist()
-        if len(infos) > limits.max_members:
+        if len(infos) > limits.entry_limit:
             raise self._fail(
                 "too_many_members",
-                f"the archive has {len(infos)} members; at most {limits.max_members} are allowed",
+                f"the archive has {len(infos)} members; at most {limits.entry_limit} are allowed",
                 None,
             )
         spans = _compressed_spans(infos, self._zip.start_dir)
@@ -156,8 +167,19 @@ class Archive:
             if problem:
                 raise self._fail("unsafe_member_name", f"{name!r}: {problem}", name)
             seen.add(name)
+            if limits.skip is not None and limits.skip(name):
+                if not info.is_dir():
+                    self.skipped.append(name)
+                continue
             if info.is_dir() or _ignorable(name):
                 continue
+            if len(members) >= limits.max_members:
+                raise self._fail(
+                    "too_many_members",
+                    f"the archive has more than {limits.max_members} members to read; "
+                    f"at most {limits.max_members} are allowed",
+                    None,
+                )
             if info.flag_bits & 0x1 or info.flag_bits & 0x40:
                 raise self._fail(
                     "encrypted_member",
@@ -341,16 +363,16 @@ def _check_end_record(fileobj: IO[bytes], limits: ArchiveLimits) -> None:
     _, _, _, _, entries, directory_size, _, _ = _EOCD.unpack_from(tail, at)
     if entries == 0xFFFF or directory_size == 0xFFFFFFFF:
         entries, directory_size = _zip64_end_record(fileobj, size - tail_size + at)
-    if entries > limits.max_members:
+    if entries > limits.entry_limit:
         raise breach(
             "too_many_members",
-            f"the archive has {entries} members; at most {limits.max_members} are allowed",
+            f"the archive has {entries} members; at most {limits.entry_limit} are allowed",
         )
-    if directory_size > max(MiB, limits.max_members * _DIRECTORY_BYTES_PER_MEMBER):
+    if directory_size > max(MiB, limits.entry_limit * _DIRECTORY_BYTES_PER_MEMBER):
         raise breach(
             "corrupt_archive",
             f"the central directory is {directory_size} bytes, more than "
-            f"{limits.max_members} members can need",
+            f"{limits.entry_limit} members can need",
         )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from functools import partial
 
 from intake.dal import object_store
@@ -15,7 +16,7 @@ from intake.dal.record_sink import Sink
 from intake.import_types.base import ImportType
 from intake.import_types.bundle import BundleCheck, BundleImportType, Member
 from intake.import_types.registry import archive_limits
-from intake.ingest.archive import Archive, open_archive
+from intake.ingest.archive import Archive, ArchiveLimits, open_archive
 from intake.ingest.error_report import ErrorCollector
 from intake.ingest.records import FileLevelError
 from intake.logic.engine import Outcome
@@ -40,10 +41,11 @@ def run_bundle(
     try:
         with (
             object_store.open_seekable(record.object_key, version_id=record.object_version) as body,
-            open_archive(body, archive_limits(import_type)) as archive,
+            open_archive(body, bundle_limits(import_type)) as archive,
         ):
             layout_errors, members = match_members(archive, import_type)
             check = import_type.check_bundle(members)
+            skipped = skipped_entries(import_type, archive.skipped)
     except FileLevelError as exc:  # the archive itself is unsafe or unreadable
         errors.add(exc.error)
         return FileStatus.FAILED, Outcome(ImportResult(), exc.error)
@@ -55,6 +57,7 @@ def run_bundle(
         rows_invalid=check.records_invalid,
         rows_valid=check.records_total - check.records_invalid,
         errors_truncated=errors.truncated,
+        skipped=skipped or None,
     )
     first_member_error = layout_errors[0] if layout_errors else check.member_error
     if problems:
@@ -69,25 +72,49 @@ def run_bundle(
     return FileStatus.SUCCEEDED, Outcome(result, None)
 
 
+def bundle_limits(bundle: BundleImportType) -> ArchiveLimits:
+    """The type's archive limits, plus what it skips: skipped entries are never read, so they
+    count only against the (larger) entry limit, not against max_members or any size."""
+    limits = archive_limits(bundle)
+    if bundle.max_entries is None:
+        return limits
+    return replace(limits, skip=bundle.skips, max_entries=bundle.max_entries)
+
+
+def skipped_entries(bundle: BundleImportType, names: list[str]) -> list[str]:
+    """What the result lists as skipped, in archive order: a skipped folder once (`images/`
+    with its hundreds of photos is one entry), other entries by name."""
+    return list(dict.fromkeys(bundle.skipped_as(name) or name for name in names))
+
+
 def match_members(
     archive: Archive, bundle: BundleImportType
 ) -> tuple[list[RowError], dict[str, Member]]:
-    """The bundle's members by their expected name. A bundle zipped as one folder
-    (`my-event/event.json`, ...) is read as if the folder were not there."""
+    """The bundle's members by their expected name (bundle.member_for). A bundle zipped as one
+    folder (`my-event/event.json`, ...) is read as if the folder were not there."""
     names = archive.names
     tops = {n.split("/", 1)[0] for n in names}
     prefix = f"{tops.pop()}/" if len(tops) == 1 and all("/" in n for n in names) else ""
+    expected_names = (*bundle.members, *bundle.optional_members)
     errors: list[RowError] = []
     members: dict[str, Member] = {}
     for info in archive.members:
-        expected = info.filename.removeprefix(prefix)
-        if expected in bundle.members:
+        expected = bundle.member_for(info.filename.removeprefix(prefix))
+        if expected is not None and expected in members:
+            errors.append(
+                RowError(
+                    code="duplicate_member",
+                    message=f"{members[expected].name} is the same member; keep one of them",
+                    file=info.filename,
+                )
+            )
+        elif expected is not None:
             members[expected] = Member(info.filename, partial(archive.read, info))
         else:
             errors.append(
                 RowError(
                     code="unsupported_member",
-                    message=f"{bundle.name} bundles hold only {', '.join(bundle.members)}",
+                    message=f"{bundle.name} bundles hold only {', '.join(expected_names)}",
                     file=info.filename,
                 )
             )

@@ -116,6 +116,9 @@ class ImportResult(BaseModel):
     # in the OpenAPI document).
     entities: dict[str, int] | None = Field(default=None, exclude_if=absent)
     created: dict[str, str] | None = Field(default=None, exclude_if=absent)
+    # Bundle types: archive entries never read (media folders once each, an exporter's own
+    # files such as config.json), so a user sees what was left aside and why nothing failed.
+    skipped: list[str] | None = Field(default=None, exclude_if=absent)
     # Row types read from a header (CSV, Excel): what each column was used for.
     columns: ColumnUsage | None = Field(default=None, exclude_if=absent)
     # Text files: the encoding the rows were read with (a byte-order mark, or UTF-8 bytes,
