@@ -8,10 +8,11 @@ from intake.errors import InvalidFields
 from intake.import_types.base import ImportType
 from intake.import_types.bundle import BundleImportType
 from intake.import_types.contacts import CONTACTS
+from intake.import_types.election_event import ELECTION_EVENT
 from intake.import_types.event import EVENT
 from intake.ingest.archive import ArchiveLimits, GiB, MiB
 
-_REGISTRY: dict[str, ImportType] = {t.name: t for t in (CONTACTS, EVENT)}
+_REGISTRY: dict[str, ImportType] = {t.name: t for t in (CONTACTS, EVENT, ELECTION_EVENT)}
 
 # What one ZIP may hold, per import type (zip-bomb limits; docs/decisions.md).
 DEFAULT_ARCHIVE_LIMITS = ArchiveLimits()
@@ -20,6 +21,10 @@ _ARCHIVE_LIMITS: dict[str, ArchiveLimits] = {
     CONTACTS.name: ArchiveLimits(max_total_size=20 * GiB, max_member_size=10 * GiB),
     # Bundle members are read whole into memory: keep them small.
     EVENT.name: ArchiveLimits(max_members=100, max_total_size=100 * MiB, max_member_size=50 * MiB),
+    # One document read whole (a real export with its realm is a few MB of one-line JSON).
+    ELECTION_EVENT.name: ArchiveLimits(
+        max_members=10, max_total_size=100 * MiB, max_member_size=100 * MiB
+    ),
 }
 
 Kind = Literal["records", "bundle"]
