@@ -12,6 +12,7 @@ from tests.unit.test_open_event_exports import (
     DASHERIZED_SKIPPED,
     SNAKE_CASE,
     SNAKE_COUNTS,
+    SNAKE_SKIPPED,
     zipped,
 )
 
@@ -53,7 +54,7 @@ def test_a_dasherized_export_with_media_imports_every_record(api, drain, aws):
 def test_a_snake_case_export_with_flat_references_imports_every_record(api, drain, aws):
     result = imported(api, drain, SNAKE_CASE)
     assert result["entities"] == SNAKE_COUNTS
-    assert result["skipped"] == ["meta.json"]
+    assert result["skipped"] == SNAKE_SKIPPED
     opening = by_source(aws, "sessions")["30"]
     speakers = by_source(aws, "speakers")
     assert opening["speaker_ids"] == [speakers["20"]["id"], speakers["21"]["id"]]

@@ -160,15 +160,22 @@ SNAKE_SESSIONS = [
         "speaker_ids": [21],
     },
 ]
+# the older server export's name for a sponsor's type
+SNAKE_SPONSORS = [{"id": 40, "name": "Oculus", "sponsor_type": "Gold", "url": "", "logo": ""}]
 SNAKE_CASE: dict[str, str | bytes] = {
     "event.json": _dump(SNAKE_EVENT),
     "tracks.json": _dump(SNAKE_TRACKS),
     "microlocations.json": _dump(SNAKE_MICROLOCATIONS),
     "speakers.json": _dump(SNAKE_SPEAKERS),
+    "sponsors.json": _dump(SNAKE_SPONSORS),
     "sessions.json": _dump(SNAKE_SESSIONS),
     "meta.json": "{}",
+    "audios/session_30.mp3": b"ID3",
 }
-SNAKE_COUNTS = {"event": 1, "tracks": 1, "microlocations": 1, "speakers": 2, "sessions": 2}
+SNAKE_COUNTS = {
+    "event": 1, "tracks": 1, "microlocations": 1, "speakers": 2, "sponsors": 1, "sessions": 2
+}  # fmt: skip
+SNAKE_SKIPPED = ["meta.json", "audios/"]
 
 
 def zipped(texts: dict[str, str | bytes]) -> bytes:
@@ -205,10 +212,11 @@ def test_a_snake_case_export_with_flat_references_is_read_whole() -> None:
     archive = opened(SNAKE_CASE)
     errors, members = match_members(archive, EVENT)
     assert errors == []
-    assert skipped_entries(EVENT, archive.skipped) == ["meta.json"]
+    assert skipped_entries(EVENT, archive.skipped) == SNAKE_SKIPPED
     check = EVENT.check_bundle(members)
     assert check.errors == []
     assert {k: len(v) for k, v in check.valid.items()} == SNAKE_COUNTS
+    assert check.valid["sponsors"][0]["type"] == "Gold"
     opening, messenger = check.valid["sessions"]
     assert opening["speaker_ids"] == ["20", "21"] and opening["microlocation_id"] == "5"
     assert "session_type_id" not in opening and "track_id" not in messenger

@@ -207,6 +207,7 @@ ALIASES: dict[str, dict[str, str]] = {
     "event": {"start_time": "starts_at", "end_time": "ends_at"},
     "sessions": {"start_time": "starts_at", "end_time": "ends_at"},
     "speakers": {"organization": "organisation"},
+    "sponsors": {"sponsor_type": "type"},  # the older server export's name
 }
 
 # References: field -> (target entity, the nested name exports use, many). Nested objects
@@ -221,7 +222,9 @@ REFERENCES: dict[str, dict[str, tuple[str, str, bool]]] = {
 }
 
 # Never read; listed in the result as skipped. Folders at any depth; file names as written.
-SKIPPED_FOLDERS = frozenset({"images", "audio", "videos", "slides", "__MACOSX", ".comments"})
+SKIPPED_FOLDERS = frozenset(
+    {"images", "audio", "audios", "videos", "slides", "__MACOSX", ".comments"}
+)  # `audios/`: where the server export writes session audio
 SKIPPED_FILES = frozenset(
     {
         "forms", "forms.json", "meta", "meta.json", "config.json",
