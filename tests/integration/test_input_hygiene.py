@@ -230,9 +230,13 @@ def test_the_document_lists_every_answer_of_every_route(api: Any) -> None:
     assert query["import_type"]["anyOf"][0]["pattern"]
     declaration = schemas["DeclareFileRequest"]["properties"]
     assert declaration["metadata"]["propertyNames"]["pattern"]
-    assert declaration["import_type"]["anyOf"][0]["enum"] == ["contacts", "event"]
+    assert declaration["import_type"]["anyOf"][0]["enum"] == ["contacts", "election_event", "event"]
     import_request = schemas["ImportRequest"]["properties"]
-    assert import_request["import_type"]["anyOf"][0]["enum"] == ["contacts", "event"]
+    assert import_request["import_type"]["anyOf"][0]["enum"] == [
+        "contacts",
+        "election_event",
+        "event",
+    ]
     # A file declared without a type shows its analysis
     assert "$ref" in str(schemas["FileView"]["properties"]["analysis"])
     assert "suggestions" in schemas["Analysis"]["properties"]
