@@ -103,3 +103,31 @@ def test_check_only_validates_and_writes_nothing(api, drain, aws):
     assert view["result"]["rows_total"] == sum(COUNTS.values())
     assert view["result"]["rows_written"] == 0
     assert nothing_written(aws)
+
+
+def test_a_zip_must_hold_exactly_one_json_document(api, drain, aws):
+    body = SAMPLE.encode()
+    two = declare_and_upload(
+        api,
+        zip_of({"a.json": body, "b.json": body}),
+        name="two.zip",
+        media_type="application/zip",
+        import_type="election_event",
+        auto_import=True,
+    )
+    none = declare_and_upload(
+        api,
+        zip_of({"readme.txt": b"hello"}),
+        name="none.zip",
+        media_type="application/zip",
+        import_type="election_event",
+        auto_import=True,
+    )
+    drain()
+    assert [(e["file"], e["code"]) for e in api("GET", f"/files/{two}")[1]["errors"]] == [
+        ("b.json", "unsupported_member")
+    ]
+    assert [(e["file"], e["code"]) for e in api("GET", f"/files/{none}")[1]["errors"]] == [
+        (None, "missing_member")
+    ]
+    assert nothing_written(aws)
