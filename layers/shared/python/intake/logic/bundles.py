@@ -49,6 +49,20 @@ def run_bundle(
     except FileLevelError as exc:  # the archive itself is unsafe or unreadable
         errors.add(exc.error)
         return FileStatus.FAILED, Outcome(ImportResult(), exc.error)
+    return finish_bundle(record, import_type, errors, sink_factory, layout_errors, check, skipped)
+
+
+def finish_bundle(
+    record: FileRecord,
+    import_type: BundleImportType,
+    errors: ErrorCollector,
+    sink_factory: SinkFactory,
+    layout_errors: list[RowError],
+    check: BundleCheck,
+    skipped: list[str] | None,
+) -> tuple[FileStatus, Outcome]:
+    """What every bundle runner does once its members are checked: report, then (all or
+    nothing) write entity by entity, unless a check_only run or any problem stops it."""
     problems = layout_errors + check.errors
     for error in problems:
         errors.add(error)
@@ -59,9 +73,10 @@ def run_bundle(
         errors_truncated=errors.truncated,
         skipped=skipped or None,
     )
-    first_member_error = layout_errors[0] if layout_errors else check.member_error
     if problems:
-        return FileStatus.FAILED, Outcome(result, first_member_error)
+        return FileStatus.FAILED, Outcome(
+            result, layout_errors[0] if layout_errors else check.member_error
+        )
     if record.check_only:
         return FileStatus.VALIDATED, Outcome(result, None)
     entities, created = write_bundle(record, import_type, check, sink_factory)

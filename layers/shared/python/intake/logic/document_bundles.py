@@ -21,10 +21,9 @@ from intake.ingest import media
 from intake.ingest.archive import open_archive
 from intake.ingest.error_report import ErrorCollector
 from intake.ingest.records import FileLevelError
-from intake.logic.bundles import SinkFactory, write_bundle
+from intake.logic.bundles import SinkFactory, finish_bundle
 from intake.logic.engine import Outcome
 from intake.models.domain import FileRecord, FileStatus, ImportResult, RowError
-from intake.observability import logger
 
 # What archiving tools add next to the document: never read, never an error.
 _NOISE_FOLDERS = ("__MACOSX/",)
@@ -53,28 +52,8 @@ def run_document_bundle(
     except FileLevelError as exc:  # the archive itself is unsafe or unreadable
         errors.add(exc.error)
         return FileStatus.FAILED, Outcome(ImportResult(), exc.error)
-    problems = layout_errors + check.errors
-    for error in problems:
-        errors.add(error)
-    result = ImportResult(
-        rows_total=check.records_total,
-        rows_invalid=check.records_invalid,
-        rows_valid=check.records_total - check.records_invalid,
-        errors_truncated=errors.truncated,
-        skipped=getattr(check, "skipped", None) or None,
-    )
-    if problems:
-        return FileStatus.FAILED, Outcome(
-            result, layout_errors[0] if layout_errors else check.member_error
-        )
-    if record.check_only:
-        return FileStatus.VALIDATED, Outcome(result, None)
-    entities, created = write_bundle(record, import_type, check, sink_factory)
-    result = result.model_copy(
-        update={"rows_written": sum(entities.values()), "entities": entities, "created": created}
-    )
-    logger.info("bundle imported", extra={"created_ids": created, "entities": entities})
-    return FileStatus.SUCCEEDED, Outcome(result, None)
+    skipped = getattr(check, "skipped", None)
+    return finish_bundle(record, import_type, errors, sink_factory, layout_errors, check, skipped)
 
 
 def _the_document(
