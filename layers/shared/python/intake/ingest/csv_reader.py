@@ -19,8 +19,6 @@ import re
 from collections.abc import Iterator
 from typing import IO
 
-from charset_normalizer import from_bytes
-
 from intake.ingest.records import FileLevelError, ReadEvent
 from intake.models.domain import RowError
 
@@ -260,6 +258,8 @@ def likely_encoding(sample: bytes) -> str | None:
     chaos in several of them (Müller is the same bytes in windows-1250 and windows-1252);
     among equally clean readings, windows-1252 (what Excel writes on Western Windows) wins.
     """
+    from charset_normalizer import from_bytes  # only once a file is not UTF-8: off cold start
+
     matches = from_bytes(sample, cp_isolation=_CANDIDATES)
     best = matches.best()
     if best is None:

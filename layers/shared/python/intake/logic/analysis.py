@@ -45,7 +45,6 @@ from intake.ingest.error_report import ErrorCollector
 from intake.ingest.json_readers import read_json, read_jsonl
 from intake.ingest.records import FileLevelError, ReadEvent
 from intake.ingest.streams import GZIP_MAGIC, CountingReader
-from intake.ingest.xlsx_reader import read_xlsx
 from intake.logic.engine import validate_records
 from intake.models.domain import Analysis, RowError, Suggestion
 from intake.models.mapping import CsvDelimiter, Encoding, FieldFormat, Mapping
@@ -414,6 +413,8 @@ _SHEET_ERRORS = frozenset({"missing_header", "sheet_not_found"})
 def _sheet_sample(
     source: IO[bytes], sheet: str | None, limits: ArchiveLimits, parts: dict[str, str]
 ) -> Sample:
+    from intake.ingest.xlsx_reader import read_xlsx  # openpyxl: ~70 ms, only for workbooks
+
     reader = read_xlsx(source, sheet=sheet, limits=limits)
     sample = Sample(format=media.XLSX)
     iterator = iter(reader)

@@ -42,7 +42,7 @@ def run_document_bundle(
         with object_store.open_seekable(
             record.object_key, version_id=record.object_version
         ) as body:
-            if media.normalise(record.media_type) == media.ZIP:
+            if record.media_type == media.ZIP:
                 with open_archive(body, archive_limits(import_type)) as archive:
                     layout_errors, member = _the_document(archive.members, archive.read)
                     check = import_type.check_bundle({member.name: member} if member else {})

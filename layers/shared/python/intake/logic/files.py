@@ -8,6 +8,7 @@ from intake.clock import new_file_id, utcnow
 from intake.dal import file_repository, object_store
 from intake.errors import Conflict, InvalidFields, PayloadTooLarge, UnsupportedMediaType
 from intake.import_types import ImportType, all_import_types, get_import_type
+from intake.ingest import media
 from intake.keys import upload_key
 from intake.logic.profiles import chosen_mapping
 from intake.models.api import (
@@ -25,7 +26,7 @@ MAX_PARTS = 10_000  # S3's limit per multipart upload
 
 
 def declare_file(tenant: str, request: DeclareFileRequest) -> DeclareFileResponse:
-    media_type = normalise_media_type(request.media_type)
+    media_type = media.normalise(request.media_type)
     if request.import_type is None:
         # No type yet: the file is analysed after upload, and its import request names one.
         check_untyped_declaration(request, media_type)
@@ -211,11 +212,6 @@ def expire_if_due(record: FileRecord) -> FileRecord:
         )
     except Conflict:  # the upload landed in the meantime
         return file_repository.get(record.tenant, record.file_id)
-
-
-def normalise_media_type(value: str) -> str:
-    """`Text/CSV; charset=utf-8` -> `text/csv` (parameters are not part of the type)."""
-    return value.split(";", 1)[0].strip().lower()
 
 
 def _view(record: FileRecord) -> FileView:

@@ -27,7 +27,6 @@ from intake.ingest.error_report import ErrorCollector
 from intake.ingest.readers import read_records
 from intake.ingest.records import FileLevelError, ReadEvent
 from intake.ingest.streams import open_bytes
-from intake.ingest.xlsx_reader import read_xlsx
 from intake.keys import report_key
 from intake.logic.bundles import run_bundle
 from intake.logic.document_bundles import run_document_bundle
@@ -279,6 +278,9 @@ def _sheet_pass(
 ) -> Outcome:
     """A workbook's sheet (the mapping's, or the first), from a seekable read of the object: a
     ZIP container is read from its end first, so the bytes-read progress jumps at the start."""
+    # Imported here: openpyxl costs ~70 ms of every worker cold start, and few runs read Excel.
+    from intake.ingest.xlsx_reader import read_xlsx
+
     with object_store.open_seekable(record.object_key, version_id=record.object_version) as body:
         events = read_xlsx(
             body,
