@@ -103,10 +103,9 @@ def test_check_only_validates_and_writes_nothing(api, drain, aws):
     assert nothing_written(aws)
 
 
-@pytest.mark.parametrize("on_invalid", ["fail", "skip"])
-def test_a_dangling_reference_fails_the_bundle_and_writes_nothing(api, drain, aws, on_invalid):
+def test_a_dangling_reference_fails_the_bundle_and_writes_nothing(api, drain, aws):
     sessions = GOOD["sessions.json"].replace('"track_id": "t2"', '"track_id": "t9"')
-    file_id = upload_bundle(api, bundle({**GOOD, "sessions.json": sessions}), on_invalid=on_invalid)
+    file_id = upload_bundle(api, bundle({**GOOD, "sessions.json": sessions}))
     drain()
     view = api("GET", f"/files/{file_id}")[1]
     assert view["status"] == "FAILED", view
@@ -123,7 +122,8 @@ def test_a_dangling_reference_fails_the_bundle_and_writes_nothing(api, drain, aw
     assert view["result"]["rows_invalid"] == 1 and view["result"]["rows_written"] == 0
     report = requests.get(view["error_report_url"], timeout=10).text.splitlines()
     assert (
-        report[1] == "sessions.json,4,,track_id,dangling_reference,'t9' is not an id in tracks.json"
+        report[1]
+        == "sessions.json,4,,track_id,dangling_reference,'t9' is not an id in tracks.json,error"
     )
     assert nothing_written(aws)
 

@@ -42,6 +42,7 @@ def test_upload_validate_import(api, drain, aws):
         "rows_invalid": 0,
         "rows_written": 3,
         "errors_truncated": False,
+        "warnings": 0,
     }
     table = boto3.resource("dynamodb").Table(aws.names.records_table)
     items = table.query(

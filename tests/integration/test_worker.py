@@ -216,6 +216,7 @@ def test_skip_writes_the_valid_rows(api, drain, aws):
         "rows_invalid": 2,
         "rows_written": 1,
         "errors_truncated": False,
+        "warnings": 0,
     }
     assert [r["sk"] for r in records(aws)] == ["c-1"]
     assert len(view["errors"]) == 3
@@ -243,12 +244,12 @@ def test_error_report_lists_every_error(api, drain, aws):
     report = requests.get(view["error_report_url"], timeout=10)
     assert report.status_code == 200
     lines = report.text.strip().splitlines()
-    assert lines[0] == "file,line,column,field,code,message"
+    assert lines[0] == "file,line,column,field,code,message,severity"
     assert lines[1:] == [
-        ",3,2,email,invalid_email,email is not a valid e-mail address",
-        ",4,3,first_name,required,first_name is required and must not be empty",
+        ",3,2,email,invalid_email,email is not a valid e-mail address,error",
+        ",4,3,first_name,required,first_name is required and must not be empty,error",
         ',4,4,country,invalid_country,"country must be an ISO 3166-1 code (DE, DEU) or an '
-        'English country name"',
+        'English country name",error',
     ]
 
 

@@ -45,6 +45,7 @@ def test_a_zip_of_two_csv_files_is_imported(api, drain, aws):
         "rows_invalid": 0,
         "rows_written": 5,
         "errors_truncated": False,
+        "warnings": 0,
     }
     assert {r["sk"] for r in records(aws)} == {"a-1", "a-2", "b-1", "b-2", "b-3"}
 

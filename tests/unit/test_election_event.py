@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from intake.import_types import get_import_type
-from intake.import_types.bundle import Member
-from intake.import_types.election_event import ELECTION_EVENT, DocumentCheck
+from intake.import_types.bundle import BundleCheck, Member
+from intake.import_types.election_event import ELECTION_EVENT
 
 SAMPLE_PATH = Path(__file__).parents[1] / "fixtures" / "sequent" / "election_event.json"
 SAMPLE = SAMPLE_PATH.read_text()
@@ -18,7 +18,7 @@ SECTIONS = ("election_event", "elections", "contests", "candidates", "areas", "a
 NAME = "export_election_event.json"
 
 
-def check(text: str) -> DocumentCheck:
+def check(text: str) -> BundleCheck:
     data = text.encode()
     return ELECTION_EVENT.check_bundle({NAME: Member(NAME, lambda: data)})
 
@@ -32,7 +32,7 @@ def line_of(text: str, needle: str) -> int:
     return at + 1
 
 
-def errors(result: DocumentCheck) -> list[tuple[int | None, str | None, str]]:
+def errors(result: BundleCheck) -> list[tuple[int | None, str | None, str]]:
     return [(e.line, e.field, e.code) for e in result.errors]
 
 

@@ -12,7 +12,7 @@ from intake.ingest.error_report import INLINE_ERRORS, ErrorCollector
 from intake.models.domain import RowError
 
 Make = Callable[..., ErrorCollector]
-HEADER = ["file", "line", "column", "field", "code", "message"]
+HEADER = ["file", "line", "column", "field", "code", "message", "severity"]
 
 
 def error(n: int) -> RowError:
@@ -48,7 +48,7 @@ def test_keeps_the_first_100_inline_and_all_in_the_report(make: Make) -> None:
     rows = report_rows(collector)
     assert rows[0] == HEADER
     assert len(rows) == 151
-    assert rows[150] == ["", "150", "2", "email", "invalid_email", "bad 150"]
+    assert rows[150] == ["", "150", "2", "email", "invalid_email", "bad 150", "error"]
 
 
 def test_report_renders_absent_parts_as_empty_cells(make: Make) -> None:
@@ -60,8 +60,8 @@ def test_report_renders_absent_parts_as_empty_cells(make: Make) -> None:
 
     assert report_rows(collector) == [
         HEADER,
-        ["", "", "", "", "invalid_json", "parse error, line 3"],
-        ["tracks.json", "4", "", "id", "required", 'a "quote"'],
+        ["", "", "", "", "invalid_json", "parse error, line 3", "error"],
+        ["tracks.json", "4", "", "id", "required", 'a "quote"', "error"],
     ]
 
 
@@ -91,10 +91,10 @@ def test_past_the_cap_it_stops_recording_and_says_how_many_more(make: Make) -> N
     assert collector.inline == [error(1), error(2)]
     assert report_rows(collector) == [
         HEADER,
-        ["", "1", "2", "email", "invalid_email", "bad 1"],
-        ["", "2", "2", "email", "invalid_email", "bad 2"],
-        ["", "3", "2", "email", "invalid_email", "bad 3"],
-        ["", "", "", "", "too_many_errors", "5 more errors not listed"],
+        ["", "1", "2", "email", "invalid_email", "bad 1", "error"],
+        ["", "2", "2", "email", "invalid_email", "bad 2", "error"],
+        ["", "3", "2", "email", "invalid_email", "bad 3", "error"],
+        ["", "", "", "", "too_many_errors", "5 more errors not listed", "error"],
     ]
 
 
@@ -111,3 +111,25 @@ def test_close_twice_is_harmless(make: Make) -> None:
     collector.add(error(1))
     collector.close()
     collector.close()
+
+
+def test_warnings_are_counted_apart_and_reported_with_their_severity(make: Make) -> None:
+    collector = make(max_errors=2)
+    collector.add(error(1))
+    warning = RowError(
+        file="sessions", line=7, field="starts_at", code="outside_event", message="early"
+    )
+    for _ in range(3):
+        collector.warn(warning)
+
+    assert collector.count == 1  # warnings never decide a run
+    assert collector.warning_count == 3
+    assert collector.warnings == [warning, warning]  # past the cap: counted only
+    assert collector.any
+    assert report_rows(collector) == [
+        HEADER,
+        ["", "1", "2", "email", "invalid_email", "bad 1", "error"],
+        ["sessions", "7", "", "starts_at", "outside_event", "early", "warning"],
+        ["sessions", "7", "", "starts_at", "outside_event", "early", "warning"],
+        ["", "", "", "", "too_many_warnings", "1 more warnings not listed", "warning"],
+    ]

@@ -1,15 +1,29 @@
-"""Bundle import types: one archive of related members, validated as a whole, then written
-entity by entity in dependency order with new ids (see logic/bundles.py for the run)."""
+"""Bundle import types: related entities in one archive or document, declared as data
+(entities, keys, references, order, dialect aliases: `Entity`, `Ref`) and checked by one
+engine (`check_entities`), then written entity by entity in dependency order with new ids
+(logic/bundles.py runs it).
+
+A type says where its records come from (`sources`: the members of a ZIP, the sections of one
+JSON document) and, through two hooks, any rule of its own (`prepare`, `cross_check`:
+the `event` type's time policy). Everything else is shared: name normalisation, nested
+references, duplicate ids, dangling references, trees without cycles, warnings, and
+on_invalid=skip (records left out, references to them dropped, each reported).
+"""
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cached_property
 from typing import Any
 
+from pydantic import TypeAdapter
+
 from intake.import_types.base import ImportType
+from intake.ingest import media
 from intake.models.domain import RowError
 
 # (entity, source id) -> the entity's new id for this run.
@@ -24,16 +38,106 @@ class Member:
     read: Callable[[], bytes]
 
 
+@dataclass(frozen=True)
+class Ref:
+    """A field naming records of another entity (or of its own, for a tree) by their ids.
+
+    `nested`: the name exports use for the referenced object(s) themselves (`track: {id, ...}`,
+    `speakers: [{id, ...}]`), read as the ids they hold. `many`: a list of ids. A reference is
+    required when its field is one of the entity's required fields."""
+
+    field: str
+    target: str
+    nested: str | None = None
+    many: bool = False
+
+
+@dataclass(frozen=True)
+class Entity:
+    """One kind of record in a bundle: its pydantic model (a TypedDict), required fields,
+    references and dialect aliases (a source name, dashes read as underscores when the type
+    says so -> ours). `single`: one object, not an array (the root). `tree`: a reference to the
+    same entity that must form a forest; parents are written before their children. `source`:
+    where the records are (the member or section name), the entity's name by default.
+    `optional`: a bundle may lack it."""
+
+    name: str
+    model: Any
+    required: tuple[str, ...]
+    refs: tuple[Ref, ...] = ()
+    aliases: Mapping[str, str] = field(default_factory=dict)
+    single: bool = False
+    tree: str | None = None
+    source: str | None = None
+    optional: bool = False
+    field_codes: Mapping[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+
+    @property
+    def where(self) -> str:
+        return self.source or self.name
+
+    @cached_property
+    def record_type(self) -> ImportType:
+        """Each entity's records are checked like an import type's rows."""
+        return ImportType(
+            name=self.name,
+            version="1",
+            description=self.name,
+            media_types=(media.JSON,),
+            max_size=0,
+            natural_key="id",
+            adapter=TypeAdapter(self.model),
+            required_fields=self.required,
+            field_codes=self.field_codes,
+        )
+
+
+@dataclass(frozen=True)
+class Located:
+    """A record as the source holds it, with where it starts (line, and column when known)."""
+
+    line: int
+    column: int | None
+    value: Any
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What a type's own rule found on a record; the engine locates it."""
+
+    field: str | None
+    code: str
+    message: str
+    warning: bool = False
+
+
+@dataclass
+class Seen:
+    """What later entities are checked against: ids present (valid or not) with the line each
+    first appears on, where each entity was read from, and the validated root record."""
+
+    ids: dict[str, dict[str, int]] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)
+    root: dict[str, Any] | None = None
+
+
 @dataclass
 class BundleCheck:
     """Everything found wrong with a bundle, and its validated records by entity."""
 
     errors: list[RowError] = field(default_factory=list)
+    warnings: list[RowError] = field(default_factory=list)
     records_total: int = 0
     records_invalid: int = 0
     # The first problem with a member as a whole (unreadable, not JSON, wrong shape).
     member_error: RowError | None = None
     valid: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # Records left out by entity (on_invalid=skip: each one is also an error).
+    left_out: dict[str, int] = field(default_factory=dict)
+    # What the source held that is never read or stored (sections, members), for the result.
+    skipped: list[str] = field(default_factory=list)
+    # Whether the root record is valid: without it nothing can be written.
+    has_root: bool = False
 
 
 @dataclass(frozen=True)
@@ -46,12 +150,13 @@ class Write:
 
 @dataclass(frozen=True)
 class BundleImportType(ImportType):
-    """An ImportType whose file is an archive of named members rather than a stream of rows.
+    """An ImportType whose file holds related entities rather than a stream of rows.
 
-    `members` are the member names a bundle must hold, in dependency order; subclasses say
-    how to check them and what to write.
+    `entities` in dependency order (what a later one refers to comes first; the first is the
+    root, one object). `members` are the archive members a bundle must hold, in the same order.
     """
 
+    entities: tuple[Entity, ...] = ()
     members: tuple[str, ...] = ()
     # Members read when present, not required (also in dependency order).
     optional_members: tuple[str, ...] = ()
@@ -61,10 +166,23 @@ class BundleImportType(ImportType):
     # Never read, listed in the result as skipped: folders (at any depth) and file names.
     skipped_folders: frozenset[str] = frozenset()
     skipped_files: frozenset[str] = frozenset()
+    # Dialects: `starts-at` is `starts_at`; "" is an absent value (exports write "" for every
+    # optional field left blank).
+    dashes_are_underscores: bool = False
+    blank_is_absent: bool = False
+    # Fields of the source's records that are never stored (e.g. the exporter's own tenant).
+    dropped_fields: frozenset[str] = frozenset()
 
     @property
     def takes_mapping(self) -> bool:
         return False
+
+    @property
+    def root(self) -> Entity:
+        return self.entities[0]
+
+    def entity(self, name: str) -> Entity:
+        return next(e for e in self.entities if e.name == name)
 
     def member_for(self, path: str) -> str | None:
         """The member an archive entry is (its path below any top folder), or None."""
@@ -84,18 +202,432 @@ class BundleImportType(ImportType):
                 return "/".join(parts[:depth]) + "/"
         return name if parts[-1] in self.skipped_files else None
 
-    def check_bundle(self, members: Mapping[str, Member]) -> BundleCheck:
-        """Validate every member present (missing ones are reported by the caller)."""
-        raise NotImplementedError
-
-    def plan(self, check: BundleCheck, new_id: NewId) -> list[Write]:
-        """The writes of a bundle that passed check_bundle, references remapped to new ids."""
-        raise NotImplementedError
-
     def collection(self, entity: str) -> str:
         """Where an entity's records go in the sink: `event`, `event.tracks`, ..."""
         return self.name if entity == self.name else f"{self.name}.{entity}"
 
+    # --- what a type says ----------------------------------------------------------------
+
+    def sources(
+        self, members: Mapping[str, Member], check: BundleCheck, seen: Seen
+    ) -> dict[str, list[Located]]:
+        """Each entity's records, located. Problems with a source as a whole go to `check`
+        (errors, member_error, skipped); `seen.files` names each entity's source for
+        messages. An entity without records here is not checked."""
+        raise NotImplementedError
+
+    def prepare(self, entity: str, fields: dict[str, Any], seen: Seen) -> list[Finding]:
+        """A type's reading of a record before validation (it may change `fields`)."""
+        return []
+
+    def cross_check(
+        self, entity: str, fields: dict[str, Any], record: dict[str, Any] | None, seen: Seen
+    ) -> list[Finding]:
+        """A type's rules across fields or entities. `record` is None when the record is
+        invalid: rules then read the raw `fields`, so one run reports every problem."""
+        return []
+
+    # --- what every bundle type does ------------------------------------------------------
+
+    def check_bundle(self, members: Mapping[str, Member], *, skip: bool = False) -> BundleCheck:
+        """Validate every entity present (missing members are reported by the caller). With
+        `skip`, invalid records are left out and references to them dropped, each reported."""
+        check = BundleCheck()
+        seen = Seen()
+        sources = self.sources(members, check, seen)
+        check_entities(self, sources, check, seen, skip=skip)
+        return check
+
+    def plan(self, check: BundleCheck, new_id: NewId) -> list[Write]:
+        """The writes of a checked bundle, references remapped to new ids: every entity in
+        order (the required ones even when empty, so the result counts them)."""
+        new_ids = {
+            e.name: {r["id"]: new_id(e.name, r["id"]) for r in check.valid.get(e.name, [])}
+            for e in self.entities
+        }
+        [root] = check.valid[self.root.name]
+        root_id = new_ids[self.root.name][root["id"]]
+        writes = []
+        for entity in self.entities:
+            records = check.valid.get(entity.name)
+            if records is None and entity.optional:
+                continue
+            records = records or []
+            if entity.tree is not None:
+                records = _parents_first(records, entity.tree)
+            items = []
+            for record in records:
+                new = new_ids[entity.name][record["id"]]
+                body = {k: v for k, v in record.items() if k not in self.dropped_fields}
+                for ref in entity.refs:
+                    value = record.get(ref.field)
+                    if ref.many:
+                        body[ref.field] = [new_ids[ref.target][i] for i in value or ()]
+                    elif value is not None and not ref.many:
+                        body[ref.field] = new_ids[ref.target][value]
+                stored = {
+                    **_stored(body),
+                    "id": new,
+                    "source_id": record["id"],
+                    f"{self.root.name}_id": root_id,
+                }
+                items.append((new, stored))
+            writes.append(Write(entity.name, items))
+        return writes
+
+
+# --- the engine -----------------------------------------------------------------------------
+
+
+@dataclass
+class _Checked:
+    located: Located
+    fields: dict[str, Any] | None
+    source: dict[str, str]
+    record: dict[str, Any] | None
+    errors: list[RowError]
+
+
+def check_entities(
+    bundle: BundleImportType,
+    sources: Mapping[str, list[Located]],
+    check: BundleCheck,
+    seen: Seen,
+    *,
+    skip: bool,
+) -> None:
+    """Check every entity in dependency order: each record's fields, ids, references and the
+    type's own rules; then, with `skip`, leave out what is invalid and everything that cannot
+    stand without it."""
+    valid: dict[str, list[tuple[Located, dict[str, Any]]]] = {}
+    for entity in bundle.entities:
+        records = sources.get(entity.name)
+        if records is None:
+            continue
+        file = seen.files.get(entity.name, entity.where)
+        checked = [_check_record(bundle, entity, located, file, check, seen) for located in records]
+        _check_ids(entity, checked, file, seen)
+        _check_refs(entity, checked, file, seen, skip=skip)
+        if entity.tree is not None:
+            _check_tree(entity, checked, file, seen)
+        valid[entity.name] = []
+        for item in checked:
+            check.records_total += 1
+            if item.errors:
+                check.errors.extend(item.errors)
+            elif item.record is not None:
+                valid[entity.name].append((item.located, item.record))
+        if entity is bundle.root and valid[entity.name]:
+            seen.root = valid[entity.name][0][1]
+        check.left_out[entity.name] = len(checked) - len(valid[entity.name])
+    if skip:
+        _leave_out(bundle, valid, check, seen)
+    check.valid = {name: [record for _, record in records] for name, records in valid.items()}
+    check.has_root = bool(check.valid.get(bundle.root.name))
+    check.records_invalid = sum(check.left_out.values())
+
+
+def _check_record(
+    bundle: BundleImportType,
+    entity: Entity,
+    located: Located,
+    file: str,
+    check: BundleCheck,
+    seen: Seen,
+) -> _Checked:
+    raw = located.value
+    if not isinstance(raw, dict):
+        error = _locate(located, file, Finding(None, "not_an_object", "a record must be an object"))
+        return _Checked(located, None, {}, None, [error])
+    fields, source = normalise(bundle, entity, raw)
+    findings = bundle.prepare(entity.name, fields, seen)
+    outcome = entity.record_type.check(fields, line=located.line, file=file)
+    errors = [e.model_copy(update={"column": located.column}) for e in outcome.errors]
+    findings += bundle.cross_check(entity.name, fields, outcome.record, seen)
+    for finding in findings:
+        target = check.warnings if finding.warning else errors
+        target.append(_locate(located, file, finding))
+    errors = [_source_field(e, source) for e in errors]
+    return _Checked(located, fields, source, outcome.record, errors)
+
+
+def _check_ids(entity: Entity, checked: list[_Checked], file: str, seen: Seen) -> None:
+    first: dict[str, int] = {}
+    for item in checked:
+        source_id = ref_value(item.fields.get("id")) if item.fields else None
+        if source_id is None:
+            continue
+        if source_id in first:
+            item.errors.append(
+                _locate(
+                    item.located,
+                    file,
+                    Finding(
+                        "id",
+                        "duplicate_id",
+                        f"id {source_id!r} is already used at line {first[source_id]}",
+                    ),
+                )
+            )
+        else:
+            first[source_id] = item.located.line
+    seen.ids[entity.name] = first
+
+
+def _check_refs(
+    entity: Entity, checked: list[_Checked], file: str, seen: Seen, *, skip: bool
+) -> None:
+    """Every reference names an id the bundle holds. With `skip`, an optional reference that
+    does not is dropped later (`_leave_out`), not an error of its record."""
+    for item in checked:
+        if item.fields is None:
+            continue
+        for ref in entity.refs:
+            ids = seen.ids.get(ref.target)
+            if ids is None:  # the target is absent (optional) or unreadable
+                continue
+            for at, value in _ref_items(ref, item.fields.get(ref.field)):
+                if value in ids or (skip and ref.field not in entity.required):
+                    continue
+                target = seen.files.get(ref.target, ref.target)
+                item.errors.append(
+                    _source_field(
+                        _locate(
+                            item.located,
+                            file,
+                            Finding(
+                                at, "dangling_reference", f"{value!r} is not an id in {target}"
+                            ),
+                        ),
+                        item.source,
+                    )
+                )
+
+
+def _check_tree(entity: Entity, checked: list[_Checked], file: str, seen: Seen) -> None:
+    assert entity.tree is not None
+    by_id = {
+        ref_value(item.fields.get("id")): item
+        for item in checked
+        if item.fields is not None and ref_value(item.fields.get("id")) is not None
+    }
+    parents = {
+        i: ref_value(item.fields.get(entity.tree)) for i, item in by_id.items() if item.fields
+    }
+    for source_id in _in_cycles(parents):  # type: ignore[arg-type]
+        item = by_id[source_id]
+        item.errors.append(
+            _locate(
+                item.located,
+                file,
+                Finding(
+                    entity.tree,
+                    "reference_cycle",
+                    f"{entity.name} {source_id!r} is its own ancestor through {entity.tree}",
+                ),
+            )
+        )
+
+
+def _leave_out(
+    bundle: BundleImportType,
+    valid: dict[str, list[tuple[Located, dict[str, Any]]]],
+    check: BundleCheck,
+    seen: Seen,
+) -> None:
+    """on_invalid=skip: a record whose required reference names a record that is not written
+    (left out, or not in the bundle at all) is left out too; an optional reference to one is
+    dropped from its record. Each is reported: the record left out as an error, the reference
+    dropped as a warning. In dependency order, and over a tree until nothing changes."""
+    kept: dict[str, set[str]] = {}
+    for entity in bundle.entities:
+        if entity.name not in valid:
+            continue
+        file = seen.files.get(entity.name, entity.where)
+        records = valid[entity.name]
+        kept[entity.name] = {r["id"] for _, r in records}
+        changed = True
+        while changed:
+            changed = False
+            survivors = []
+            for located, record in records:
+                problem = _unwritable(entity, record, kept, seen)
+                if problem is None:
+                    survivors.append((located, record))
+                    continue
+                check.errors.append(_locate(located, file, problem))
+                kept[entity.name].discard(record["id"])
+                check.left_out[entity.name] += 1
+                changed = True
+            records = survivors
+        for located, record in records:
+            for ref in entity.refs:
+                _drop_unwritten(ref, record, kept, seen, located, file, check)
+        valid[entity.name] = records
+
+
+def _unwritable(
+    entity: Entity, record: dict[str, Any], kept: dict[str, set[str]], seen: Seen
+) -> Finding | None:
+    for ref in entity.refs:
+        if ref.field not in entity.required or ref.target not in kept:
+            continue
+        for at, value in _ref_items(ref, record.get(ref.field)):
+            if value not in kept[ref.target]:
+                target = seen.files.get(ref.target, ref.target)
+                line = seen.ids.get(ref.target, {}).get(value)
+                where = f"{value!r} at line {line} of {target}" if line else f"{value!r}"
+                return Finding(
+                    at, "reference_left_out", f"{where} is left out, so this record is too"
+                )
+    return None
+
+
+def _drop_unwritten(
+    ref: Ref,
+    record: dict[str, Any],
+    kept: dict[str, set[str]],
+    seen: Seen,
+    located: Located,
+    file: str,
+    check: BundleCheck,
+) -> None:
+    if ref.target not in kept:
+        return
+    value = record.get(ref.field)
+    target = seen.files.get(ref.target, ref.target)
+    dropped = [(at, v) for at, v in _ref_items(ref, value) if v not in kept[ref.target]]
+    for at, v in dropped:
+        line = seen.ids.get(ref.target, {}).get(v)
+        why = f"is left out (line {line} of {target})" if line else f"is not an id in {target}"
+        check.warnings.append(
+            _locate(
+                located,
+                file,
+                Finding(at, "reference_dropped", f"{v!r} {why}: the reference is dropped"),
+            )
+        )
+    if dropped and ref.many:
+        record[ref.field] = [v for v in value or () if str(v) in kept[ref.target]]
+    elif dropped:
+        record[ref.field] = None
+
+
+def _ref_items(ref: Ref, value: Any) -> Iterable[tuple[str, str]]:
+    """(field as errors name it, id) for each id a reference holds."""
+    if ref.many:
+        if isinstance(value, list):
+            for i, item in enumerate(value):
+                if (v := ref_value(item)) is not None:
+                    yield f"{ref.field}.{i}", v
+        return
+    if (v := ref_value(value)) is not None:
+        yield ref.field, v
+
+
+def normalise(
+    bundle: BundleImportType, entity: Entity, raw: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """A record in our field names, and the source name of each field (errors name the field
+    as the file spells it). Nested references become the ids they hold."""
+    out: dict[str, Any] = {}
+    source: dict[str, str] = {}
+    for key, value in raw.items():
+        name = key.strip().replace("-", "_") if bundle.dashes_are_underscores else key
+        name = entity.aliases.get(name, name)
+        if bundle.blank_is_absent and isinstance(value, str) and not value.strip():
+            continue
+        if name in out and key != name:
+            continue  # two spellings of one field: ours wins, else the first
+        out[name], source[name] = value, key
+    for ref in entity.refs:
+        nested = ref.nested
+        if nested is None or nested == ref.field or nested not in out or ref.field in out:
+            continue
+        value = out.pop(nested)
+        source[ref.field] = source.pop(nested)
+        out[ref.field] = _ref_ids(value) if ref.many else _ref_id(value)
+    return out, source
+
+
+def _ref_id(value: Any) -> Any:
+    """`{id: 3, name: ...}` -> 3; a bare id as it is; an object without id stays (and fails)."""
+    return value.get("id", value) if isinstance(value, dict) else value
+
+
+def _ref_ids(value: Any) -> Any:
+    return [_ref_id(v) for v in value] if isinstance(value, list) else value
+
+
+def ref_value(value: Any) -> str | None:
+    """An id as a record gives it (numbers become text, as validation makes them)."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return None
+    return str(value).strip() or None
+
+
+def _source_field(error: RowError, source: dict[str, str]) -> RowError:
+    """The error under the field name the file uses (`start_time`, `speakers.0`)."""
+    if error.field is None:
+        return error
+    head, dot, rest = error.field.partition(".")
+    if head not in source or source[head] == head:
+        return error
+    return error.model_copy(update={"field": source[head] + dot + rest})
+
+
+def _locate(located: Located, file: str, finding: Finding) -> RowError:
+    return RowError(
+        line=located.line,
+        column=located.column,
+        field=finding.field,
+        code=finding.code,
+        message=finding.message,
+        file=file,
+    )
+
+
+def _in_cycles(parent: dict[str, str | None]) -> list[str]:
+    """The ids that are their own ancestor (each node walks up at most len(parent) steps)."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    cyclic: set[str] = set()
+    for start in parent:
+        path: list[str] = []
+        node: str | None = start
+        while node is not None and node in parent and state.get(node) is None:
+            state[node] = 1
+            path.append(node)
+            node = parent[node]
+        if node is not None and state.get(node) == 1:  # closed a loop on this path
+            cyclic.update(path[path.index(node) :])
+        for n in path:
+            state[n] = 2
+    return [i for i in parent if i in cyclic]
+
+
+def _parents_first(records: list[dict[str, Any]], tree: str) -> list[dict[str, Any]]:
+    """Records ordered so a parent comes before its children (depth, then source order)."""
+    by_id = {r["id"]: r for r in records}
+
+    def depth(record: dict[str, Any]) -> int:
+        n = 0
+        while (parent := record.get(tree)) is not None and parent in by_id:
+            record, n = by_id[parent], n + 1
+        return n
+
+    return sorted(records, key=depth)
+
+
+def _stored(record: dict[str, Any]) -> dict[str, Any]:
+    """As the sink stores it: date-times as ISO 8601 text with their offset, no empty values."""
+    return {
+        k: (v.isoformat() if isinstance(v, datetime) else v)
+        for k, v in record.items()
+        if v is not None
+    }
+
+
+# --- JSON members, located -----------------------------------------------------------------
 
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
 _DECODER = json.JSONDecoder()

@@ -1,19 +1,24 @@
 """The `event` bundle: an Open Event export (FOSSASIA's Open Event systems) as they write it,
 checked as a whole and imported in dependency order with new ids.
 
-What real exports vary in is declared here as data: member names (`sessions` or
+What real exports vary in is declared here as data (ENTITIES): member names (`sessions` or
 `sessions.json`, in a top folder or not), field names (dasherized `starts-at`, snake_case
-`start_time`, ours `starts_at`: ALIASES), references (nested `track: {id}` or flat `track_id`:
-REFERENCES), and what is never read (media folders, the exporter's own files: SKIPPED_*).
-Empty strings are absent values: exports write "" for every optional field left blank."""
+`start_time`, ours `starts_at`), references (nested `track: {id}` or flat `track_id`), and what
+is never read (media folders, the exporter's own files: SKIPPED_*). Empty strings are absent
+values: exports write "" for every optional field left blank.
+
+The real-data policy for times is this type's two hooks (docs/import-types.md): naive
+date-times are read in the event's time zone, legacy zone spellings (`US / Pacific`) are
+normalised with a warning, 00:00-00:00 placeholder sessions are unscheduled, and sessions
+outside the event's window are warnings."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time
 from typing import Annotated, Any, NotRequired
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import (
     AfterValidator,
@@ -26,25 +31,24 @@ from pydantic import (
 )
 from typing_extensions import TypedDict
 
-from intake.import_types.base import ImportType
 from intake.import_types.bundle import (
     BundleCheck,
     BundleImportType,
+    Entity,
+    Finding,
+    Located,
     Member,
-    NewId,
-    Write,
+    Ref,
+    Seen,
     parse_json_member,
 )
 from intake.import_types.contacts import EMAIL_PATTERN
 from intake.ingest import media
-from intake.models.domain import RowError
 
 
 def _iana_zone(name: str) -> str:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise ValueError("unknown time zone") from None
+    if not _is_zone(name):
+        raise ValueError("unknown time zone")
     return name
 
 
@@ -129,8 +133,9 @@ class Session(TypedDict):
     speaker_ids: NotRequired[Annotated[list[Id], Field(max_length=100)]]
     microlocation_id: NotRequired[Id | None]
     session_type_id: NotRequired[Id | None]
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
+    # Absent: an unscheduled session (exports write 00:00-00:00 placeholders for them).
+    starts_at: NotRequired[AwareDatetime]
+    ends_at: NotRequired[AwareDatetime]
 
 
 class EventBundle(TypedDict):
@@ -147,7 +152,8 @@ class EventBundle(TypedDict):
 
 _TIME_CODE = (
     "invalid_datetime",
-    "{field} must be an ISO 8601 date-time with a UTC offset, e.g. 2026-05-04T09:00:00+02:00",
+    "{field} must be an ISO 8601 date-time, e.g. 2026-05-04T09:00:00+02:00 (without an "
+    "offset it is read in the event's time zone)",
 )
 _CODES = {
     ("starts_at", "*"): _TIME_CODE,
@@ -160,66 +166,71 @@ _CODES = {
     ("email", "*"): ("invalid_email", "email is not a valid e-mail address"),
 }
 
-
-def _record_type(entity: str, model: Any, required: tuple[str, ...]) -> ImportType:
-    """Each member's records are checked (and stored) like an import type's rows."""
-    return ImportType(
-        name="event" if entity == "event" else f"event.{entity}",
-        version="1",
-        description=f"{entity} of an event bundle",
-        media_types=(media.JSON,),
-        max_size=0,
-        natural_key="id",
-        adapter=TypeAdapter(model),
-        required_fields=required,
-        field_codes=_CODES,
-    )
-
-
-# entity -> (member, record type); in dependency order: what a later member refers to comes first.
-ENTITIES: dict[str, tuple[str, ImportType]] = {
-    "event": (
-        "event.json",
-        _record_type("event", Event, ("id", "name", "starts_at", "ends_at", "timezone")),
-    ),
-    "tracks": ("tracks.json", _record_type("tracks", Track, ("id", "name"))),
-    "microlocations": (
-        "microlocations.json",
-        _record_type("microlocations", Microlocation, ("id", "name")),
-    ),
-    "session_types": (
-        "session_types.json",
-        _record_type("session_types", SessionType, ("id", "name")),
-    ),
-    "speakers": ("speakers.json", _record_type("speakers", Speaker, ("id", "name"))),
-    "sponsors": ("sponsors.json", _record_type("sponsors", Sponsor, ("id", "name"))),
-    "sessions": (
-        "sessions.json",
-        _record_type("sessions", Session, ("id", "title", "starts_at", "ends_at")),
-    ),
-}
-# Every export has these; the others are read when present (older exports lack them).
-REQUIRED = ("event", "tracks", "speakers", "sessions")
-
 # Dialects: a source name (dashes read as underscores, so `starts-at` is `starts_at`) -> our
 # field. Names not listed are taken as they are (extras are then ignored by the models).
-ALIASES: dict[str, dict[str, str]] = {
-    "event": {"start_time": "starts_at", "end_time": "ends_at"},
-    "sessions": {"start_time": "starts_at", "end_time": "ends_at"},
-    "speakers": {"organization": "organisation"},
-    "sponsors": {"sponsor_type": "type"},  # the older server export's name
-}
+_TIMES = {"start_time": "starts_at", "end_time": "ends_at"}
 
-# References: field -> (target entity, the nested name exports use, many). Nested objects
-# (`track: {id, name, ...}`, `speakers: [{id, ...}]`) and flat ids (`track_id`) both resolve.
-REFERENCES: dict[str, dict[str, tuple[str, str, bool]]] = {
-    "sessions": {
-        "track_id": ("tracks", "track", False),
-        "speaker_ids": ("speakers", "speakers", True),
-        "microlocation_id": ("microlocations", "microlocation", False),
-        "session_type_id": ("session_types", "session_type", False),
-    },
-}
+# In dependency order: what a later entity refers to comes first. Members are named after
+# the entity (`sessions`, `sessions.json`; `session-types` for session_types).
+ENTITIES: tuple[Entity, ...] = (
+    Entity(
+        "event",
+        Event,
+        ("id", "name", "starts_at", "ends_at", "timezone"),
+        aliases=_TIMES,
+        single=True,
+        source="event.json",
+        field_codes=_CODES,
+    ),
+    Entity("tracks", Track, ("id", "name"), source="tracks.json", field_codes=_CODES),
+    Entity(
+        "microlocations",
+        Microlocation,
+        ("id", "name"),
+        source="microlocations.json",
+        optional=True,
+        field_codes=_CODES,
+    ),
+    Entity(
+        "session_types",
+        SessionType,
+        ("id", "name"),
+        source="session_types.json",
+        optional=True,
+        field_codes=_CODES,
+    ),
+    Entity(
+        "speakers",
+        Speaker,
+        ("id", "name"),
+        aliases={"organization": "organisation"},
+        source="speakers.json",
+        field_codes=_CODES,
+    ),
+    Entity(
+        "sponsors",
+        Sponsor,
+        ("id", "name"),
+        aliases={"sponsor_type": "type"},  # the older server export's name
+        source="sponsors.json",
+        optional=True,
+        field_codes=_CODES,
+    ),
+    Entity(
+        "sessions",
+        Session,
+        ("id", "title"),
+        refs=(
+            Ref("track_id", "tracks", nested="track"),
+            Ref("speaker_ids", "speakers", nested="speakers", many=True),
+            Ref("microlocation_id", "microlocations", nested="microlocation"),
+            Ref("session_type_id", "session_types", nested="session_type"),
+        ),
+        aliases=_TIMES,
+        source="sessions.json",
+        field_codes=_CODES,
+    ),
+)
 
 # Never read; listed in the result as skipped. Folders at any depth; file names as written.
 SKIPPED_FOLDERS = frozenset(
@@ -236,243 +247,173 @@ SKIPPED_FILES = frozenset(
 # Entries an export may hold in all (its photos included): bounds the central directory read.
 MAX_ENTRIES = 5_000
 
-
-def normalise(entity: str, raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
-    """A record in our field names, and the source name of each field (errors name the field
-    as the file spells it). Empty strings are dropped: absent, as the export meant them."""
-    aliases = ALIASES.get(entity, {})
-    out: dict[str, Any] = {}
-    source: dict[str, str] = {}
-    for key, value in raw.items():
-        name = key.strip().replace("-", "_")
-        name = aliases.get(name, name)
-        if isinstance(value, str) and not value.strip():
-            continue
-        if name in out and key != name:
-            continue  # two spellings of one field: ours wins, else the first
-        out[name], source[name] = value, key
-    for field, (_, nested, many) in REFERENCES.get(entity, {}).items():
-        if nested == field or nested not in out or field in out:
-            continue
-        value = out.pop(nested)
-        source[field] = source.pop(nested)
-        out[field] = _ref_ids(value) if many else _ref_id(value)
-    return out, source
-
-
-def _ref_id(value: Any) -> Any:
-    """`{id: 3, name: ...}` -> 3; a bare id as it is; an object without id stays (and fails)."""
-    return value.get("id", value) if isinstance(value, dict) else value
-
-
-def _ref_ids(value: Any) -> Any:
-    return [_ref_id(v) for v in value] if isinstance(value, list) else value
-
-
-def _source_field(error: RowError, source: dict[str, str]) -> RowError:
-    """The error under the field name the file uses (`start_time`, `speakers.0`)."""
-    if error.field is None:
-        return error
-    head, dot, rest = error.field.partition(".")
-    if head not in source or source[head] == head:
-        return error
-    return error.model_copy(update={"field": source[head] + dot + rest})
-
-
+_DATETIME = TypeAdapter(datetime)
 _TIME = TypeAdapter(AwareDatetime)
-
-
-@dataclass
-class _Seen:
-    """What later members are checked against."""
-
-    ids: dict[str, set[str]]  # entity -> source ids present (valid or not), for references
-    files: dict[str, str]  # entity -> its member's name in the archive, for messages
-    event: dict[str, Any] | None = None  # the validated event, for the time span
+_MIDNIGHT = time(0, 0)
 
 
 class EventBundleType(BundleImportType):
-    def check_bundle(self, members: Mapping[str, Member]) -> BundleCheck:
-        check = BundleCheck()
-        seen = _Seen(ids={}, files={})
-        for entity, (member_name, record_type) in ENTITIES.items():
-            member = members.get(member_name)
-            if member is None:
-                continue  # the caller reports missing (required) members
-            seen.files[entity] = member.name
-            rows, error = parse_json_member(member.name, member.read(), array=entity != "event")
-            if error is not None:
-                check.errors.append(error)
-                check.member_error = check.member_error or error
-                continue
-            check.valid[entity] = self._check_records(
-                check, entity, member.name, record_type, rows, seen
-            )
-        return check
-
-    def _check_records(
-        self,
-        check: BundleCheck,
-        entity: str,
-        file: str,
-        record_type: ImportType,
-        rows: list[tuple[int, Any]],
-        seen: _Seen,
-    ) -> list[dict[str, Any]]:
-        valid = []
-        first_line: dict[str, int] = {}
-        for line, raw in rows:
-            check.records_total += 1
-            if not isinstance(raw, dict):
-                errors = [_error(line, None, "not_an_object", "a record must be an object", file)]
-                record = None
-            else:
-                fields, source = normalise(entity, raw)
-                outcome = record_type.check(fields, line=line, file=file)
-                record, errors = outcome.record, list(outcome.errors)
-                source_id = _ref(fields.get("id"))
-                if source_id is not None and source_id in first_line:
-                    errors.append(
-                        _error(
-                            line,
-                            "id",
-                            "duplicate_id",
-                            f"id {source_id!r} is already used at line {first_line[source_id]}",
-                            file,
-                        )
-                    )
-                elif source_id is not None:
-                    first_line[source_id] = line
-                errors += _cross_checks(entity, fields, record, line, file, seen)
-                errors = [_source_field(e, source) for e in errors]
-            if errors:
-                check.records_invalid += 1
-                check.errors.extend(errors)
-            elif record is not None:
-                valid.append(record)
-        seen.ids[entity] = set(first_line)
-        if entity == "event" and valid:
-            seen.event = valid[0]
-        return valid
+    """The real-data policy (docs/import-types.md) is `prepare` and `cross_check`."""
 
     def member_for(self, path: str) -> str | None:
         """`sessions`, `sessions.json` (and `session-types` for `session_types`) are one member."""
         stem = path.removesuffix(".json").replace("-", "_")
-        entry = ENTITIES.get(stem)
-        return entry[0] if entry is not None else None
+        entity = next((e for e in self.entities if e.name == stem), None)
+        return entity.where if entity is not None else None
 
-    def plan(self, check: BundleCheck, new_id: NewId) -> list[Write]:
-        [event] = check.valid["event"]
-        event_id = new_id("event", event["id"])
-        new_ids = {
-            entity: {r["id"]: new_id(entity, r["id"]) for r in check.valid.get(entity, [])}
-            for entity in ENTITIES
-            if entity != "event"
-        }
+    def sources(
+        self, members: Mapping[str, Member], check: BundleCheck, seen: Seen
+    ) -> dict[str, list[Located]]:
+        out: dict[str, list[Located]] = {}
+        for entity in self.entities:
+            member = members.get(entity.where)
+            if member is None:
+                continue  # the caller reports missing (required) members
+            seen.files[entity.name] = member.name
+            rows, error = parse_json_member(member.name, member.read(), array=not entity.single)
+            if error is not None:
+                check.errors.append(error)
+                check.member_error = check.member_error or error
+                continue
+            out[entity.name] = [Located(line, None, value) for line, value in rows]
+        return out
 
-        def item(entity: str, record: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-            new = event_id if entity == "event" else new_ids[entity][record["id"]]
-            refs: dict[str, Any] = {}
-            for field, (target, _, many) in REFERENCES.get(entity, {}).items():
-                if many:
-                    refs[field] = [new_ids[target][i] for i in record.get(field, [])]
-                elif record.get(field) is not None:
-                    refs[field] = new_ids[target][record[field]]
-            body = _stored({**record, **refs})
-            return new, {**body, "id": new, "source_id": record["id"], "event_id": event_id}
+    def prepare(self, entity: str, fields: dict[str, Any], seen: Seen) -> list[Finding]:
+        """Time zones as exports spell them, naive date-times in the event's zone, and
+        00:00-00:00 placeholders as unscheduled sessions."""
+        findings: list[Finding] = []
+        if entity == "event":
+            zone, finding = _zone(fields.get("timezone"))
+            if finding is not None:
+                fields["timezone"] = zone
+                findings.append(finding)
+        elif entity == "sessions" and seen.root is not None:
+            zone = seen.root["timezone"]
+        else:
+            zone = None
+        if entity not in ("event", "sessions"):
+            return findings
+        for key in ("starts_at", "ends_at"):
+            fields[key] = _in_zone(fields.get(key), zone)
+        starts, ends = fields.get("starts_at"), fields.get("ends_at")
+        if (
+            entity == "sessions"
+            and isinstance(starts, datetime)
+            and starts == ends
+            and starts.timetz().replace(tzinfo=None) == _MIDNIGHT
+        ):
+            del fields["starts_at"], fields["ends_at"]
+            findings.append(
+                Finding(
+                    "starts_at",
+                    "unscheduled",
+                    "00:00-00:00 is a placeholder: the session is imported without a time",
+                    warning=True,
+                )
+            )
+        return findings
 
-        return [Write("event", [item("event", event)])] + [
-            Write(entity, [item(entity, r) for r in check.valid.get(entity, [])])
-            for entity in ENTITIES
-            if entity != "event" and (entity in REQUIRED or check.valid.get(entity))
-        ]
-
-
-def _cross_checks(
-    entity: str,
-    raw: dict[str, Any],
-    record: dict[str, Any] | None,
-    line: int,
-    file: str,
-    seen: _Seen,
-) -> list[RowError]:
-    """Rules across fields and members. Raw values are used where the record as a whole is
-    invalid, so one run reports every problem, not one per attempt."""
-    errors: list[RowError] = []
-    starts, ends = _time(raw, "starts_at"), _time(raw, "ends_at")
-    if entity in ("event", "sessions") and starts and ends and ends <= starts:
-        errors.append(
-            _error(line, "ends_at", "ends_before_start", "ends_at must be after starts_at", file)
-        )
-    for field, (target, _, many) in REFERENCES.get(entity, {}).items():
-        # A target member that is absent (optional) or unreadable: nothing to check against.
-        ids = seen.ids.get(target)
-        value = raw.get(field)
-        if ids is None or value is None:
-            continue
-        target_file = seen.files.get(target, ENTITIES[target][0])
-        pairs = enumerate(value) if many and isinstance(value, list) else [(None, value)]
-        for i, item in pairs:
-            ref = _ref(item)
-            if ref is not None and ref not in ids:
-                at = field if i is None else f"{field}.{i}"
-                errors.append(_dangling(line, at, ref, target_file, file))
-    if entity != "sessions":
-        return errors
-    event = seen.event
-    if event is not None:
+    def cross_check(
+        self, entity: str, fields: dict[str, Any], record: dict[str, Any] | None, seen: Seen
+    ) -> list[Finding]:
+        if entity not in ("event", "sessions"):
+            return []
+        findings: list[Finding] = []
+        starts, ends = _time(fields, "starts_at"), _time(fields, "ends_at")
+        if starts and ends and ends <= starts:
+            findings.append(
+                Finding("ends_at", "ends_before_start", "ends_at must be after starts_at")
+            )
+        if entity == "sessions":
+            for key, present in (("ends_at", starts), ("starts_at", ends)):
+                if present and key not in fields:
+                    findings.append(
+                        Finding(key, "required", f"{key} is required when a time is given")
+                    )
+        event = seen.root
+        if entity != "sessions" or event is None:
+            return findings
         if starts and starts < event["starts_at"]:
-            errors.append(
-                _error(
-                    line,
+            findings.append(
+                Finding(
                     "starts_at",
                     "outside_event",
                     f"the session starts before the event ({event['starts_at'].isoformat()})",
-                    file,
+                    warning=True,
                 )
             )
         if ends and ends > event["ends_at"]:
-            errors.append(
-                _error(
-                    line,
+            findings.append(
+                Finding(
                     "ends_at",
                     "outside_event",
                     f"the session ends after the event ({event['ends_at'].isoformat()})",
-                    file,
+                    warning=True,
                 )
             )
-    return errors
+        return findings
 
 
-def _stored(record: dict[str, Any]) -> dict[str, Any]:
-    """As the sink stores it: date-times as ISO 8601 text with their offset, no empty values."""
-    return {
-        k: (v.isoformat() if isinstance(v, datetime) else v)
-        for k, v in record.items()
-        if v is not None
-    }
+def _zone(value: Any) -> tuple[Any, Finding | None]:
+    """A time zone as written, or its IANA spelling when the export wrote a legacy one
+    (`US / Pacific`, `america/new york`) that names exactly one zone, with a warning."""
+    if not isinstance(value, str) or _is_zone(value.strip()):
+        return value, None
+    spelled = _IANA_SPELLINGS.get(_spelling(value))
+    if spelled is None:
+        return value, None
+    return spelled, Finding(
+        "timezone",
+        "timezone_normalised",
+        f"{value!r} is read as the IANA time zone {spelled}",
+        warning=True,
+    )
 
 
-def _ref(value: Any) -> str | None:
-    """An id as the record gives it (numbers become text, as validation makes them)."""
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        return None
-    return str(value).strip() or None
+def _spelling(name: str) -> str:
+    return re.sub(r"[\s_]+", "_", re.sub(r"\s*/\s*", "/", name.strip())).casefold()
 
 
-def _time(raw: dict[str, Any], key: str) -> datetime | None:
+def _is_zone(name: str) -> bool:
     try:
-        return _TIME.validate_python(raw.get(key))
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return False
+    return True
+
+
+def _iana_spellings() -> dict[str, str]:
+    """Each IANA name by its loose spelling; spellings two names share are left out."""
+    by_spelling: dict[str, list[str]] = {}
+    for name in available_timezones():
+        by_spelling.setdefault(_spelling(name), []).append(name)
+    return {k: v[0] for k, v in by_spelling.items() if len(v) == 1}
+
+
+_IANA_SPELLINGS = _iana_spellings()
+
+
+def _in_zone(value: Any, zone: Any) -> Any:
+    """A naive date-time (text or value) read in `zone`; anything else as it is (the model
+    then says what is wrong with it)."""
+    if value is None or isinstance(value, bool):
+        return value
+    try:
+        parsed = _DATETIME.validate_python(value)
+    except ValidationError:
+        return value
+    if parsed.tzinfo is not None:
+        return parsed
+    if not isinstance(zone, str) or not _is_zone(zone):
+        return value  # nothing to read it in: the model's error says an offset is needed
+    return parsed.replace(tzinfo=ZoneInfo(zone))
+
+
+def _time(fields: dict[str, Any], key: str) -> datetime | None:
+    try:
+        return _TIME.validate_python(fields.get(key))
     except ValidationError:
         return None
-
-
-def _dangling(line: int, field: str, ref: str, target: str, file: str) -> RowError:
-    return _error(line, field, "dangling_reference", f"{ref!r} is not an id in {target}", file)
-
-
-def _error(line: int, field: str | None, code: str, message: str, file: str) -> RowError:
-    return RowError(line=line, field=field, code=code, message=message, file=file)
 
 
 MiB = 1024 * 1024
@@ -489,10 +430,13 @@ EVENT = EventBundleType(
     max_size=100 * MiB,
     natural_key="id",
     adapter=TypeAdapter(EventBundle),
-    required_fields=("event", "tracks", "speakers", "sessions"),
-    members=tuple(ENTITIES[entity][0] for entity in REQUIRED),
-    optional_members=tuple(m for e, (m, _) in ENTITIES.items() if e not in REQUIRED),
+    required_fields=tuple(e.name for e in ENTITIES if not e.optional),
+    entities=ENTITIES,
+    members=tuple(e.where for e in ENTITIES if not e.optional),
+    optional_members=tuple(e.where for e in ENTITIES if e.optional),
     max_entries=MAX_ENTRIES,
     skipped_folders=SKIPPED_FOLDERS,
     skipped_files=SKIPPED_FILES,
+    dashes_are_underscores=True,
+    blank_is_absent=True,
 )

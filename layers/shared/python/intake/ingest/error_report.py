@@ -1,4 +1,9 @@
-"""Collect located errors: the first few inline, all of them (up to a cap) in a CSV report."""
+"""Collect located errors and warnings: the first few of each inline, all of them (up to a cap
+each) in one CSV report, where the last column says which is which.
+
+Warnings are findings a source system accepted (a session outside its event's window, a
+legacy time-zone spelling read as its IANA name): located like errors, counted, never failing
+a file. `count` is errors only: what decides a run."""
 
 from __future__ import annotations
 
@@ -11,13 +16,15 @@ from intake.models.domain import RowError
 
 INLINE_ERRORS = 100
 MAX_ERRORS = 10_000
-REPORT_COLUMNS = ("file", "line", "column", "field", "code", "message")
+REPORT_COLUMNS = ("file", "line", "column", "field", "code", "message", "severity")
 
 
 class ErrorCollector:
     def __init__(self, *, inline_limit: int = INLINE_ERRORS, max_errors: int = MAX_ERRORS) -> None:
         self.inline: list[RowError] = []
         self.count = 0  # every error seen, recorded or not
+        self.warnings: list[RowError] = []  # the first warnings, as `inline` for errors
+        self.warning_count = 0
         self._inline_limit = inline_limit
         self._max = max_errors
         # Spools to disk past 4 MiB: a file with millions of bad rows stays bounded in memory.
@@ -36,30 +43,44 @@ class ErrorCollector:
             return
         if len(self.inline) < self._inline_limit:
             self.inline.append(error)
+        self._write(error, "error")
+
+    def warn(self, warning: RowError) -> None:
+        self.warning_count += 1
+        if self.warning_count > self._max:
+            return
+        if len(self.warnings) < self._inline_limit:
+            self.warnings.append(warning)
+        self._write(warning, "warning")
+
+    @property
+    def any(self) -> bool:
+        """Whether there is anything to report."""
+        return bool(self.count or self.warning_count)
+
+    def _write(self, finding: RowError, severity: str) -> None:
         self._writer.writerow(
             (
-                error.file or "",
-                error.line or "",
-                error.column or "",
-                error.field or "",
-                error.code,
-                error.message,
+                finding.file or "",
+                finding.line or "",
+                finding.column or "",
+                finding.field or "",
+                finding.code,
+                finding.message,
+                severity,
             )
         )
 
     def report(self) -> IO[bytes]:
-        """The CSV report, rewound, with a closing line when errors were dropped."""
-        if self.truncated:
-            self._writer.writerow(
-                (
-                    "",
-                    "",
-                    "",
-                    "",
-                    "too_many_errors",
-                    f"{self.count - self._max} more errors not listed",
+        """The CSV report, rewound, with a closing line for each kind that was cut short."""
+        for more, kind in (
+            (self.count - self._max, "error"),
+            (self.warning_count - self._max, "warning"),
+        ):
+            if more > 0:
+                self._writer.writerow(
+                    ("", "", "", "", f"too_many_{kind}s", f"{more} more {kind}s not listed", kind)
                 )
-            )
         self._text.flush()
         self._spool.seek(0)
         return self._spool

@@ -1,7 +1,10 @@
 """Run a bundle import: check every member and record first, then write entity by entity.
 
-Bundles are all or nothing: any error (on_invalid=skip included) ends the run FAILED with
-nothing written, since a partial graph of related records is worse than none.
+With on_invalid=fail (the default) a bundle is all or nothing: any error ends the run FAILED
+with nothing written. With on_invalid=skip, invalid records are left out, with whatever cannot
+stand without them, and references to them are dropped; each is reported, and `left_out` says
+how many per entity. A bundle whose root (the event) is invalid, or whose members cannot be
+read, fails either way: there is nothing to attach the rest to.
 """
 
 from __future__ import annotations
@@ -44,12 +47,12 @@ def run_bundle(
             open_archive(body, bundle_limits(import_type)) as archive,
         ):
             layout_errors, members = match_members(archive, import_type)
-            check = import_type.check_bundle(members)
-            skipped = skipped_entries(import_type, archive.skipped)
+            check = import_type.check_bundle(members, skip=record.on_invalid == "skip")
+            check.skipped += skipped_entries(import_type, archive.skipped)
     except FileLevelError as exc:  # the archive itself is unsafe or unreadable
         errors.add(exc.error)
         return FileStatus.FAILED, Outcome(ImportResult(), exc.error)
-    return finish_bundle(record, import_type, errors, sink_factory, layout_errors, check, skipped)
+    return finish_bundle(record, import_type, errors, sink_factory, layout_errors, check)
 
 
 def finish_bundle(
@@ -59,23 +62,34 @@ def finish_bundle(
     sink_factory: SinkFactory,
     layout_errors: list[RowError],
     check: BundleCheck,
-    skipped: list[str] | None,
 ) -> tuple[FileStatus, Outcome]:
-    """What every bundle runner does once its members are checked: report, then (all or
-    nothing) write entity by entity, unless a check_only run or any problem stops it."""
+    """What every bundle runner does once its members are checked: report, then write entity
+    by entity, unless a check_only run or the on_invalid rule stops it."""
     problems = layout_errors + check.errors
     for error in problems:
         errors.add(error)
+    for warning in check.warnings:
+        errors.warn(warning)
+    skip = record.on_invalid == "skip"
     result = ImportResult(
         rows_total=check.records_total,
         rows_invalid=check.records_invalid,
         rows_valid=check.records_total - check.records_invalid,
         errors_truncated=errors.truncated,
-        skipped=skipped or None,
+        skipped=check.skipped or None,
+        left_out=check.left_out if skip else None,
     )
-    if problems:
+    unreadable = layout_errors[0] if layout_errors else check.member_error
+    if unreadable is not None or (problems and (record.check_only or not skip)):
+        return FileStatus.FAILED, Outcome(result, unreadable)
+    if not check.has_root:  # on_invalid=skip left the root out: nothing to attach the rest to
+        root = import_type.root.name
         return FileStatus.FAILED, Outcome(
-            result, layout_errors[0] if layout_errors else check.member_error
+            result,
+            RowError(
+                code="invalid_root",
+                message=f"the {root} record is invalid, so nothing of the bundle is imported",
+            ),
         )
     if record.check_only:
         return FileStatus.VALIDATED, Outcome(result, None)

@@ -38,6 +38,7 @@ def run_document_bundle(
 ) -> tuple[FileStatus, Outcome]:
     assert isinstance(import_type, BundleImportType)
     layout_errors: list[RowError] = []
+    skip = record.on_invalid == "skip"
     try:
         with object_store.open_seekable(
             record.object_key, version_id=record.object_version
@@ -45,15 +46,18 @@ def run_document_bundle(
             if record.media_type == media.ZIP:
                 with open_archive(body, archive_limits(import_type)) as archive:
                     layout_errors, member = _the_document(archive.members, archive.read)
-                    check = import_type.check_bundle({member.name: member} if member else {})
+                    check = import_type.check_bundle(
+                        {member.name: member} if member else {}, skip=skip
+                    )
             else:
                 data = body.read()
-                check = import_type.check_bundle({record.name: Member(record.name, lambda: data)})
+                check = import_type.check_bundle(
+                    {record.name: Member(record.name, lambda: data)}, skip=skip
+                )
     except FileLevelError as exc:  # the archive itself is unsafe or unreadable
         errors.add(exc.error)
         return FileStatus.FAILED, Outcome(ImportResult(), exc.error)
-    skipped = getattr(check, "skipped", None)
-    return finish_bundle(record, import_type, errors, sink_factory, layout_errors, check, skipped)
+    return finish_bundle(record, import_type, errors, sink_factory, layout_errors, check)
 
 
 def _the_document(

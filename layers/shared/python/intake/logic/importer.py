@@ -99,7 +99,7 @@ def _claim(message: ImportMessage) -> FileRecord | None:
                 condition=same_run,
                 lease_until=lease,
                 progress=Progress(total=record.size),
-                remove=("errors", "result", "error_report_key", "reason"),
+                remove=("errors", "warnings", "result", "error_report_key", "reason"),
             )
         if record.lease_until and record.lease_until > now:
             raise RetryLater(f"run {record.run} is held until {record.lease_until.isoformat()}")
@@ -419,9 +419,10 @@ def _finish(
 ) -> None:
     now = utcnow()
     report = None
-    if errors.count:
+    if errors.any:
         report = report_key(record.tenant, record.file_id, record.run)
         object_store.upload_file(report, errors.report(), content_type=media.CSV)
+    outcome.result.warnings = errors.warning_count
     reason = None
     if outcome.file_error:
         reason = outcome.file_error.message
@@ -430,6 +431,7 @@ def _finish(
     changes: dict[str, Any] = {
         "result": outcome.result,
         "errors": errors.inline,
+        "warnings": errors.warnings,
         "progress": Progress(done=record.size, total=record.size),
     }
     if report:

@@ -302,6 +302,11 @@ class FileView(BaseModel):
     progress: Progress | None = None
     result: ImportResult | None = None
     errors: list[RowError] = Field(default_factory=list)
+    warnings: list[RowError] = Field(
+        default_factory=list,
+        description="The first warnings (result.warnings counts them all): findings the "
+        "source system accepted, located like errors, never failing the file",
+    )
     error_report_url: str | None = None
     duplicate_of: str | None = Field(
         default=None,
@@ -340,6 +345,7 @@ class FileView(BaseModel):
             progress=record.progress,
             result=record.result,
             errors=record.errors,
+            warnings=record.warnings,
             error_report_url=error_report_url,
             duplicate_of=record.duplicate_of,
             analysis=record.analysis,

@@ -111,6 +111,9 @@ class ImportResult(BaseModel):
     rows_invalid: int = 0
     rows_written: int = 0
     errors_truncated: bool = False
+    # Findings a source system accepted (e.g. a session outside its event's window): located
+    # like errors (the file's `warnings`, the report), never failing the file.
+    warnings: int = 0
     # Bundle types: records written per entity, and the ids the import created (e.g. event_id).
     # Left out, not null, for other types (exclude_if rather than a serializer keeps the fields
     # in the OpenAPI document).
@@ -119,6 +122,9 @@ class ImportResult(BaseModel):
     # Bundle types: archive entries never read (media folders once each, an exporter's own
     # files such as config.json), so a user sees what was left aside and why nothing failed.
     skipped: list[str] | None = Field(default=None, exclude_if=absent)
+    # Bundle types run with on_invalid=skip: records left out per entity (each one an error,
+    # with the references to it dropped as warnings).
+    left_out: dict[str, int] | None = Field(default=None, exclude_if=absent)
     # Row types read from a header (CSV, Excel): what each column was used for.
     columns: ColumnUsage | None = Field(default=None, exclude_if=absent)
     # Text files: the encoding the rows were read with (a byte-order mark, or UTF-8 bytes,
@@ -241,6 +247,7 @@ class FileRecord(BaseModel):
     progress: Progress | None = None
     result: ImportResult | None = None
     errors: list[RowError] = Field(default_factory=list)
+    warnings: list[RowError] = Field(default_factory=list)
     error_report_key: str | None = None
     run: int = 0  # how many runs were queued
     lease_until: datetime | None = None
