@@ -128,6 +128,52 @@ def test_a_dangling_reference_fails_the_bundle_and_writes_nothing(api, drain, aw
     assert nothing_written(aws)
 
 
+def test_skip_imports_the_rest_and_reports_what_was_left_out_and_dropped(api, drain, aws):
+    # Given a speaker with a broken e-mail, named by two sessions, and a session outside the
+    # event's window
+    speakers = GOOD["speakers.json"].replace("alan@example.com", "alan at example")
+    sessions = GOOD["sessions.json"].replace("2026-05-05T07:00:00Z", "2026-05-01T07:00:00Z")
+    body = bundle({**GOOD, "speakers.json": speakers, "sessions.json": sessions})
+    # When it is imported with on_invalid=skip
+    file_id = upload_bundle(api, body, on_invalid="skip")
+    drain()
+    view = api("GET", f"/files/{file_id}")[1]
+    # Then the rest is imported, and every left-out record and dropped reference is reported
+    assert view["status"] == "SUCCEEDED", view
+    result = view["result"]
+    assert result["entities"] == {"event": 1, "tracks": 2, "speakers": 1, "sessions": 3}
+    assert result["left_out"] == {"event": 0, "tracks": 0, "speakers": 1, "sessions": 0}
+    assert (result["rows_total"], result["rows_invalid"], result["rows_written"]) == (8, 1, 7)
+    assert result["warnings"] == 3
+    assert [(e["file"], e["line"], e["field"], e["code"]) for e in view["errors"]] == [
+        ("speakers.json", 3, "email", "invalid_email")
+    ]
+    assert [(w["file"], w["line"], w["field"], w["code"]) for w in view["warnings"]] == [
+        ("sessions.json", 2, "speaker_ids.1", "reference_dropped"),
+        ("sessions.json", 4, "starts_at", "outside_event"),
+        ("sessions.json", 4, "speaker_ids.0", "reference_dropped"),
+    ]
+    report = requests.get(view["error_report_url"], timeout=10).text.splitlines()
+    assert [line.rsplit(",", 1)[1] for line in report[1:]] == ["error"] + ["warning"] * 3
+    speakers_by_source = {s["source_id"]: s["id"] for s in stored(aws, "event.speakers")}
+    assert set(speakers_by_source) == {"1"}
+    keynote = next(s for s in stored(aws, "event.sessions") if s["source_id"] == "s1")
+    assert keynote["speaker_ids"] == [speakers_by_source["1"]]
+
+
+def test_skip_with_an_invalid_event_fails_and_writes_nothing(api, drain, aws):
+    event = GOOD["event.json"].replace('"name": "PyCon Sample"', '"name": ""')
+    file_id = upload_bundle(api, bundle({**GOOD, "event.json": event}), on_invalid="skip")
+    drain()
+    view = api("GET", f"/files/{file_id}")[1]
+    assert view["status"] == "FAILED", view
+    assert view["reason"] == "the event record is invalid, so nothing of the bundle is imported"
+    assert [(e["file"], e["field"], e["code"]) for e in view["errors"]] == [
+        ("event.json", "name", "required")
+    ]
+    assert nothing_written(aws)
+
+
 def test_a_zip_bomb_fails_with_its_code_and_writes_nothing(api, drain, aws):
     # 20 MB of spaces, about 20 KB zipped
     bomb: dict[str, str | bytes] = {**GOOD, "sessions.json": b" " * (20 * 1024 * 1024)}

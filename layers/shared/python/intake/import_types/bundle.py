@@ -322,6 +322,10 @@ def check_entities(
         check.left_out[entity.name] = len(checked) - len(valid[entity.name])
     if skip:
         _leave_out(bundle, valid, check, seen)
+    # In the order a reader meets them: by source, then line (what _leave_out found last).
+    order = {file: i for i, file in enumerate(dict.fromkeys(seen.files.values()))}
+    for findings in (check.errors, check.warnings):
+        findings.sort(key=lambda e: (order.get(e.file or "", -1), e.line or 0))
     check.valid = {name: [record for _, record in records] for name, records in valid.items()}
     check.has_root = bool(check.valid.get(bundle.root.name))
     check.records_invalid = sum(check.left_out.values())
