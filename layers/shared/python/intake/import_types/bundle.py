@@ -157,6 +157,9 @@ class BundleImportType(ImportType):
     """
 
     entities: tuple[Entity, ...] = ()
+    # A document type reads one JSON document (uploaded as it is, gzipped, or alone in a ZIP,
+    # named as its exporter chose) and its sections; otherwise the bundle is a ZIP of members.
+    document: bool = False
     members: tuple[str, ...] = ()
     # Members read when present, not required (also in dependency order).
     optional_members: tuple[str, ...] = ()

@@ -135,7 +135,7 @@ ENTITIES: tuple[Entity, ...] = (
 # Sections of the export that are not election data and are never stored (listed as skipped).
 # `tenant_id` is Sequent's tenant, not a section: Intake's tenant is the uploader's.
 NOT_SECTIONS = frozenset({"tenant_id"})
-# The one member name an archive is read as holding (logic/document_bundles.py finds the .json).
+# The document's member name, as the catalog shows it (any one .json in a ZIP is read).
 DOCUMENT = "election_event.json"
 
 
@@ -305,5 +305,6 @@ ELECTION_EVENT = ElectionEventType(
     required_fields=tuple(e.name for e in ENTITIES),
     members=(DOCUMENT,),
     entities=ENTITIES,
+    document=True,
     dropped_fields=NOT_SECTIONS,
 )

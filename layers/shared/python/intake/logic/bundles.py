@@ -10,18 +10,22 @@ read, fails either way: there is nothing to attach the rest to.
 from __future__ import annotations
 
 import uuid
+import zlib
 from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
+from typing import IO
 
 from intake.dal import object_store
 from intake.dal.record_sink import Sink
 from intake.import_types.base import ImportType
 from intake.import_types.bundle import BundleCheck, BundleImportType, Member
 from intake.import_types.registry import archive_limits
-from intake.ingest.archive import Archive, ArchiveLimits, open_archive
+from intake.ingest import media
+from intake.ingest.archive import Archive, ArchiveLimits, breach, open_archive
 from intake.ingest.error_report import ErrorCollector
 from intake.ingest.records import FileLevelError
+from intake.ingest.streams import open_bytes
 from intake.logic.engine import Outcome
 from intake.models.domain import FileRecord, FileStatus, ImportResult, RowError
 from intake.observability import logger
@@ -33,6 +37,11 @@ ID_NAMESPACE = uuid.UUID("9f0b8a52-4d8e-4f57-9c0e-6f2d3c1b7a10")
 
 SinkFactory = Callable[[FileRecord], Sink]
 
+# What archiving tools add next to a document: never read, never an error.
+_NOISE_FOLDERS = ("__MACOSX/",)
+_NOISE_NAMES = frozenset({".DS_Store", "Thumbs.db"})
+MiB = 1024 * 1024
+
 
 def run_bundle(
     record: FileRecord,
@@ -40,19 +49,52 @@ def run_bundle(
     errors: ErrorCollector,
     sink_factory: SinkFactory,
 ) -> tuple[FileStatus, Outcome]:
+    """Every bundle type's run: its members found (by name in a ZIP, or the one document a
+    document type reads, uploaded as it is or in a ZIP), checked, then finished alike."""
     assert isinstance(import_type, BundleImportType)
+    skip = record.on_invalid == "skip"
+    limits = bundle_limits(import_type)
     try:
-        with (
-            object_store.open_seekable(record.object_key, version_id=record.object_version) as body,
-            open_archive(body, bundle_limits(import_type)) as archive,
-        ):
-            layout_errors, members = match_members(archive, import_type)
-            check = import_type.check_bundle(members, skip=record.on_invalid == "skip")
-            check.skipped += skipped_entries(import_type, archive.skipped)
+        with object_store.open_seekable(
+            record.object_key, version_id=record.object_version
+        ) as body:
+            if record.media_type != media.ZIP:  # a document type's JSON, maybe gzipped
+                data = _read_document(body, record.name, limits)
+                layout_errors: list[RowError] = []
+                check = import_type.check_bundle(
+                    {record.name: Member(record.name, lambda: data)}, skip=skip
+                )
+            else:
+                with open_archive(body, limits) as archive:
+                    if import_type.document:
+                        layout_errors, members = the_document(archive)
+                    else:
+                        layout_errors, members = match_members(archive, import_type)
+                    check = import_type.check_bundle(members, skip=skip)
+                    check.skipped += skipped_entries(import_type, archive.skipped)
     except FileLevelError as exc:  # the archive itself is unsafe or unreadable
         errors.add(exc.error)
         return FileStatus.FAILED, Outcome(ImportResult(), exc.error)
     return finish_bundle(record, import_type, errors, sink_factory, layout_errors, check)
+
+
+def _read_document(body: IO[bytes], name: str, limits: ArchiveLimits) -> bytes:
+    """The whole document (gunzipped when its bytes are gzip), no bigger than an archive
+    member may be: a small .json.gz must not inflate into gigabytes."""
+    stream, _ = open_bytes(body)
+    try:
+        data = stream.read(limits.max_member_size + 1)
+    except (OSError, EOFError, zlib.error) as exc:  # a corrupt gzip stream
+        raise breach(
+            "corrupt_archive", f"the gzip stream is corrupt ({type(exc).__name__})"
+        ) from exc
+    if len(data) > limits.max_member_size:
+        raise breach(
+            "member_too_large",
+            f"the document is over {limits.max_member_size // MiB} MiB uncompressed",
+            name,
+        )
+    return data
 
 
 def finish_bundle(
@@ -157,6 +199,29 @@ def match_members(
                 )
             )
     return errors, members
+
+
+def the_document(archive: Archive) -> tuple[list[RowError], dict[str, Member]]:
+    """A document type's one .json in a ZIP, whatever the exporter named it
+    (`export_election_event-<uuid>.json`); what archiving tools add beside it is ignored."""
+    documents = [
+        info
+        for info in archive.members
+        if info.filename.lower().endswith(".json")
+        and not info.filename.startswith(_NOISE_FOLDERS)
+        and info.filename.rsplit("/", 1)[-1] not in _NOISE_NAMES
+        and not info.filename.rsplit("/", 1)[-1].startswith("._")
+    ]
+    if len(documents) == 1:
+        [info] = documents
+        return [], {info.filename: Member(info.filename, partial(archive.read, info))}
+    code, message = (
+        ("missing_member", "the archive holds no .json document")
+        if not documents
+        else ("unsupported_member", "the archive must hold exactly one .json document")
+    )
+    file = documents[1].filename if documents else None
+    return [RowError(code=code, message=message, file=file)], {}
 
 
 def write_bundle(

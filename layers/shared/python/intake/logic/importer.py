@@ -18,7 +18,6 @@ from intake.dal.events import publish_file_finished
 from intake.dal.record_sink import DynamoDBSink, Sink
 from intake.errors import Conflict, NotFound
 from intake.import_types import ImportType, get_import_type
-from intake.import_types.election_event import ELECTION_EVENT
 from intake.import_types.registry import Kind, archive_limits, kind_of
 from intake.ingest import media
 from intake.ingest.archive import Archive, open_archive
@@ -29,7 +28,6 @@ from intake.ingest.records import FileLevelError, ReadEvent
 from intake.ingest.streams import open_bytes
 from intake.keys import report_key
 from intake.logic.bundles import run_bundle
-from intake.logic.document_bundles import run_document_bundle
 from intake.logic.engine import Outcome, locate_duplicates, validate_records
 from intake.models.db import iso
 from intake.models.domain import (
@@ -122,7 +120,7 @@ def _run(record: FileRecord, sink_factory: SinkFactory) -> None:
     started = time.monotonic()
     errors = ErrorCollector(max_errors=import_type.max_errors)
     try:
-        runner = _DOCUMENT_RUNNERS.get(import_type.name) or _RUNNERS[kind_of(import_type)]
+        runner = _RUNNERS[kind_of(import_type)]
         status, outcome = runner(record, import_type, errors, sink_factory)
         _finish(record, status, outcome, errors)
     finally:
@@ -237,8 +235,6 @@ class _Reading:
 Runner = Callable[[FileRecord, ImportType, ErrorCollector, SinkFactory], tuple[FileStatus, Outcome]]
 # One runner per kind of import type: rows (a file or a ZIP of files) or a bundle.
 _RUNNERS: dict[Kind, Runner] = {"records": _run_records, "bundle": run_bundle}
-# Bundle types read from one JSON document (or a ZIP holding one) rather than named members.
-_DOCUMENT_RUNNERS: dict[str, Runner] = {ELECTION_EVENT.name: run_document_bundle}
 
 
 def _pass(
