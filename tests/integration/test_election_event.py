@@ -3,13 +3,16 @@ worker, status, records table."""
 
 from __future__ import annotations
 
+import gzip
 import json
+from pathlib import Path
 from typing import Any
 
 from tests.integration.conftest import declare_and_upload, zip_of
 from tests.integration.test_bundles import stored
 from tests.unit.test_election_event import DOC, SAMPLE, SECTIONS, line_of
 
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "sequent"
 COLLECTIONS = ("election_event", *(f"election_event.{s}" for s in SECTIONS[1:]))
 COUNTS = {"election_event": 1, **{s: len(DOC[s]) for s in SECTIONS[1:]}}
 
@@ -130,4 +133,96 @@ def test_a_zip_must_hold_exactly_one_json_document(api, drain, aws):
     assert [(e["file"], e["code"]) for e in api("GET", f"/files/{none}")[1]["errors"]] == [
         (None, "missing_member")
     ]
+    assert nothing_written(aws)
+
+
+# Sequent's own sample export (an excerpt: see tests/fixtures/sequent/README.md), one line of
+# JSON as Sequent writes it, with its realm, tenant_id and extra sections.
+REAL_PATH = FIXTURES / "export_election_event-0c260d25.excerpt.json"
+REAL = REAL_PATH.read_bytes()
+REAL_DOC = json.loads(REAL)
+REAL_COUNTS = {
+    "election_event": 1,
+    **{s: len(REAL_DOC[s]) for s in SECTIONS[1:]},
+}
+
+
+def realm_markers() -> list[str]:
+    """Values only the realm holds: none may appear in anything stored."""
+    realm = REAL_DOC["keycloak_event_realm"]
+    return [
+        realm["accountTheme"],
+        *(flow["id"] for flow in realm["authenticationFlows"]),
+        *(flow["alias"] for flow in realm["authenticationFlows"]),
+    ]
+
+
+def assert_imported_like_the_export(aws, view: dict[str, Any]) -> None:
+    assert view["status"] == "SUCCEEDED", view
+    result = view["result"]
+    assert result["entities"] == REAL_COUNTS
+    assert result["rows_written"] == sum(REAL_COUNTS.values())
+    assert set(result["skipped"]) >= {"keycloak_event_realm", "scheduled_events", "reports"}
+    [event] = stored(aws, "election_event")
+    assert event["source_id"] == REAL_DOC["election_event"]["id"]
+    for section, count in REAL_COUNTS.items():
+        name = "election_event" if section == "election_event" else f"election_event.{section}"
+        assert len(stored(aws, name)) == count
+    # Sequent's tenant is not the uploader's, and the realm is stored nowhere
+    everything = json.dumps([r for c in COLLECTIONS for r in stored(aws, c)], default=str)
+    assert REAL_DOC["tenant_id"] not in everything
+    assert "keycloak" not in everything
+    assert [m for m in realm_markers() if m in everything] == []
+
+
+def test_sequents_real_export_validates_with_check_only(api, drain, aws):
+    file_id = upload(api, REAL, check_only=True)
+    drain()
+    view = api("GET", f"/files/{file_id}")[1]
+    assert view["status"] == "VALIDATED", view
+    assert view["errors"] == []
+    assert view["result"]["rows_total"] == sum(REAL_COUNTS.values())
+    assert "keycloak_event_realm" in view["result"]["skipped"]
+    assert nothing_written(aws)
+
+
+def test_sequents_real_export_is_imported_with_counts_equal_to_its_collections(api, drain, aws):
+    file_id = upload(api, REAL)
+    drain()
+    assert_imported_like_the_export(aws, api("GET", f"/files/{file_id}")[1])
+
+
+def test_sequents_real_export_gzipped_is_imported_the_same(api, drain, aws):
+    file_id = declare_and_upload(
+        api,
+        gzip.compress(REAL, mtime=0),
+        name=f"{REAL_PATH.name}.gz",
+        media_type="application/json",
+        import_type="election_event",
+        auto_import=True,
+    )
+    drain()
+    assert_imported_like_the_export(aws, api("GET", f"/files/{file_id}")[1])
+
+
+def test_a_real_export_whose_candidate_points_to_a_missing_contest_fails_at_its_line(
+    api, drain, aws
+):
+    # Given Sequent's export with one candidate's contest_id changed in place (same layout)
+    victim = REAL_DOC["candidates"][3]
+    text = REAL.decode()
+    start = text.index(f'{{"id": "{victim["id"]}"')
+    cut = text.index(victim["contest_id"], start)
+    missing = "deadbeef-0000-4000-8000-000000000000"
+    broken = (text[:cut] + missing + text[cut + len(missing) :]).encode()
+    file_id = upload(api, broken)
+    drain()
+    view = api("GET", f"/files/{file_id}")[1]
+    assert view["status"] == "FAILED", view
+    # Then the one error names the candidate where it starts in the document, and contest_id
+    line = text.count("\n", 0, start) + 1
+    column = start - (text.rfind("\n", 0, start) + 1) + 1
+    assert [
+        (e["file"], e["line"], e.get("column"), e["field"], e["code"]) for e in view["errors"]
+    ] == [("export_election_event.json", line, column, "contest_id", "dangling_reference")]
     assert nothing_written(aws)
