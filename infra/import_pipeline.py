@@ -86,13 +86,15 @@ class ImportWorker(Construct):
         self.function = factory.create(self, d.IMPORT_WORKER)
         if spec.visibility_timeout_seconds < 6 * d.IMPORT_WORKER.timeout_seconds:
             raise ValueError("the import queue's visibility timeout must be >= 6x the worker's")
-        # Reads uploads and drops; writes error reports under reports/.
+        # Reads uploads and drops; writes error reports under reports/ and the attributes of
+        # records too big for a DynamoDB item under records/.
         for prefix in d.NOTIFIED_PREFIXES:
             bucket.grant_read(self.function, f"{prefix}*")
-        bucket.grant_put(self.function, f"{d.REPORT_PREFIX}*")
+        for prefix in (d.REPORT_PREFIX, d.RECORD_PREFIX):
+            bucket.grant_put(self.function, f"{prefix}*")
         status_table.grant_read_write_data(self.function)
         records_table.grant_write_data(self.function)
-        prefixes = (*d.NOTIFIED_PREFIXES, d.REPORT_PREFIX)
+        prefixes = (*d.NOTIFIED_PREFIXES, d.REPORT_PREFIX, d.RECORD_PREFIX)
         compliance.acknowledge_wildcards(
             self.function,
             compliance.S3_PREFIX_GRANT.format(prefixes=", ".join(prefixes)),

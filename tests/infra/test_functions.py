@@ -166,7 +166,9 @@ def test_worker_reads_objects_writes_reports_and_records(resources: Resources) -
     assert {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"} <= granted
     assert {"dynamodb:BatchWriteItem", "dynamodb:UpdateItem", "dynamodb:GetItem"} <= granted
     put_targets = resources_for_action(statements, "s3:PutObject")
-    assert [t["Fn::Join"][1][-1] for t in put_targets] == [f"/{d.REPORT_PREFIX}*"]
+    assert sorted(t["Fn::Join"][1][-1] for t in put_targets) == sorted(
+        [f"/{d.REPORT_PREFIX}*", f"/{d.RECORD_PREFIX}*"]
+    )
     read_targets = {
         t["Fn::Join"][1][-1]
         for t in resources_for_action(statements, "s3:GetObject*")

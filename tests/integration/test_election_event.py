@@ -8,6 +8,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import boto3
+
 from tests.integration.conftest import declare_and_upload, zip_of
 from tests.integration.test_bundles import stored
 from tests.unit.test_election_event import DOC, SAMPLE, SECTIONS, line_of
@@ -226,3 +228,28 @@ def test_a_real_export_whose_candidate_points_to_a_missing_contest_fails_at_its_
         (e["file"], e["line"], e.get("column"), e["field"], e["code"]) for e in view["errors"]
     ] == [("export_election_event.json", line, column, "contest_id", "dangling_reference")]
     assert nothing_written(aws)
+
+
+def test_a_record_over_dynamodbs_item_limit_keeps_its_big_attributes_in_the_bucket(api, drain, aws):
+    # Given Sequent's real event record with its logo embedded as base64 in `presentation`,
+    # as the full export has it (about 650 KB: over DynamoDB's 400 KB item limit)
+    doc = json.loads(REAL)
+    logo = "data:image/png;base64," + "iVBORw0KGgo" * 60_000
+    doc["election_event"]["presentation"]["logo_url"] = logo
+    file_id = upload(api, json.dumps(doc).encode())
+    drain()
+    view = api("GET", f"/files/{file_id}")[1]
+    # Then it is imported, the item names the object holding what did not fit, and the
+    # object holds it exactly
+    assert view["status"] == "SUCCEEDED", view
+    assert view["result"]["entities"] == REAL_COUNTS
+    [event] = stored(aws, "election_event")
+    overflow = event["overflow"]
+    assert overflow["fields"] == ["presentation"] and "presentation" not in event
+    assert overflow["key"].startswith(f"records/acme/election_event/{event['id']}")
+    body = boto3.client("s3").get_object(Bucket=aws.names.bucket, Key=overflow["key"])
+    moved = json.loads(body["Body"].read())
+    assert moved["presentation"]["logo_url"] == logo
+    assert moved["presentation"] == json.loads(json.dumps(doc["election_event"]["presentation"]))
+    # the small attributes stay in the item
+    assert event["source_id"] == doc["election_event"]["id"]

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 from typing import NamedTuple
-from urllib.parse import unquote_plus
+from urllib.parse import quote, unquote_plus
 
 from intake.models.mapping import PROFILE_NAME
 
 UPLOAD_PREFIX = "uploads/"
 DROP_PREFIX = "drop/"
 REPORT_PREFIX = "reports/"
+RECORD_PREFIX = "records/"
 _PROFILE_SEGMENT = re.compile(PROFILE_NAME)
 
 
@@ -20,6 +21,12 @@ def upload_key(tenant: str, file_id: str) -> str:
 
 def report_key(tenant: str, file_id: str, run: int) -> str:
     return f"{REPORT_PREFIX}{tenant}/{file_id}/run-{run}-errors.csv"
+
+
+def overflow_key(tenant: str, collection: str, key: str) -> str:
+    """Where a record too big for DynamoDB keeps its biggest attributes (dal/record_sink.py):
+    one object per record, rewritten when the record is."""
+    return f"{RECORD_PREFIX}{tenant}/{collection}/{quote(key, safe='')}.json"
 
 
 def parse_upload_key(key: str) -> tuple[str, str] | None:

@@ -1,19 +1,35 @@
-"""Where valid records go. The parsers only know the Sink protocol; DynamoDB is one destination."""
+"""Where valid records go. The parsers only know the Sink protocol; DynamoDB is one destination.
+
+DynamoDB takes items up to 400 KB. A record bigger than that (a Sequent election event embeds
+its logo as base64 in `presentation`) keeps its small attributes in the item and has its
+biggest ones moved to one JSON object in the bucket (the claim-check pattern): the item's
+`overflow` map names the object (`key`), the attributes moved (`fields`) and their size.
+"""
 
 from __future__ import annotations
 
+import io
+import json
 import random
 import time
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any, Protocol
 
 from boto3.dynamodb.types import TypeSerializer
 
 from intake.aws import unvalidated_client
+from intake.dal import object_store
+from intake.keys import overflow_key
 from intake.settings import get_settings
 
 BATCH_LIMIT = 25  # DynamoDB BatchWriteItem maximum
 MAX_ATTEMPTS = 8
+# DynamoDB's item limit is 400 KB (409,600 bytes, attribute names included); items are kept
+# under this, leaving room for the attributes the sink adds and for our size being an estimate.
+ITEM_BYTES = 380_000
+# Never moved out of an item: its keys and what says where it came from.
+_KEPT = frozenset({"pk", "sk", "id", "source_id", "file_id", "imported_at"})
 
 
 class Sink(Protocol):
@@ -52,6 +68,7 @@ class DynamoDBSink:
         self._pending_rows = 0  # rows put since the last batch (a repeated key counts each time)
         self._written = 0
         self.requests = 0  # BatchWriteItem calls made (benchmarks report it)
+        self.overflowed = 0  # records whose biggest attributes went to the bucket
 
     def put(self, key: str, item: dict[str, Any]) -> None:
         self._pending[key] = item
@@ -70,13 +87,17 @@ class DynamoDBSink:
         requests = [
             {
                 "PutRequest": {
-                    "Item": {
-                        **{name: _attribute(value) for name, value in item.items()},
-                        "pk": {"S": self._partition},
-                        "sk": {"S": key},
-                        "file_id": {"S": self._file_id},
-                        "imported_at": {"S": self._imported_at},
-                    }
+                    "Item": self._fitted(
+                        key,
+                        {
+                            **{name: _attribute(value) for name, value in item.items()},
+                            "pk": {"S": self._partition},
+                            "sk": {"S": key},
+                            "file_id": {"S": self._file_id},
+                            "imported_at": {"S": self._imported_at},
+                        },
+                        item,
+                    )
                 }
             }
             for key, item in self._pending.items()
@@ -94,6 +115,54 @@ class DynamoDBSink:
             if attempt + 1 < MAX_ATTEMPTS:  # no wait after the last attempt: it only delays
                 self._sleep(random.uniform(0, min(5.0, 0.05 * 2**attempt)))  # noqa: S311
         raise SinkWriteError(f"{len(unprocessed[table])} records still unprocessed")
+
+    def _fitted(self, key: str, wire: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:
+        """The item as written: as it is when it fits, else with its biggest attributes moved
+        to the bucket (written first, so an item never points to a missing object)."""
+        sizes = {name: len(name.encode()) + _size(value) for name, value in wire.items()}
+        total = sum(sizes.values())
+        if total <= ITEM_BYTES:
+            return wire
+        moved: list[str] = []
+        for name in sorted(sizes, key=sizes.__getitem__, reverse=True):
+            if total <= ITEM_BYTES - 1_000:  # room for the overflow map itself
+                break
+            if name in _KEPT or name not in item:
+                continue
+            moved.append(name)
+            total -= sizes[name]
+        body = json.dumps({name: item[name] for name in moved}, default=_json_number).encode()
+        tenant, collection = self._partition.split("#", 1)
+        object_key = overflow_key(tenant, collection, key)
+        object_store.upload_file(object_key, io.BytesIO(body), content_type="application/json")
+        self.overflowed += 1
+        fitted = {name: value for name, value in wire.items() if name not in moved}
+        fitted["overflow"] = _attribute({"key": object_key, "fields": moved, "bytes": len(body)})
+        return fitted
+
+
+def _size(value: dict[str, Any]) -> int:
+    """An attribute value's size as DynamoDB counts it, from the wire format (a slight
+    overestimate for numbers, which DynamoDB stores packed)."""
+    kind, inner = next(iter(value.items()))
+    if kind in ("S", "N"):
+        return len(inner.encode())
+    if kind == "B":
+        return len(inner)
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "M":
+        return 3 + sum(len(k.encode()) + 1 + _size(v) for k, v in inner.items())
+    if kind == "L":
+        return 3 + sum(1 + _size(v) for v in inner)
+    return sum(len(str(v).encode()) for v in inner)  # SS, NS, BS
+
+
+def _json_number(value: Any) -> Any:
+    """Exact decimals (how bundle documents are read) as JSON numbers."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 _SERIALIZER = TypeSerializer()
