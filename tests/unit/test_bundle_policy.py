@@ -186,3 +186,16 @@ def test_skip_drops_the_parent_of_an_area_whose_parent_is_left_out() -> None:
     assert ("parent_id", "reference_dropped") in [(w.field, w.code) for w in result.warnings]
     kept = next(a for a in result.valid["areas"] if a["id"] == child["id"])
     assert kept.get("parent_id") is None
+
+
+def test_a_reference_to_an_entity_the_bundle_lacks_is_dangling_or_dropped() -> None:
+    # sessions name microlocation 3, but this export has no microlocations member
+    sessions = ('"track_id": "t2"', '"track_id": "t2", "microlocation": {"id": 3, "name": "Hall"}')
+    result = event_check(sessions_json=sessions)
+    assert found(result.errors) == [("sessions.json", 4, "microlocation", "dangling_reference")]
+    assert "the bundle has no microlocations" in result.errors[0].message
+
+    result = event_check(skip=True, sessions_json=sessions)
+    assert result.errors == []
+    assert found(result.warnings) == [("sessions.json", 4, "microlocation", "reference_dropped")]
+    assert "microlocation_id" not in stored(result)["sessions"]["sessions-s2"]

@@ -302,7 +302,7 @@ def check_entities(
     """Check every entity in dependency order: each record's fields, ids, references and the
     type's own rules; then, with `skip`, leave out what is invalid and everything that cannot
     stand without it."""
-    valid: dict[str, list[tuple[Located, dict[str, Any]]]] = {}
+    valid: dict[str, list[_Checked]] = {}
     for entity in bundle.entities:
         records = sources.get(entity.name)
         if records is None:
@@ -319,9 +319,9 @@ def check_entities(
             if item.errors:
                 check.errors.extend(item.errors)
             elif item.record is not None:
-                valid[entity.name].append((item.located, item.record))
+                valid[entity.name].append(item)
         if entity is bundle.root and valid[entity.name]:
-            seen.root = valid[entity.name][0][1]
+            seen.root = valid[entity.name][0].record
         check.left_out[entity.name] = len(checked) - len(valid[entity.name])
     if skip:
         _leave_out(bundle, valid, check, seen)
@@ -329,7 +329,7 @@ def check_entities(
     order = {file: i for i, file in enumerate(dict.fromkeys(seen.files.values()))}
     for findings in (check.errors, check.warnings):
         findings.sort(key=lambda e: (order.get(e.file or "", -1), e.line or 0))
-    check.valid = {name: [record for _, record in records] for name, records in valid.items()}
+    check.valid = {name: [i.record for i in items if i.record] for name, items in valid.items()}
     check.has_root = bool(check.valid.get(bundle.root.name))
     check.records_invalid = sum(check.left_out.values())
 
@@ -390,25 +390,28 @@ def _check_refs(
         if item.fields is None:
             continue
         for ref in entity.refs:
-            ids = seen.ids.get(ref.target)
-            if ids is None:  # the target is absent (optional) or unreadable
-                continue
+            if ref.target in seen.files and ref.target not in seen.ids:
+                continue  # the target's source is unreadable: that is its error
+            ids = seen.ids.get(ref.target, {})
             for at, value in _ref_items(ref, item.fields.get(ref.field)):
                 if value in ids or (skip and ref.field not in entity.required):
                     continue
-                target = seen.files.get(ref.target, ref.target)
                 item.errors.append(
                     _source_field(
                         _locate(
                             item.located,
                             file,
-                            Finding(
-                                at, "dangling_reference", f"{value!r} is not an id in {target}"
-                            ),
+                            Finding(at, "dangling_reference", _not_there(value, ref, seen)),
                         ),
                         item.source,
                     )
                 )
+
+
+def _not_there(value: str, ref: Ref, seen: Seen) -> str:
+    if ref.target not in seen.files:  # an optional entity the bundle does not have
+        return f"{value!r} names one of {ref.target}, but the bundle has no {ref.target}"
+    return f"{value!r} is not an id in {seen.files[ref.target]}"
 
 
 def _check_tree(entity: Entity, checked: list[_Checked], file: str, seen: Seen) -> None:
@@ -438,7 +441,7 @@ def _check_tree(entity: Entity, checked: list[_Checked], file: str, seen: Seen) 
 
 def _leave_out(
     bundle: BundleImportType,
-    valid: dict[str, list[tuple[Located, dict[str, Any]]]],
+    valid: dict[str, list[_Checked]],
     check: BundleCheck,
     seen: Seen,
 ) -> None:
@@ -446,38 +449,42 @@ def _leave_out(
     (left out, or not in the bundle at all) is left out too; an optional reference to one is
     dropped from its record. Each is reported: the record left out as an error, the reference
     dropped as a warning. In dependency order, and over a tree until nothing changes."""
-    kept: dict[str, set[str]] = {}
+    # What is written, by entity (an entity the bundle lacks: nothing).
+    kept: dict[str, set[str]] = {e.name: set() for e in bundle.entities}
     for entity in bundle.entities:
         if entity.name not in valid:
             continue
         file = seen.files.get(entity.name, entity.where)
-        records = valid[entity.name]
-        kept[entity.name] = {r["id"] for _, r in records}
+        items = valid[entity.name]
+        kept[entity.name] = {item.record["id"] for item in items if item.record}
         changed = True
         while changed:
             changed = False
             survivors = []
-            for located, record in records:
-                problem = _unwritable(entity, record, kept, seen)
+            for item in items:
+                assert item.record is not None
+                problem = _unwritable(entity, item.record, kept, seen)
                 if problem is None:
-                    survivors.append((located, record))
+                    survivors.append(item)
                     continue
-                check.errors.append(_locate(located, file, problem))
-                kept[entity.name].discard(record["id"])
+                check.errors.append(
+                    _source_field(_locate(item.located, file, problem), item.source)
+                )
+                kept[entity.name].discard(item.record["id"])
                 check.left_out[entity.name] += 1
                 changed = True
-            records = survivors
-        for located, record in records:
+            items = survivors
+        for item in items:
             for ref in entity.refs:
-                _drop_unwritten(ref, record, kept, seen, located, file, check)
-        valid[entity.name] = records
+                _drop_unwritten(ref, item, kept, seen, file, check)
+        valid[entity.name] = items
 
 
 def _unwritable(
     entity: Entity, record: dict[str, Any], kept: dict[str, set[str]], seen: Seen
 ) -> Finding | None:
     for ref in entity.refs:
-        if ref.field not in entity.required or ref.target not in kept:
+        if ref.field not in entity.required:
             continue
         for at, value in _ref_items(ref, record.get(ref.field)):
             if value not in kept[ref.target]:
@@ -492,32 +499,28 @@ def _unwritable(
 
 def _drop_unwritten(
     ref: Ref,
-    record: dict[str, Any],
+    item: _Checked,
     kept: dict[str, set[str]],
     seen: Seen,
-    located: Located,
     file: str,
     check: BundleCheck,
 ) -> None:
-    if ref.target not in kept:
-        return
-    value = record.get(ref.field)
-    target = seen.files.get(ref.target, ref.target)
+    assert item.record is not None
+    value = item.record.get(ref.field)
     dropped = [(at, v) for at, v in _ref_items(ref, value) if v not in kept[ref.target]]
     for at, v in dropped:
         line = seen.ids.get(ref.target, {}).get(v)
-        why = f"is left out (line {line} of {target})" if line else f"is not an id in {target}"
-        check.warnings.append(
-            _locate(
-                located,
-                file,
-                Finding(at, "reference_dropped", f"{v!r} {why}: the reference is dropped"),
-            )
+        why = (
+            f"{v!r} is left out (line {line} of {seen.files[ref.target]})"
+            if line
+            else _not_there(v, ref, seen)
         )
+        finding = Finding(at, "reference_dropped", f"{why}: the reference is dropped")
+        check.warnings.append(_source_field(_locate(item.located, file, finding), item.source))
     if dropped and ref.many:
-        record[ref.field] = [v for v in value or () if str(v) in kept[ref.target]]
+        item.record[ref.field] = [v for v in value or () if str(v) in kept[ref.target]]
     elif dropped:
-        record[ref.field] = None
+        item.record[ref.field] = None
 
 
 def _ref_items(ref: Ref, value: Any) -> Iterable[tuple[str, str]]:
