@@ -243,6 +243,10 @@ class FileRecord(BaseModel):
     import_type_fixed: bool = False
     analysis: Analysis | None = None
     upload_expires_at: datetime | None = None
+    # A multipart upload's S3 UploadId and part size, kept so GET /files/{file_id}/upload can
+    # list the parts S3 has and re-sign the rest, and DELETE can abort it. None for a single PUT.
+    upload_id: str | None = None
+    part_size: int | None = None
     reason: str | None = None  # why REJECTED or FAILED, in one sentence
     progress: Progress | None = None
     result: ImportResult | None = None
@@ -255,7 +259,7 @@ class FileRecord(BaseModel):
     @property
     def run_type(self) -> str:
         """The import type a run of the file uses: no run is queued without one
-        (logic/imports.py), so a file without one here is a bug, not bad input."""
+        (logic/run_requests.py), so a file without one here is a bug, not bad input."""
         if self.import_type is None:
             raise ValueError(f"file {self.file_id} has no import type: it cannot run")
         return self.import_type
