@@ -44,7 +44,7 @@ def run(*, small: int, large: int) -> dict[str, Any]:
         DEFAULT_MAX_IN_MEMORY,
         DEFAULT_MAX_REPEATED,
     )
-    from intake.logic.imports import request_import
+    from intake.logic.run_requests import request_import
     from intake.models.api import ImportRequest
 
     files = {}
@@ -185,7 +185,7 @@ def _upload_and_queue(path: Any) -> tuple[str, float]:
     from intake.aws import client
     from intake.keys import upload_key
     from intake.logic.files import declare_file
-    from intake.logic.imports import request_import
+    from intake.logic.run_requests import request_import
     from intake.logic.uploads import verify_upload
     from intake.models.api import DeclareFileRequest, ImportRequest
     from intake.settings import get_settings

@@ -6,9 +6,10 @@ Run by benchmarks.p2 as `python -m benchmarks.p2_worker FILE_ID [--detection off
 environment of the worker function pointing at the moto server. Prints one JSON line; its peak
 RSS is read by the parent (wait4) and reported here too (VmHWM).
 
-The importer's KeyTracker is observed, not changed: a subclass records how many keys it took
-and how often it spilled to /tmp. `--detection off` is the yardstick that shows what detection
-costs: the tracker is replaced by one that keeps nothing and finds nothing (not Intake).
+The run's KeyTracker (logic/run_execution.py) is observed, not changed: a subclass records how
+many keys it took and how often it spilled to /tmp. `--detection off` is the yardstick that
+shows what detection costs: the tracker is replaced by one that keeps nothing and finds nothing
+(not Intake).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ class _NoDetection:
         return None
 
     def repeated(self) -> tuple[()]:
-        return ()  # falsy: the importer makes no second pass
+        return ()  # falsy: the run makes no second pass
 
 
 def _ignore(_key: str) -> None:
@@ -50,15 +51,15 @@ def _ignore(_key: str) -> None:
 
 
 def _observe_detection(enabled: bool) -> list[dict[str, Any]]:
-    """Patch the importer's KeyTracker: observed (on) or replaced (off). Returns what the
+    """Patch run_execution's KeyTracker: observed (on) or replaced (off). Returns what the
     observed trackers report when their keys are checked."""
-    from intake.logic import importer
+    from intake.logic import run_execution
 
     seen: list[dict[str, Any]] = []
     if not enabled:
-        importer.KeyTracker = _NoDetection  # type: ignore[misc,assignment]
+        run_execution.KeyTracker = _NoDetection  # type: ignore[misc,assignment]
         return seen
-    real = importer.KeyTracker
+    real = run_execution.KeyTracker
 
     class Observed(real):  # type: ignore[misc,valid-type]
         def repeated(self) -> Any:
@@ -75,7 +76,7 @@ def _observe_detection(enabled: bool) -> list[dict[str, Any]]:
             )
             return found
 
-    importer.KeyTracker = Observed  # type: ignore[misc]
+    run_execution.KeyTracker = Observed  # type: ignore[misc]
     return seen
 
 
@@ -84,7 +85,7 @@ def main(file_id: str, *, detection: bool = True) -> None:
     from intake.aws import client
     from intake.dal import file_repository
     from intake.dal.record_sink import CountingSink
-    from intake.logic.importer import run_import
+    from intake.logic.run_execution import run_import
     from intake.models.messages import ImportMessage
     from intake.settings import get_settings
 

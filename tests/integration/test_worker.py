@@ -9,7 +9,7 @@ import json
 import boto3
 import pytest
 
-from intake.logic import importer
+from intake.logic import run_execution
 from intake.models.messages import ImportMessage
 from intake_local.worker_runner import sqs_event_record
 from tests.integration.conftest import declare_and_upload, lambda_context
@@ -320,8 +320,8 @@ def test_two_deliveries_of_one_run_import_once(api, drain, aws):
             n, self.n = self.n, 0
             return n
 
-    importer.run_import(message, sink_factory=lambda r: Recording())
-    importer.run_import(message, sink_factory=lambda r: Recording())  # duplicate delivery
+    run_execution.run_import(message, sink_factory=lambda r: Recording())
+    run_execution.run_import(message, sink_factory=lambda r: Recording())  # duplicate delivery
     assert sorted(writes) == ["c-1", "c-2", "c-3"]
     assert api("GET", f"/files/{file_id}")[1]["status"] == "SUCCEEDED"
 
@@ -335,14 +335,14 @@ def test_live_lease_defers_a_second_delivery(api, drain, monkeypatch):
     # A worker that claimed the run and is still "alive" (its lease is live)...
     from intake.dal import file_repository
 
-    original = importer._run
-    monkeypatch.setattr(importer, "_run", lambda record, factory: None)
-    importer.run_import(message)
-    monkeypatch.setattr(importer, "_run", original)
+    original = run_execution._run
+    monkeypatch.setattr(run_execution, "_run", lambda record, factory: None)
+    run_execution.run_import(message)
+    monkeypatch.setattr(run_execution, "_run", original)
     assert file_repository.get("acme", file_id).status.value == "PROCESSING"
     # ...makes another delivery wait for it.
-    with pytest.raises(importer.RetryLater):
-        importer.run_import(message, sink_factory=crash)
+    with pytest.raises(run_execution.RetryLater):
+        run_execution.run_import(message, sink_factory=crash)
 
 
 def test_crashed_run_is_taken_over_by_the_next_delivery(api, drain, aws):
@@ -352,9 +352,9 @@ def test_crashed_run_is_taken_over_by_the_next_delivery(api, drain, aws):
         raise RuntimeError("sink unavailable")
 
     with pytest.raises(RuntimeError):
-        importer.run_import(message, sink_factory=crash)
+        run_execution.run_import(message, sink_factory=crash)
     assert api("GET", f"/files/{file_id}")[1]["status"] == "PROCESSING"
-    importer.run_import(message)  # redelivery: the crashed run released its lease
+    run_execution.run_import(message)  # redelivery: the crashed run released its lease
     view = api("GET", f"/files/{file_id}")[1]
     assert view["status"] == "SUCCEEDED"
     assert view["result"]["rows_written"] == 3
@@ -368,7 +368,7 @@ def test_last_delivery_failure_ends_the_run_failed(api, drain, aws, monkeypatch,
     def broken(*args, **kwargs):
         raise RuntimeError("S3 is having a bad day")
 
-    monkeypatch.setattr(importer, "read_records", broken)
+    monkeypatch.setattr(run_execution, "read_records", broken)
     sqs = boto3.client("sqs")
     message = sqs.receive_message(
         QueueUrl=aws.queue_url, MaxNumberOfMessages=1, AttributeNames=["All"]
@@ -414,7 +414,7 @@ def test_progress_is_visible_while_processing(api, drain, aws, monkeypatch):
     file_id = declare_and_upload(api, body)
     drain()
     api("POST", f"/files/{file_id}/import", body={"on_invalid": "skip"})
-    monkeypatch.setattr(importer, "PROGRESS_INTERVAL_SECONDS", 0.0)
+    monkeypatch.setattr(run_execution, "PROGRESS_INTERVAL_SECONDS", 0.0)
     seen = []
 
     class Watching:
@@ -433,7 +433,7 @@ def test_progress_is_visible_while_processing(api, drain, aws, monkeypatch):
             return n
 
     message = boto3.client("sqs").receive_message(QueueUrl=aws.queue_url)["Messages"][0]
-    importer.run_import(
+    run_execution.run_import(
         ImportMessage.model_validate_json(message["Body"]), sink_factory=lambda r: Watching()
     )
     # Then the status showed PROCESSING with growing byte progress out of the file's size
@@ -462,10 +462,10 @@ def test_last_delivery_never_fails_a_run_another_worker_holds(api, drain, aws, m
     from intake.logic.worker import handle_message
 
     file_id, message = queued_message(api, drain)
-    monkeypatch.setattr(importer, "_run", lambda record, factory: None)
-    importer.run_import(message)  # a worker claims the run and is still on it (live lease)
+    monkeypatch.setattr(run_execution, "_run", lambda record, factory: None)
+    run_execution.run_import(message)  # a worker claims the run and is still on it (live lease)
 
-    with pytest.raises(importer.RetryLater):
+    with pytest.raises(run_execution.RetryLater):
         handle_message(message.model_dump_json(), receive_count=5)
     assert api("GET", f"/files/{file_id}")[1]["status"] == "PROCESSING"
 

@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 
 from intake.api import contract, idempotency
 from intake.api.auth import tenant_of
-from intake.logic import imports
+from intake.logic import run_requests
 from intake.models.api import ImportAccepted, ImportRequest
 from intake.observability import logger, metrics
 
@@ -38,7 +38,7 @@ def request_import(
         # The file is part of the request: the same key on another file is another request.
         request={"file_id": file_id, **request.model_dump(mode="json")},
         model=ImportAccepted,
-        run=lambda: imports.request_import(tenant, file_id, request),
+        run=lambda: run_requests.request_import(tenant, file_id, request),
         context=router.lambda_context,
     )
     if replayed:

@@ -236,8 +236,8 @@ def list_files(
 
 
 def restore_after_failed_queue(record: FileRecord, *, run: int, now: datetime) -> None:
-    """Undo our own QUEUED claim when the queue refused the run's message (see imports.py),
-    including a mapping, profile or import type the claim replaced."""
+    """Undo our own QUEUED claim when the queue refused the run's message (see
+    logic/run_requests.py), including a mapping, profile or import type the claim replaced."""
     kept = {
         name: getattr(record, name)
         for name in ("mapping", "profile", "import_type", "duplicate_of", "import_type_fixed")

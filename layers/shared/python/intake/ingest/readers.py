@@ -1,5 +1,5 @@
 """Pick the reader for a media type (a stream's: spreadsheets are read by ingest/xlsx_reader.py
-from a seekable file, see logic/importer.py)."""
+from a seekable file, see logic/run_execution.py)."""
 
 from __future__ import annotations
 

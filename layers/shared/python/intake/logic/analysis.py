@@ -563,7 +563,7 @@ def _column_values(sample: Sample) -> list[list[Any]]:
 
 class _KeyCounter:
     """A sink that writes nothing: it counts the valid rows whose natural key an earlier valid
-    row had, which a run reports as `duplicate_key` (logic/importer.py)."""
+    row had, which a run reports as `duplicate_key` (logic/run_execution.py)."""
 
     def __init__(self) -> None:
         self.seen: set[str] = set()

@@ -10,12 +10,12 @@ A run is stuck when nothing moved it for longer than it should take:
   function stopped between queueing the file and sending the message.
 
 Either way the sweep sends the run's ImportMessage again: the worker claims a QUEUED run, and
-takes over a PROCESSING run whose lease has expired (importer._claim). Every duplicate this makes
-is harmless: a message for a run that has finished is dropped as stale, one for a run held by a
-live lease waits. A PROCESSING run found stuck after SWEEP_MAX_REQUEUES requeues ends FAILED
-with the reason. A QUEUED run is never failed (QUEUED -> FAILED is not a transition of the state
-machine, and a run that never started has nothing to fail); it is requeued once per grace
-period for as long as it stays QUEUED, and the QueuedRunsOverdue alarm says so.
+takes over a PROCESSING run whose lease has expired (run_execution._claim). Every duplicate this
+makes is harmless: a message for a run that has finished is dropped as stale, one for a run held
+by a live lease waits. A PROCESSING run found stuck after SWEEP_MAX_REQUEUES requeues ends
+FAILED with the reason. A QUEUED run is never failed (QUEUED -> FAILED is not a transition of
+the state machine, and a run that never started has nothing to fail); it is requeued once per
+grace period for as long as it stays QUEUED, and the QueuedRunsOverdue alarm says so.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from datetime import datetime
 from intake.dal import file_repository, import_queue
 from intake.dal.events import publish_file_finished
 from intake.errors import NotFound, Unavailable
-from intake.logic.importer import run_ended
+from intake.logic.run_execution import run_ended
 from intake.models.domain import ActiveRun, FileStatus
 from intake.models.messages import ImportMessage
 from intake.observability import logger, metrics
@@ -114,7 +114,7 @@ def _fail(run: ActiveRun, *, now: datetime) -> int:
     except NotFound:
         return 0  # gone since the index was read
     last = record.reason if record.run == run.run else None
-    if last:  # what the last failed attempt said about itself (importer._release)
+    if last:  # what the last failed attempt said about itself (run_execution._release)
         reason = f"the import stopped without finishing {run.requeues + 1} times; last: {last}"
     failed = file_repository.fail_stuck_run(run, reason=reason, now=now)
     keys = {"tenant": run.tenant, "file_id": run.file_id, "run": run.run}

@@ -21,8 +21,8 @@ from intake.ingest import media
 from intake.ingest.sniff import SNIFF_BYTES, content_mismatch
 from intake.keys import parse_drop_key, parse_upload_key
 from intake.logic.analysis import analyse
-from intake.logic.imports import queue_run
 from intake.logic.profiles import drop_profile
+from intake.logic.run_requests import queue_run
 from intake.models.domain import Analysis, FileRecord, FileStatus, RowError
 from intake.models.profile import Profile
 from intake.observability import logger, metrics
@@ -209,7 +209,7 @@ def _s3_sha256_hex(facts: ObjectFacts) -> str | None:
 def _digest_fields(record: FileRecord, sha256: str) -> dict[str, str]:
     """The bytes' SHA-256 for the file, and the earlier SUCCEEDED file of the same tenant and
     import type with the same bytes, if there is one (the file is still imported: flagged). A
-    file without a type is looked up when an import request gives it one (logic/imports.py)."""
+    file without a type is looked up when an import request gives it one (logic/run_requests.py)."""
     if record.import_type is None:
         return {"sha256": sha256}
     first = file_repository.first_succeeded_with_digest(record.tenant, record.import_type, sha256)
