@@ -70,6 +70,9 @@ ROUTES: tuple[RouteDef, ...] = (
     RouteDef("POST", "/files", FILES_API, (SCOPE_WRITE,)),
     RouteDef("GET", "/files", FILES_API, (SCOPE_READ,)),
     RouteDef("GET", "/files/{file_id}", FILES_API, (SCOPE_READ,)),
+    # Write scope for both: GET signs upload URLs, which write to the bucket.
+    RouteDef("GET", "/files/{file_id}/upload", FILES_API, (SCOPE_WRITE,)),
+    RouteDef("DELETE", "/files/{file_id}/upload", FILES_API, (SCOPE_WRITE,)),
     RouteDef("POST", "/files/{file_id}/import", IMPORTS_API, (SCOPE_WRITE,)),
     RouteDef("GET", "/import-types", CATALOG_API, (SCOPE_READ,)),
     RouteDef("PUT", "/profiles/{name}", PROFILES_API, (SCOPE_WRITE,)),

@@ -1,4 +1,4 @@
-"""POST /files, GET /files, GET /files/{file_id}."""
+"""POST /files, GET /files, GET /files/{file_id}, GET and DELETE /files/{file_id}/upload."""
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext

@@ -24,12 +24,17 @@ class Settings(BaseModel):
     )
     # Completion events ("Intake File Finished") go to this EventBridge bus.
     event_bus_name: str = Field("default", alias="EVENT_BUS_NAME")
-    # Declared sizes above this get a presigned multipart upload (S3 caps a single PUT at 5 GiB).
+    # Declared sizes above this get a presigned multipart upload, resumable part by part
+    # (docs/decisions.md: why 64 MiB). S3 caps a single PUT at 5 GiB, so no higher.
     multipart_threshold_bytes: int = Field(
-        5 * 1024**3, alias="MULTIPART_THRESHOLD_BYTES", ge=5 * 1024**2, le=5 * 1024**3
+        64 * 1024**2, alias="MULTIPART_THRESHOLD_BYTES", ge=5 * 1024**2, le=5 * 1024**3
     )
-    # Smallest part size (S3's minimum is 5 MiB); parts grow so there are at most 10,000.
-    multipart_part_bytes: int = Field(64 * 1024**2, alias="MULTIPART_PART_BYTES", ge=5 * 1024**2)
+    # Smallest part size (S3's minimum is 5 MiB, its maximum 5 GiB); parts grow so there are
+    # at most 10,000. 16 MiB: a file just over the threshold has 4 parts for the client's 4
+    # parallel senders, and a resumed upload repeats at most 16 MiB per part in flight.
+    multipart_part_bytes: int = Field(
+        16 * 1024**2, alias="MULTIPART_PART_BYTES", ge=5 * 1024**2, le=5 * 1024**3
+    )
     # How long a worker owns a PROCESSING file before another delivery may take it over.
     processing_lease_seconds: int = Field(960, alias="PROCESSING_LEASE_SECONDS", ge=10)
     # The queue's maxReceiveCount: the worker ends a run FAILED on its last delivery.

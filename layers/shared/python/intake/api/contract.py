@@ -127,6 +127,32 @@ GET_FILE = answers(
         422: "The file id is not one this API makes (28 lower-case hex digits)",
     },
 )
+_NOT_PENDING = (
+    "The file is not waiting for its upload: its bytes arrived (UPLOADED or later), it was "
+    "REJECTED, or it is EXPIRED (the upload was aborted, or not resumed in time)"
+)
+GET_UPLOAD = answers(
+    200,
+    "The upload block signed afresh: for MULTIPART, URLs for the parts S3 does not have yet "
+    "(`parts`) and the parts it has (`uploaded`); for PUT, the PUT again",
+    {
+        **secured("intake/write"),
+        404: "No such file for this tenant",
+        409: _NOT_PENDING,
+        422: "The file id is not one this API makes (28 lower-case hex digits)",
+    },
+)
+ABORT_UPLOAD = answers(
+    204,
+    "Aborted: S3 dropped the parts sent so far and the file is EXPIRED",
+    {
+        **secured("intake/write"),
+        404: "No such file for this tenant",
+        409: _NOT_PENDING,
+        422: "The file id is not one this API makes (28 lower-case hex digits)",
+    },
+)
+ABORT_UPLOAD[204]["content"] = {}  # no body (Powertools would document the return type's)
 LIST_FILES = answers(
     200,
     "A page of the tenant's files, newest first; `next_cursor` fetches the next",

@@ -1,4 +1,4 @@
-"""Routes of the files function: declare, get, list."""
+"""Routes of the files function: declare, get, list; resume or abort an upload."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from intake.models.api import (
     DeclareFileResponse,
     FileList,
     FileView,
+    UploadAgainResponse,
 )
 from intake.models.domain import FileStatus
 from intake.observability import logger, metrics
@@ -92,3 +93,30 @@ def list_files(
         import_type=import_type,
     )
     return FileList(items=items, next_cursor=next_cursor)
+
+
+@router.get(
+    "/files/<file_id>/upload",
+    summary="The upload block again, signed afresh: resume an interrupted upload",
+    tags=["files"],
+    operation_id="getUpload",
+    responses=contract.GET_UPLOAD,
+)
+def get_upload(file_id: Annotated[str, contract.FILE_ID]) -> UploadAgainResponse:
+    logger.thread_safe_append_keys(file_id=file_id)
+    metrics.add_metric(name="UploadsSignedAgain", unit="Count", value=1)
+    return files.upload_again(tenant_of(router.current_event), file_id)
+
+
+@router.delete(
+    "/files/<file_id>/upload",
+    summary="Abort the upload: S3 drops the parts sent so far, the file ends EXPIRED",
+    tags=["files"],
+    operation_id="abortUpload",
+    responses=contract.ABORT_UPLOAD,
+)
+def abort_upload(file_id: Annotated[str, contract.FILE_ID]) -> Response[None]:
+    logger.thread_safe_append_keys(file_id=file_id)
+    metrics.add_metric(name="UploadsAborted", unit="Count", value=1)
+    files.abort_upload(tenant_of(router.current_event), file_id)
+    return Response(status_code=204)

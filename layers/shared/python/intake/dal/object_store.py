@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import IO, Any
@@ -58,27 +59,40 @@ def presign_put(
 
 @dataclass(frozen=True)
 class PresignedMultipart:
-    upload_id: str
-    part_size: int
     parts: list[tuple[int, str, dict[str, str]]]  # (part number, url, headers)
     complete_url: str
     expires_at: datetime
 
 
-def presign_multipart(
-    key: str, *, media_type: str, size: int, part_size: int, now: datetime
+@dataclass(frozen=True)
+class UploadedPart:
+    """A part S3 holds of a multipart upload in progress (ListParts)."""
+
+    part_number: int
+    etag: str
+    size: int
+
+
+def start_multipart(key: str, *, media_type: str) -> str:
+    """Start a multipart upload of `key`; its UploadId."""
+    settings = get_settings()
+    answer = client("s3").create_multipart_upload(
+        Bucket=settings.bucket_name, Key=key, ContentType=media_type
+    )
+    return str(answer["UploadId"])
+
+
+def presign_parts(
+    key: str, *, upload_id: str, parts: Sequence[tuple[int, int]], now: datetime
 ) -> PresignedMultipart:
-    """Start a multipart upload and presign every part (its Content-Length signed) and the
-    completion, so the client sends all the bytes straight to S3."""
+    """Presign `parts` ((part number, length): each part's Content-Length is signed, so S3
+    refuses a slice of another size) and the completion, so the client sends all the bytes
+    straight to S3. Signing is local: no request to S3."""
     settings = get_settings()
     s3 = client("s3")
-    upload_id = s3.create_multipart_upload(
-        Bucket=settings.bucket_name, Key=key, ContentType=media_type
-    )["UploadId"]
     ttl = settings.upload_url_ttl_seconds
-    parts = []
-    for number, offset in enumerate(range(0, size, part_size), start=1):
-        length = min(part_size, size - offset)
+    presigned = []
+    for number, length in parts:
         url = s3.generate_presigned_url(
             "upload_part",
             Params={
@@ -91,16 +105,51 @@ def presign_multipart(
             ExpiresIn=ttl,
             HttpMethod="PUT",
         )
-        parts.append((number, url, {"Content-Length": str(length)}))
+        presigned.append((number, url, {"Content-Length": str(length)}))
     complete_url = s3.generate_presigned_url(
         "complete_multipart_upload",
         Params={"Bucket": settings.bucket_name, "Key": key, "UploadId": upload_id},
         ExpiresIn=ttl,
         HttpMethod="POST",
     )
-    return PresignedMultipart(
-        upload_id, part_size, parts, complete_url, now + timedelta(seconds=ttl)
-    )
+    return PresignedMultipart(presigned, complete_url, now + timedelta(seconds=ttl))
+
+
+def _no_such_upload(exc: ClientError) -> bool:
+    return exc.response["Error"]["Code"] in ("NoSuchUpload", "404", "NotFound")
+
+
+def list_parts(key: str, *, upload_id: str) -> list[UploadedPart]:
+    """The parts S3 has of the upload, by part number (every page: up to 1,000 a page).
+
+    NotFound when S3 has no such upload in progress: it was completed or aborted."""
+    paginator = client("s3").get_paginator("list_parts")
+    parts: list[UploadedPart] = []
+    try:
+        for page in paginator.paginate(
+            Bucket=get_settings().bucket_name, Key=key, UploadId=upload_id
+        ):
+            parts.extend(
+                UploadedPart(int(p["PartNumber"]), p["ETag"].strip('"'), int(p["Size"]))
+                for p in page.get("Parts", [])
+            )
+    except ClientError as exc:
+        if _no_such_upload(exc):
+            raise NotFound(f"no multipart upload {upload_id} in progress for {key}") from None
+        raise
+    return sorted(parts, key=lambda p: p.part_number)
+
+
+def abort_multipart(key: str, *, upload_id: str) -> None:
+    """Abort the upload; S3 frees its parts. An upload already gone (completed, aborted, or
+    cleaned up by the bucket's lifecycle rule) is left as it is."""
+    try:
+        client("s3").abort_multipart_upload(
+            Bucket=get_settings().bucket_name, Key=key, UploadId=upload_id
+        )
+    except ClientError as exc:
+        if not _no_such_upload(exc):
+            raise
 
 
 def head(key: str, *, version_id: str | None = None) -> ObjectFacts:

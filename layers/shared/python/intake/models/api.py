@@ -217,11 +217,19 @@ class UploadPart(BaseModel):
     headers: dict[str, str]
 
 
+class UploadedPart(BaseModel):
+    part_number: int
+    etag: str
+    size: int
+
+
 class UploadBlock(BaseModel):
     """PUT: send the bytes to `url` with `headers`. MULTIPART (over the multipart threshold):
-    PUT each slice of `part_size` bytes to its part's url with its headers, keep each answer's
-    ETag, then POST the CompleteMultipartUpload XML to `complete_url`. The other method's
-    fields are left out."""
+    PUT each slice of `part_size` bytes (part n starts at byte (n - 1) * part_size) to its
+    part's url with its headers, keep each answer's ETag, then POST the
+    CompleteMultipartUpload XML with every part's ETag to `complete_url`. The other method's
+    fields are left out. GET /files/{file_id}/upload answers `parts` for the parts S3 does not
+    have yet and `uploaded` for those it has (MULTIPART only)."""
 
     method: Literal["PUT", "MULTIPART"]
     url: str | None = Field(default=None, exclude_if=absent)
@@ -229,10 +237,20 @@ class UploadBlock(BaseModel):
     part_size: int | None = Field(default=None, exclude_if=absent)
     parts: list[UploadPart] | None = Field(default=None, exclude_if=absent)
     complete_url: str | None = Field(default=None, exclude_if=absent)
+    uploaded: list[UploadedPart] | None = Field(default=None, exclude_if=absent)
     expires_at: datetime
 
 
 class DeclareFileResponse(BaseModel):
+    file_id: str
+    status: FileStatus
+    upload: UploadBlock
+
+
+class UploadAgainResponse(BaseModel):
+    """GET /files/{file_id}/upload: the upload block of a file still PENDING_UPLOAD, signed
+    afresh, to resume an interrupted upload."""
+
     file_id: str
     status: FileStatus
     upload: UploadBlock
