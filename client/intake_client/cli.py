@@ -4,6 +4,7 @@
     intake send contacts.csv --type contacts --wait
     intake analyse partner.csv > suggestion.json      # which type, which mapping?
     intake send partner.csv --mapping suggestion.json --wait
+    intake send --resume <file_id> big.csv --wait      # continue an interrupted upload
     intake list --status FAILED
     intake status <file_id>
 
@@ -11,6 +12,9 @@ Exit codes: 0 done; 1 the API or S3 refused a request; 2 usage; 3 a --wait ended
 other than the one asked for (FAILED, REJECTED, EXPIRED...), or `analyse` found no type whose
 required fields the file covers (the best suggestion is printed all the same); 4 a --wait timed
 out.
+
+Progress bars (bytes sent, then the import's progress while --wait waits) go to stderr, only
+when it is a terminal and without --quiet: stdout carries the same JSON either way.
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from intake_client.client import FINAL_STATUSES, IntakeClient
+from intake_client import progress
+from intake_client.client import FINAL_STATUSES, UPLOAD_WORKERS, IntakeClient
 from intake_client.errors import IntakeApiError, IntakeTimeout
 
 DEFAULT_API_URL = "http://127.0.0.1:8080"
@@ -55,6 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     upload = sub.add_parser("upload", help="send a file's bytes with a declaration's block")
     upload.add_argument("file")
     upload.add_argument("declaration", help="JSON printed by `intake declare` (a path, or -)")
+    _upload_options(upload, quiet=True)
 
     imp = sub.add_parser("import", help="queue an import (or a validation) of an uploaded file")
     imp.add_argument("file_id")
@@ -93,10 +99,29 @@ def _parser() -> argparse.ArgumentParser:
 
     send = sub.add_parser("send", help="declare, upload and import a file in one go")
     send.add_argument("file")
+    send.add_argument(
+        "--resume",
+        metavar="FILE_ID",
+        help="continue the interrupted upload of FILE_ID (declared before, still "
+        "PENDING_UPLOAD) with the same FILE: only the parts S3 does not have are sent",
+    )
     _declare_options(send)
     send.add_argument("--no-import", action="store_true", help="upload only")
     _wait_options(send)
+    _upload_options(send, quiet=False)  # --quiet comes with the wait options
     return parser
+
+
+def _upload_options(p: argparse.ArgumentParser, *, quiet: bool) -> None:
+    if quiet:
+        _quiet_option(p)
+    p.add_argument(
+        "--parallel",
+        type=int,
+        default=UPLOAD_WORKERS,
+        metavar="N",
+        help="parts of a multipart upload sent at once (default %(default)s)",
+    )
 
 
 def _declare_options(p: argparse.ArgumentParser) -> None:
@@ -130,6 +155,13 @@ def _mapping_options(p: argparse.ArgumentParser) -> None:
 def _wait_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--wait", action="store_true", help="wait until the file reaches a final state")
     p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait (default 300)")
+    _quiet_option(p)
+
+
+def _quiet_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--quiet", "-q", action="store_true", help="no progress bars (none off a terminal anyway)"
+    )
 
 
 def _print(value: Any) -> None:
@@ -193,9 +225,72 @@ def _declare(
 
 
 def _wait_final(client: IntakeClient, file_id: str, args: argparse.Namespace) -> int:
-    file = client.wait_for(file_id, FINAL_STATUSES, timeout=args.timeout)
+    with progress.ProgressBars(progress.wanted(args.quiet)) as bars:
+        file = client.wait_for(
+            file_id,
+            FINAL_STATUSES,
+            timeout=args.timeout,
+            on_poll=bars.import_progress(f"import {file_id}"),
+        )
     _print(file)
     return 0 if file["status"] in ("SUCCEEDED", "VALIDATED") else EXIT_UNEXPECTED_STATE
+
+
+def _upload(
+    client: IntakeClient, args: argparse.Namespace, declared: dict[str, Any], *, size: int
+) -> dict[str, Any]:
+    """Send the file with a declaration's (or GET /files/{file_id}/upload's) block, with a
+    bar for the bytes; on an interruption, say how to resume."""
+    file_id = declared.get("file_id")
+    already = sum(int(p["size"]) for p in declared["upload"].get("uploaded") or [])
+    try:
+        with progress.ProgressBars(progress.wanted(args.quiet)) as bars:
+            return client.upload(
+                declared,
+                path=args.file,
+                on_sent=bars.bytes_sent(f"upload {args.file}", size, already),
+                workers=args.parallel,
+            )
+    except BaseException:
+        if file_id:
+            print(
+                f"intake: the upload of {file_id} stopped; continue it with: "
+                f"intake send --resume {file_id} {args.file}",
+                file=sys.stderr,
+            )
+        raise
+
+
+def _send(client: IntakeClient, args: argparse.Namespace) -> int:
+    size = os.path.getsize(args.file)
+    if args.resume:
+        file_id = args.resume
+        declared_size = client.get_file(file_id)["size"]
+        if declared_size != size:
+            raise ValueError(
+                f"{args.file} has {size} bytes; {file_id} was declared with {declared_size}"
+            )
+        declared = client.upload_block(file_id)
+    else:
+        if not (args.import_type or args.mapping or args.profile):
+            print(
+                "intake: send needs --type (or a --profile, or a --mapping document naming "
+                "one); `intake analyse FILE` suggests the type and mapping",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+        declared = _declare(client, args, auto_import=not args.no_import)
+        file_id = declared["file_id"]
+    _upload(client, args, declared, size=size)
+    print(f"uploaded {args.file} as {file_id}", file=sys.stderr)
+    if not args.wait:
+        _print({"file_id": file_id, "status": "PENDING_UPLOAD"})
+        return 0
+    if args.no_import:
+        file = client.wait_for(file_id, {"UPLOADED"}, timeout=args.timeout)
+        _print(file)
+        return 0 if file["status"] == "UPLOADED" else EXIT_UNEXPECTED_STATE
+    return _wait_final(client, file_id, args)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -205,7 +300,7 @@ def run(args: argparse.Namespace) -> int:
     elif args.command == "upload":
         text = sys.stdin.read() if args.declaration == "-" else open(args.declaration).read()  # noqa: SIM115
         declared = json.loads(text)
-        result = client.upload(declared, path=args.file)
+        result = _upload(client, args, declared, size=os.path.getsize(args.file))
         _print({"file_id": declared.get("file_id"), **result})
     elif args.command == "import":
         mapping, import_type = _mapping_and_type(client, args)
@@ -250,25 +345,7 @@ def run(args: argparse.Namespace) -> int:
     elif args.command in ("analyse", "analyze"):
         return _analyse(client, args)
     elif args.command == "send":
-        if not (args.import_type or args.mapping or args.profile):
-            print(
-                "intake: send needs --type (or a --profile, or a --mapping document naming "
-                "one); `intake analyse FILE` suggests the type and mapping",
-                file=sys.stderr,
-            )
-            return EXIT_USAGE
-        declared = _declare(client, args, auto_import=not args.no_import)
-        file_id = declared["file_id"]
-        client.upload(declared, path=args.file)
-        print(f"uploaded {args.file} as {file_id}", file=sys.stderr)
-        if not args.wait:
-            _print({"file_id": file_id, "status": "PENDING_UPLOAD"})
-            return 0
-        if args.no_import:
-            file = client.wait_for(file_id, {"UPLOADED"}, timeout=args.timeout)
-            _print(file)
-            return 0 if file["status"] == "UPLOADED" else EXIT_UNEXPECTED_STATE
-        return _wait_final(client, file_id, args)
+        return _send(client, args)
     return 0
 
 
