@@ -64,7 +64,7 @@ def api_event(
     parts = path.strip("/").split("/")
     if len(parts) >= 2 and parts[0] == "files":
         path_params["file_id"] = parts[1]
-        route_path = "/files/{file_id}" + ("/import" if len(parts) == 3 else "")
+        route_path = "/files/{file_id}" + (f"/{parts[2]}" if len(parts) == 3 else "")
     elif len(parts) == 2 and parts[0] == "profiles":
         path_params["name"] = parts[1]
         route_path = "/profiles/{name}"
