@@ -9,6 +9,7 @@ import json
 import boto3
 import pytest
 
+from intake.errors import RetryLater
 from intake.logic import run_execution
 from intake.models.messages import ImportMessage
 from intake_local.worker_runner import sqs_event_record
@@ -341,7 +342,7 @@ def test_live_lease_defers_a_second_delivery(api, drain, monkeypatch):
     monkeypatch.setattr(run_execution, "_run", original)
     assert file_repository.get("acme", file_id).status.value == "PROCESSING"
     # ...makes another delivery wait for it.
-    with pytest.raises(run_execution.RetryLater):
+    with pytest.raises(RetryLater):
         run_execution.run_import(message, sink_factory=crash)
 
 
@@ -465,7 +466,7 @@ def test_last_delivery_never_fails_a_run_another_worker_holds(api, drain, aws, m
     monkeypatch.setattr(run_execution, "_run", lambda record, factory: None)
     run_execution.run_import(message)  # a worker claims the run and is still on it (live lease)
 
-    with pytest.raises(run_execution.RetryLater):
+    with pytest.raises(RetryLater):
         handle_message(message.model_dump_json(), receive_count=5)
     assert api("GET", f"/files/{file_id}")[1]["status"] == "PROCESSING"
 

@@ -63,3 +63,9 @@ class Forbidden(IntakeError):
     Unauthorized: API Gateway's JWT authorizer answers every 401 before a function runs."""
 
     code = "forbidden"
+
+
+class RetryLater(Exception):
+    """Another delivery holds a live lease on this run; let SQS deliver the message again.
+
+    Not an IntakeError: no API answer or terminal state comes of it, only a redelivery."""

@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 from intake.aws import resource
 from intake.clock import FILE_ID_PATTERN
 from intake.dal.cursors import decode_cursor, encode_cursor
-from intake.errors import Conflict, NotFound
+from intake.errors import Conflict, NotFound, RetryLater
 from intake.models.db import (
     ACTIVE_RUN_ATTRIBUTES,
     ACTIVE_RUNS_INDEX,
@@ -30,7 +30,19 @@ from intake.models.db import (
     to_attr,
     to_item,
 )
-from intake.models.domain import TERMINAL, TRANSITIONS, ActiveRun, FileRecord, FileStatus
+from intake.models.domain import (
+    TERMINAL,
+    TRANSITIONS,
+    ActiveRun,
+    FileRecord,
+    FileStatus,
+    ImportResult,
+    OnInvalid,
+    Progress,
+    RowError,
+)
+from intake.models.mapping import Mapping
+from intake.observability import logger
 from intake.settings import get_settings
 
 _MAX_PAGES_PER_LIST = 10
@@ -121,23 +133,6 @@ def _active_run(
             raise ValueError("a PROCESSING file holds a lease: lease_until is required")
         return {ACTIVE_STATUS: to.value, STALE_AT: lease_until}, (REQUEUES,) if fresh_claim else ()
     return {}, ACTIVE_RUN_ATTRIBUTES
-
-
-def release_run(record: FileRecord, *, reason: str, now: datetime) -> None:
-    """A worker's attempt at the run raised: its lease ends now, so the redelivery SQS makes
-    within the queue's visibility timeout takes the run over at once, and the file says what
-    stopped the attempt. SQS owns that retry: the run sweep finds the run overdue only if no
-    redelivery came by then (a lost or dead-lettered message)."""
-    redelivery = timedelta(seconds=get_settings().queue_visibility_seconds)
-    update_fields(
-        record.tenant,
-        record.file_id,
-        expect_status=FileStatus.PROCESSING,
-        condition=Attr("run").eq(record.run),
-        lease_until=now - timedelta(seconds=1),
-        reason=reason,
-        **{STALE_AT: now + redelivery},
-    )
 
 
 def update_fields(
@@ -235,6 +230,74 @@ def list_files(
     return items, encode_cursor(tenant, start["sk"]) if start else None
 
 
+# --- runs: the run and lease protocol ------------------------------------------------------
+# logic/run_requests.py asks for runs, logic/run_execution.py executes them, logic/sweep.py
+# rescues the stuck ones. Each operation is one conditional write on the file's item, keyed on
+# the run's number: a stale or duplicated message never touches a newer run.
+
+
+# The terminal states a run ends in (REJECTED and EXPIRED are an upload's).
+_RUN_ENDS = (FileStatus.SUCCEEDED, FileStatus.VALIDATED, FileStatus.FAILED)
+
+
+def _this_run(run: int) -> Any:
+    return Attr("run").eq(run)
+
+
+def _lease_over(now: datetime) -> Any:
+    return Attr("lease_until").lt(iso(now))
+
+
+def queue_run(
+    record: FileRecord,
+    *,
+    now: datetime,
+    check_only: bool,
+    on_invalid: OnInvalid,
+    mapping: Mapping | None = None,
+    profile: str | None = None,
+    import_type: str | None = None,
+    duplicate_of: str | None = None,
+) -> FileRecord:
+    """The file, in the state `record` saw, -> QUEUED as its next run (`record.run + 1`).
+
+    A `mapping` replaces the file's mapping, and `profile` its profile (None: the mapping is
+    inline, so the file names no profile). An `import_type` replaces the file's type, and
+    `duplicate_of` is the earlier SUCCEEDED file of that type with the same bytes (None: there
+    is none). A run that may write records (not check_only) fixes the file's type for good.
+    All in the one conditional write, so the run reads what it was queued with. Conflict if the
+    file moved on since `record` was read.
+    """
+    replaced: dict[str, Any] = {}
+    removed: list[str] = []
+    if mapping is not None:
+        replaced["mapping"] = mapping
+        if profile is not None:
+            replaced["profile"] = profile
+        else:
+            removed.append("profile")
+    if import_type is not None:
+        replaced["import_type"] = import_type
+        if duplicate_of is not None:
+            replaced["duplicate_of"] = duplicate_of
+        elif record.duplicate_of is not None:
+            removed.append("duplicate_of")  # it named a file of the old type
+    if not check_only:
+        replaced["import_type_fixed"] = True
+    return transition(
+        record.tenant,
+        record.file_id,
+        FileStatus.QUEUED,
+        now=now,
+        expect=[record.status],
+        remove=removed,
+        run=record.run + 1,
+        check_only=check_only,
+        on_invalid=on_invalid,
+        **replaced,
+    )
+
+
 def restore_after_failed_queue(record: FileRecord, *, run: int, now: datetime) -> None:
     """Undo our own QUEUED claim when the queue refused the run's message (see
     logic/run_requests.py), including a mapping, profile or import type the claim replaced."""
@@ -256,10 +319,152 @@ def restore_after_failed_queue(record: FileRecord, *, run: int, now: datetime) -
             },
             # no run is active any more
             remove=[*ACTIVE_RUN_ATTRIBUTES, *(n for n, v in kept.items() if v is None)],
-            condition=Attr("status").eq(FileStatus.QUEUED.value) & Attr("run").eq(run),
+            condition=Attr("status").eq(FileStatus.QUEUED.value) & _this_run(run),
         )
     except Conflict:
         pass  # someone else moved it on; nothing of ours to undo
+
+
+def claim_run(
+    tenant: str, file_id: str, run: int, *, now: datetime, lease: timedelta
+) -> FileRecord | None:
+    """Run `run` of the file, held by the caller for `lease` from `now`: QUEUED -> PROCESSING
+    (the run starts afresh: no errors, warnings, result, report or reason of an earlier run), or
+    a PROCESSING run whose lease has expired taken over as it is (its worker died or released
+    it).
+
+    None when there is nothing to claim: no such file, a file on another run or in another
+    state (a stale or duplicated message), or another delivery claimed it first. RetryLater
+    while another delivery holds a live lease on the run.
+    """
+    try:
+        record = get(tenant, file_id)
+    except NotFound:
+        logger.warning("import message for an unknown file", extra={"file_id": file_id})
+        return None
+    if record.run != run or record.status not in (FileStatus.QUEUED, FileStatus.PROCESSING):
+        logger.info("stale import message dropped", extra={"status": record.status.value})
+        return None
+    lease_until = now + lease
+    try:
+        if record.status is FileStatus.QUEUED:
+            return transition(
+                tenant,
+                file_id,
+                FileStatus.PROCESSING,
+                now=now,
+                condition=_this_run(run),
+                lease_until=lease_until,
+                progress=Progress(total=record.size),
+                remove=("errors", "warnings", "result", "error_report_key", "reason"),
+            )
+        if record.lease_until and record.lease_until > now:
+            raise RetryLater(f"run {record.run} is held until {record.lease_until.isoformat()}")
+        logger.warning("taking over a run whose lease expired")
+        return transition(
+            tenant,
+            file_id,
+            FileStatus.PROCESSING,
+            now=now,
+            expect=[FileStatus.PROCESSING],
+            condition=_this_run(run) & _lease_over(now),
+            lease_until=lease_until,
+        )
+    except Conflict:
+        return None  # another delivery claimed it first
+
+
+def renew_lease(record: FileRecord, *, done: int, now: datetime, lease: timedelta) -> None:
+    """The claimed run `record` has read `done` bytes of the file, and holds its lease for
+    `lease` from `now` (which is also when the sweep would find it overdue). Conflict if the run
+    is not PROCESSING any more (it finished, or the sweep failed it)."""
+    update_fields(
+        record.tenant,
+        record.file_id,
+        expect_status=FileStatus.PROCESSING,
+        condition=_this_run(record.run),
+        progress=Progress(done=done, total=record.size),
+        lease_until=now + lease,
+    )
+
+
+def finish_run(
+    record: FileRecord,
+    status: FileStatus,
+    *,
+    now: datetime,
+    result: ImportResult,
+    errors: list[RowError],
+    warnings: list[RowError],
+    report_key: str | None,
+    reason: str | None,
+) -> FileRecord:
+    """The claimed run `record`, PROCESSING -> `status` (SUCCEEDED, VALIDATED or FAILED), with
+    what it found: the result, the first errors and warnings, the full report's key and, for a
+    failure, the reason. Its progress reads complete and its lease is gone; a reason a failed
+    attempt of this run left on the file goes too, unless `reason` replaces it. Conflict if the
+    run is not PROCESSING any more (e.g. the sweep failed it)."""
+    if status not in _RUN_ENDS:
+        raise ValueError(f"a run does not end {status.value}")
+    changes: dict[str, Any] = {
+        "result": result,
+        "errors": errors,
+        "warnings": warnings,
+        "progress": Progress(done=record.size, total=record.size),
+    }
+    if report_key:
+        changes["error_report_key"] = report_key
+    if reason:
+        changes["reason"] = reason
+    return transition(
+        record.tenant,
+        record.file_id,
+        status,
+        now=now,
+        condition=_this_run(record.run),
+        # A failed attempt of this run left its reason on the file: this attempt finished it.
+        remove=("lease_until",) if reason else ("lease_until", "reason"),
+        **changes,
+    )
+
+
+def release(record: FileRecord, *, reason: str, now: datetime) -> None:
+    """A worker's attempt at the claimed run `record` raised: its lease ends now, so the
+    redelivery SQS makes within the queue's visibility timeout takes the run over at once, and
+    the file says what stopped the attempt (`reason`). SQS owns that retry: the run sweep finds
+    the run overdue only if no redelivery came by then (a lost or dead-lettered message).
+    Conflict if the run is not PROCESSING any more."""
+    redelivery = timedelta(seconds=get_settings().queue_visibility_seconds)
+    update_fields(
+        record.tenant,
+        record.file_id,
+        expect_status=FileStatus.PROCESSING,
+        condition=_this_run(record.run),
+        lease_until=now - timedelta(seconds=1),
+        reason=reason,
+        **{STALE_AT: now + redelivery},
+    )
+
+
+def fail_run(
+    tenant: str, file_id: str, run: int, *, reason: str, now: datetime
+) -> FileRecord | None:
+    """PROCESSING -> FAILED for run `run`, whose last delivery failed, with the reason. Never
+    under a live lease: another delivery may be finishing the run right now. None if there is
+    no such run to fail (no such file, another run or state, a live lease)."""
+    try:
+        return transition(
+            tenant,
+            file_id,
+            FileStatus.FAILED,
+            now=now,
+            expect=[FileStatus.PROCESSING],
+            condition=_this_run(run) & _lease_over(now),
+            reason=reason,
+            remove=("lease_until",),
+        )
+    except (Conflict, NotFound):
+        return None
 
 
 # --- duplicates: the first SUCCEEDED file per tenant, import type and SHA-256 ----------------
@@ -340,7 +545,7 @@ def count_requeue(run: ActiveRun, *, now: datetime) -> int | None:
             UpdateExpression="SET #requeues = if_not_exists(#requeues, :zero) + :one, "
             "#stale_at = :next",
             ConditionExpression=Attr("status").eq(run.status.value)
-            & Attr("run").eq(run.run)
+            & _this_run(run.run)
             & Attr(STALE_AT).lt(iso(now)),
             ExpressionAttributeNames={"#requeues": REQUEUES, "#stale_at": STALE_AT},
             ExpressionAttributeValues={":zero": 0, ":one": 1, ":next": iso(now + grace)},
@@ -365,9 +570,7 @@ def fail_stuck_run(run: ActiveRun, *, reason: str, now: datetime) -> FileRecord 
             FileStatus.FAILED,
             now=now,
             expect=[FileStatus.PROCESSING],
-            condition=Attr("run").eq(run.run)
-            & Attr("lease_until").lt(iso(now))
-            & Attr(STALE_AT).lt(iso(now)),
+            condition=_this_run(run.run) & _lease_over(now) & Attr(STALE_AT).lt(iso(now)),
             remove=("lease_until",),
             reason=reason,
         )

@@ -1,4 +1,8 @@
-"""Run one queued import or validation: claim it, stream it, write it, finish it."""
+"""Execute one queued import or validation, as the run protocol's state machine: claim the run
+(QUEUED -> PROCESSING, or take over an expired lease), run it (stream, validate, write, renewing
+the lease with the progress), then finish it (-> SUCCEEDED | VALIDATED | FAILED) or, if the
+attempt raises, release it for the next delivery. The protocol's conditional writes are the
+status table's (dal/file_repository.py, "runs"); runs are asked for in logic/run_requests.py."""
 
 from __future__ import annotations
 
@@ -9,14 +13,13 @@ from datetime import datetime, timedelta
 from typing import Any
 from zipfile import ZipInfo
 
-from boto3.dynamodb.conditions import Attr
 from botocore.exceptions import ClientError
 
 from intake.clock import utcnow
 from intake.dal import file_repository, object_store
 from intake.dal.events import publish_file_finished
 from intake.dal.record_sink import DynamoDBSink, Sink
-from intake.errors import Conflict, NotFound
+from intake.errors import Conflict
 from intake.import_types import ImportType, get_import_type
 from intake.import_types.registry import Kind, archive_limits, kind_of
 from intake.ingest import media
@@ -29,13 +32,11 @@ from intake.ingest.streams import open_bytes
 from intake.keys import report_key
 from intake.logic.bundles import run_bundle
 from intake.logic.engine import Outcome, locate_duplicates, validate_records
-from intake.models.db import iso
 from intake.models.domain import (
     ColumnUsage,
     FileRecord,
     FileStatus,
     ImportResult,
-    Progress,
     RowError,
 )
 from intake.models.messages import ImportMessage
@@ -47,10 +48,6 @@ PROGRESS_INTERVAL_SECONDS = 3.0
 SinkFactory = Callable[[FileRecord], Sink]
 
 
-class RetryLater(Exception):
-    """Another delivery holds a live lease on this run; let SQS deliver the message again."""
-
-
 def dynamodb_sink(record: FileRecord) -> Sink:
     return DynamoDBSink(
         tenant=record.tenant,
@@ -60,10 +57,19 @@ def dynamodb_sink(record: FileRecord) -> Sink:
     )
 
 
+def _lease() -> timedelta:
+    """How long a claim, or a renewal, holds the run (longer than the worker's timeout)."""
+    return timedelta(seconds=get_settings().processing_lease_seconds)
+
+
 def run_import(message: ImportMessage, *, sink_factory: SinkFactory = dynamodb_sink) -> None:
-    record = _claim(message)
+    """One delivery of a run's message: claim -> run -> finish | release. RetryLater (from the
+    claim) while another delivery holds the run."""
+    record = file_repository.claim_run(
+        message.tenant, message.file_id, message.run, now=utcnow(), lease=_lease()
+    )
     if record is None:
-        return
+        return  # nothing of this run to do: unknown file, stale message, or claimed by another
     logger.thread_safe_append_keys(file_id=record.file_id, tenant=record.tenant, run=record.run)
     try:
         _run(record, sink_factory)
@@ -72,47 +78,6 @@ def run_import(message: ImportMessage, *, sink_factory: SinkFactory = dynamodb_s
     except Exception as exc:
         _release(record, exc)
         raise
-
-
-def _claim(message: ImportMessage) -> FileRecord | None:
-    """QUEUED -> PROCESSING for this run, or take over a PROCESSING run whose lease expired."""
-    try:
-        record = file_repository.get(message.tenant, message.file_id)
-    except NotFound:
-        logger.warning("import message for an unknown file", extra={"file_id": message.file_id})
-        return None
-    if record.run != message.run or record.status not in (FileStatus.QUEUED, FileStatus.PROCESSING):
-        logger.info("stale import message dropped", extra={"status": record.status.value})
-        return None
-    now = utcnow()
-    lease = now + timedelta(seconds=get_settings().processing_lease_seconds)
-    same_run = Attr("run").eq(message.run)
-    try:
-        if record.status is FileStatus.QUEUED:
-            return file_repository.transition(
-                record.tenant,
-                record.file_id,
-                FileStatus.PROCESSING,
-                now=now,
-                condition=same_run,
-                lease_until=lease,
-                progress=Progress(total=record.size),
-                remove=("errors", "warnings", "result", "error_report_key", "reason"),
-            )
-        if record.lease_until and record.lease_until > now:
-            raise RetryLater(f"run {record.run} is held until {record.lease_until.isoformat()}")
-        logger.warning("taking over a run whose lease expired")
-        return file_repository.transition(
-            record.tenant,
-            record.file_id,
-            FileStatus.PROCESSING,
-            now=now,
-            expect=[FileStatus.PROCESSING],
-            condition=same_run & Attr("lease_until").lt(iso(now)),
-            lease_until=lease,
-        )
-    except Conflict:
-        return None  # another delivery claimed it first
 
 
 def _run(record: FileRecord, sink_factory: SinkFactory) -> None:
@@ -399,14 +364,8 @@ class _ProgressTracker:
         if now - self._last < PROGRESS_INTERVAL_SECONDS:
             return
         self._last = now
-        wall = utcnow()
-        file_repository.update_fields(
-            self._record.tenant,
-            self._record.file_id,
-            expect_status=FileStatus.PROCESSING,
-            condition=Attr("run").eq(self._record.run),
-            progress=Progress(done=self._bytes_read(), total=self._record.size),
-            lease_until=wall + timedelta(seconds=get_settings().processing_lease_seconds),
+        file_repository.renew_lease(
+            self._record, done=self._bytes_read(), now=utcnow(), lease=_lease()
         )
 
 
@@ -424,25 +383,15 @@ def _finish(
         reason = outcome.file_error.message
     elif status is FileStatus.FAILED:
         reason = f"{outcome.result.rows_invalid} of {outcome.result.rows_total} rows are invalid"
-    changes: dict[str, Any] = {
-        "result": outcome.result,
-        "errors": errors.inline,
-        "warnings": errors.warnings,
-        "progress": Progress(done=record.size, total=record.size),
-    }
-    if report:
-        changes["error_report_key"] = report
-    if reason:
-        changes["reason"] = reason
-    finished = file_repository.transition(
-        record.tenant,
-        record.file_id,
+    finished = file_repository.finish_run(
+        record,
         status,
         now=now,
-        condition=Attr("run").eq(record.run),
-        # A failed attempt of this run left its reason on the file: this attempt finished it.
-        remove=("lease_until",) if reason else ("lease_until", "reason"),
-        **changes,
+        result=outcome.result,
+        errors=errors.inline,
+        warnings=errors.warnings,
+        report_key=report,
+        reason=reason,
     )
     if finished.status is FileStatus.SUCCEEDED and finished.sha256:
         _remember_bytes(finished, now)
@@ -474,7 +423,7 @@ def _release(record: FileRecord, exc: BaseException) -> None:
     """After an unexpected failure, let the next delivery take the run over at once, and say on
     the file what stopped this attempt (the sweep's or the last delivery's reason builds on it)."""
     try:
-        file_repository.release_run(
+        file_repository.release(
             record,
             reason=f"an attempt stopped ({failure_kind(exc)}); the run is retried",
             now=utcnow(),
@@ -485,19 +434,11 @@ def _release(record: FileRecord, exc: BaseException) -> None:
 
 def fail_run(message: ImportMessage, reason: str) -> None:
     """The last delivery of a run failed unexpectedly: end it FAILED rather than leave it stuck."""
-    try:
-        failed = file_repository.transition(
-            message.tenant,
-            message.file_id,
-            FileStatus.FAILED,
-            now=utcnow(),
-            expect=[FileStatus.PROCESSING],
-            # Never under a live lease: another delivery may be finishing this run right now.
-            condition=Attr("run").eq(message.run) & Attr("lease_until").lt(iso(utcnow())),
-            reason=reason,
-            remove=("lease_until",),
-        )
-    except (Conflict, NotFound):
+    # Never under a live lease: another delivery may be finishing this run right now.
+    failed = file_repository.fail_run(
+        message.tenant, message.file_id, message.run, reason=reason, now=utcnow()
+    )
+    if failed is None:
         return
     run_ended(failed.status, reason=reason)
     publish_file_finished(failed)

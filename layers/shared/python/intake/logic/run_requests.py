@@ -1,8 +1,7 @@
-"""Queue an import (or a validate-only run) of an uploaded file."""
+"""Ask for a run: queue an import (or a validate-only run) of an uploaded file, from an import
+request, an auto_import upload or a drop. Runs are executed in logic/run_execution.py."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from intake.clock import utcnow
 from intake.dal import file_repository, import_queue
@@ -12,7 +11,7 @@ from intake.import_types.mapping import check_mapping
 from intake.logic.files import check_takes
 from intake.logic.profiles import chosen_mapping
 from intake.models.api import ImportAccepted, ImportRequest
-from intake.models.domain import TRANSITIONS, FileRecord, FileStatus
+from intake.models.domain import TRANSITIONS, FileRecord, FileStatus, OnInvalid
 from intake.models.mapping import Mapping
 from intake.models.messages import ImportMessage
 from intake.observability import logger
@@ -90,7 +89,7 @@ def queue_run(
     record: FileRecord,
     *,
     check_only: bool,
-    on_invalid: str,
+    on_invalid: OnInvalid,
     mapping: Mapping | None = None,
     profile: str | None = None,
     import_type: str | None = None,
@@ -106,41 +105,23 @@ def queue_run(
     so nothing is undone but the claim itself. That compensation is the one way a file leaves
     QUEUED other than PROCESSING (docs/decisions.md).
     """
-    now = utcnow()
-    run = record.run + 1
-    replaced: dict[str, Any] = {"mapping": mapping} if mapping is not None else {}
-    removed: list[str] = []
-    if mapping is not None and profile is not None:
-        replaced["profile"] = profile
-    elif mapping is not None:
-        removed.append("profile")
-    if import_type is not None:
-        replaced["import_type"] = import_type
-        duplicate = _duplicate_of(record, import_type)
-        if duplicate is not None:
-            replaced["duplicate_of"] = duplicate
-        elif record.duplicate_of is not None:
-            removed.append("duplicate_of")  # it named a file of the old type
-    if not check_only:
-        replaced["import_type_fixed"] = True
-    queued = file_repository.transition(
-        record.tenant,
-        record.file_id,
-        FileStatus.QUEUED,
-        now=now,
-        expect=[record.status],
-        remove=removed,
-        run=run,
+    queued = file_repository.queue_run(
+        record,
+        now=utcnow(),
         check_only=check_only,
         on_invalid=on_invalid,
-        **replaced,
+        mapping=mapping,
+        profile=profile,
+        import_type=import_type,
+        duplicate_of=_duplicate_of(record, import_type) if import_type is not None else None,
     )
+    run = queued.run
     message = ImportMessage(
         tenant=record.tenant,
         file_id=record.file_id,
         run=run,
         check_only=check_only,
-        on_invalid=on_invalid,  # type: ignore[arg-type]
+        on_invalid=on_invalid,
     )
     try:
         import_queue.send_import(message)

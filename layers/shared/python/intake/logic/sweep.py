@@ -5,14 +5,14 @@ A run is stuck when nothing moved it for longer than it should take:
   run would wait for SQS to redeliver its message, which takes the queue's visibility timeout
   (90 minutes), or never happens when that was the message's last delivery. A run released
   after an error is SQS's to retry: it is overdue only once the visibility timeout has passed
-  with no redelivery (file_repository.release_run).
+  with no redelivery (file_repository.release).
 - QUEUED past the grace period (QUEUED_RUN_GRACE_SECONDS): its message was lost, e.g. the API
   function stopped between queueing the file and sending the message.
 
 Either way the sweep sends the run's ImportMessage again: the worker claims a QUEUED run, and
-takes over a PROCESSING run whose lease has expired (run_execution._claim). Every duplicate this
-makes is harmless: a message for a run that has finished is dropped as stale, one for a run held
-by a live lease waits. A PROCESSING run found stuck after SWEEP_MAX_REQUEUES requeues ends
+takes over a PROCESSING run whose lease has expired (file_repository.claim_run). Every duplicate
+this makes is harmless: a message for a run that has finished is dropped as stale, one for a run
+held by a live lease waits. A PROCESSING run found stuck after SWEEP_MAX_REQUEUES requeues ends
 FAILED with the reason. A QUEUED run is never failed (QUEUED -> FAILED is not a transition of
 the state machine, and a run that never started has nothing to fail); it is requeued once per
 grace period for as long as it stays QUEUED, and the QueuedRunsOverdue alarm says so.

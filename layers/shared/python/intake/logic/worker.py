@@ -8,8 +8,9 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes import S3Event
 from pydantic import ValidationError
 
+from intake.errors import RetryLater
 from intake.keys import decode_event_key, parse_drop_key, parse_upload_key
-from intake.logic.run_execution import RetryLater, fail_run, failure_kind, run_import
+from intake.logic.run_execution import fail_run, failure_kind, run_import
 from intake.logic.uploads import ObjectVersion, object_created
 from intake.models.messages import ImportMessage
 from intake.observability import logger
