@@ -5,11 +5,13 @@ references to them dropped, each one reported)."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, NotRequired
 
 import pytest
+from pydantic import TypeAdapter
+from typing_extensions import TypedDict
 
-from intake.import_types.bundle import BundleCheck, Member
+from intake.import_types.bundle import BundleCheck, BundleImportType, Entity, Member, Ref
 from intake.import_types.election_event import ELECTION_EVENT
 from intake.import_types.event import EVENT
 from tests.unit.test_election_event import DOC
@@ -199,3 +201,54 @@ def test_a_reference_to_an_entity_the_bundle_lacks_is_dangling_or_dropped() -> N
     assert result.errors == []
     assert found(result.warnings) == [("sessions.json", 4, "microlocation", "reference_dropped")]
     assert "microlocation_id" not in stored(result)["sessions"]["sessions-s2"]
+
+
+# --- declarations that cannot work fail at import -------------------------------------------
+
+
+class _Root(TypedDict):
+    id: str
+
+
+class _Child(TypedDict):
+    id: str
+    root_id: str
+    parent_id: NotRequired[str]
+
+
+def _bundle(*entities: Entity) -> BundleImportType:
+    return BundleImportType(
+        name="demo",
+        version="1",
+        description="demo",
+        media_types=("application/zip",),
+        max_size=1,
+        natural_key="id",
+        adapter=TypeAdapter(dict),
+        required_fields=(),
+        entities=entities,
+    )
+
+
+ROOT = Entity("root", _Root, ("id",), single=True)
+
+
+@pytest.mark.parametrize(
+    ("entities", "complaint"),
+    [
+        ((ROOT, Entity("child", _Child, ("id",), (Ref("root_id", "root"),))), "required"),
+        ((Entity("child", _Child, ("id", "root_id"), (Ref("root_id", "root"),)), ROOT), "ahead"),
+        ((ROOT, Entity("child", _Child, ("id", "root_id"), tree="parent_id")), "tree"),
+        ((Entity("root", _Root, ("id",)),), "root"),
+    ],
+)
+def test_a_declaration_that_cannot_work_fails_at_import(
+    entities: tuple[Entity, ...], complaint: str
+) -> None:
+    with pytest.raises(ValueError, match=complaint):
+        _bundle(*entities)
+
+
+def test_the_catalog_lists_each_entitys_dialect_names() -> None:
+    assert EVENT.aliases["sessions.starts_at"] == ("start_time",)
+    assert EVENT.aliases["sponsors.type"] == ("sponsor_type",)

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from intake.import_types import get_import_type
-from intake.import_types.bundle import BundleCheck, Member, parse_json_member
+from intake.import_types.bundle import BundleCheck, Member
 from intake.import_types.event import EVENT
+from intake.import_types.json_sources import parse_json_member
 from intake.ingest.archive import Archive, ArchiveLimits
 from intake.logic.bundles import match_members
 

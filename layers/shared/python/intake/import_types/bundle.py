@@ -12,8 +12,6 @@ on_invalid=skip (records left out, references to them dropped, each reported).
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,6 +21,7 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from intake.import_types.base import ImportType
+from intake.import_types.json_sources import Located, locate_document, parse_json_member
 from intake.ingest import media
 from intake.models.domain import RowError
 
@@ -90,15 +89,6 @@ class Entity:
             required_fields=self.required,
             field_codes=self.field_codes,
         )
-
-
-@dataclass(frozen=True)
-class Located:
-    """A record as the source holds it, with where it starts (line, and column when known)."""
-
-    line: int
-    column: int | None
-    value: Any
 
 
 @dataclass(frozen=True)
@@ -187,9 +177,41 @@ class BundleImportType(ImportType):
     def entity(self, name: str) -> Entity:
         return next(e for e in self.entities if e.name == name)
 
+    def __post_init__(self) -> None:
+        """Declarations that cannot work fail at import, not on a partner's file."""
+        seen: set[str] = set()
+        for entity in self.entities:
+            # (the model's own __required_keys__ is unreliable under postponed annotations)
+            keys = entity.record_type.json_schema.get("required", [])
+            if set(entity.required) != set(keys):
+                raise ValueError(f"{self.name}.{entity.name}: required must be the model's")
+            for ref in entity.refs:
+                if ref.target not in seen and ref.target != entity.name:
+                    raise ValueError(f"{self.name}.{entity.name}.{ref.field}: refers ahead")
+            if entity.tree is not None and not any(
+                ref.field == entity.tree and ref.target == entity.name for ref in entity.refs
+            ):
+                raise ValueError(f"{self.name}.{entity.name}: tree needs a Ref to itself")
+            seen.add(entity.name)
+        if self.entities and not self.root.single:
+            raise ValueError(f"{self.name}: the first entity is the root, one object")
+        if not self.aliases:  # the catalog lists each entity's dialect names
+            aliases: dict[str, tuple[str, ...]] = {}
+            for entity in self.entities:
+                for source, ours in entity.aliases.items():
+                    key = f"{entity.name}.{ours}"
+                    aliases[key] = (*aliases.get(key, ()), source)
+            object.__setattr__(self, "aliases", aliases)
+
     def member_for(self, path: str) -> str | None:
-        """The member an archive entry is (its path below any top folder), or None."""
-        return path if path in (*self.members, *self.optional_members) else None
+        """The member an archive entry is (its path below any top folder), or None: a member
+        declared by name, or one named after an entity with or without `.json`, dashes read
+        as underscores (`sessions`, `session-types.json`)."""
+        if path in (*self.members, *self.optional_members):
+            return path
+        stem = path.removesuffix(".json").replace("-", "_")
+        entity = next((e for e in self.entities if e.name == stem), None)
+        return entity.where if entity is not None else None
 
     def skips(self, name: str) -> bool:
         """Entries the type never reads (media, an exporter's own files): set aside and listed
@@ -214,10 +236,58 @@ class BundleImportType(ImportType):
     def sources(
         self, members: Mapping[str, Member], check: BundleCheck, seen: Seen
     ) -> dict[str, list[Located]]:
-        """Each entity's records, located. Problems with a source as a whole go to `check`
-        (errors, member_error, skipped); `seen.files` names each entity's source for
-        messages. An entity without records here is not checked."""
-        raise NotImplementedError
+        """Each entity's records, located: from the member named after it (`entity.where`),
+        or, for a document type, from the section of that name. Problems with a source as a
+        whole go to `check` (errors, member_error); what a document holds besides its
+        sections is listed as skipped. A type overrides this only for another layout."""
+        if self.document:
+            return self._sections(members, check, seen)
+        out: dict[str, list[Located]] = {}
+        for entity in self.entities:
+            member = members.get(entity.where)
+            if member is None:
+                continue  # the caller reports missing (required) members
+            seen.files[entity.name] = member.name
+            rows, error = parse_json_member(member.name, member.read(), array=not entity.single)
+            if error is not None:
+                _member_error(check, error)
+                continue
+            out[entity.name] = [Located(line, None, value) for line, value in rows]
+        return out
+
+    def _sections(
+        self, members: Mapping[str, Member], check: BundleCheck, seen: Seen
+    ) -> dict[str, list[Located]]:
+        if not members:  # the caller reports the missing document
+            return {}
+        [member] = members.values()
+        shapes = {e.where: e.single for e in self.entities}
+        sections, error = locate_document(member.name, member.read(), shapes)
+        if error is not None:
+            _member_error(check, error)
+            return {}
+        check.skipped = sorted(
+            k for k in sections if k not in shapes and k not in self.dropped_fields
+        )
+        out: dict[str, list[Located]] = {}
+        for entity in self.entities:
+            records = sections.get(entity.where)
+            if records is None and entity.optional:
+                continue
+            seen.files[entity.name] = member.name
+            if records is None:
+                records = RowError(
+                    line=1,
+                    field=entity.where,
+                    code="missing_section",
+                    message=f"the document has no {entity.where}",
+                    file=member.name,
+                )
+            if isinstance(records, RowError):
+                _member_error(check, records)
+                continue
+            out[entity.name] = records
+        return out
 
     def prepare(self, entity: str, fields: dict[str, Any], seen: Seen) -> list[Finding]:
         """A type's reading of a record before validation (it may change `fields`)."""
@@ -279,6 +349,11 @@ class BundleImportType(ImportType):
         return writes
 
 
+def _member_error(check: BundleCheck, error: RowError) -> None:
+    check.errors.append(error)
+    check.member_error = check.member_error or error
+
+
 # --- the engine -----------------------------------------------------------------------------
 
 
@@ -303,6 +378,7 @@ def check_entities(
     type's own rules; then, with `skip`, leave out what is invalid and everything that cannot
     stand without it."""
     valid: dict[str, list[_Checked]] = {}
+    absent = {e.name for e in bundle.entities if e.optional and e.name not in seen.files}
     for entity in bundle.entities:
         records = sources.get(entity.name)
         if records is None:
@@ -310,7 +386,7 @@ def check_entities(
         file = seen.files.get(entity.name, entity.where)
         checked = [_check_record(bundle, entity, located, file, check, seen) for located in records]
         _check_ids(entity, checked, file, seen)
-        _check_refs(entity, checked, file, seen, skip=skip)
+        _check_refs(entity, checked, file, seen, absent=absent, skip=skip)
         if entity.tree is not None:
             _check_tree(entity, checked, file, seen)
         valid[entity.name] = []
@@ -382,16 +458,23 @@ def _check_ids(entity: Entity, checked: list[_Checked], file: str, seen: Seen) -
 
 
 def _check_refs(
-    entity: Entity, checked: list[_Checked], file: str, seen: Seen, *, skip: bool
+    entity: Entity,
+    checked: list[_Checked],
+    file: str,
+    seen: Seen,
+    *,
+    absent: set[str],
+    skip: bool,
 ) -> None:
-    """Every reference names an id the bundle holds. With `skip`, an optional reference that
-    does not is dropped later (`_leave_out`), not an error of its record."""
+    """Every reference names an id the bundle holds (`absent`: optional entities the bundle
+    does not have, so none). With `skip`, an optional reference that does not is dropped
+    later (`_leave_out`), not an error of its record."""
     for item in checked:
         if item.fields is None:
             continue
         for ref in entity.refs:
-            if ref.target in seen.files and ref.target not in seen.ids:
-                continue  # the target's source is unreadable: that is its error
+            if ref.target not in seen.ids and ref.target not in absent:
+                continue  # the target is missing or unreadable: that is its error
             ids = seen.ids.get(ref.target, {})
             for at, value in _ref_items(ref, item.fields.get(ref.field)):
                 if value in ids or (skip and ref.field not in entity.required):
@@ -635,90 +718,3 @@ def _stored(record: dict[str, Any]) -> dict[str, Any]:
         for k, v in record.items()
         if v is not None
     }
-
-
-# --- JSON members, located -----------------------------------------------------------------
-
-_WHITESPACE = re.compile(r"[ \t\n\r]*")
-_DECODER = json.JSONDecoder()
-
-
-def parse_json_member(
-    name: str, data: bytes, *, array: bool
-) -> tuple[list[tuple[int, Any]], RowError | None]:
-    """A whole JSON member as (line, value) pairs: each element of a top-level array with the
-    physical line it starts on, or the one top-level object. Syntax errors come back located
-    (line and column from json.JSONDecodeError), with no pairs."""
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        return [], RowError(
-            line=data.count(b"\n", 0, exc.start) + 1,
-            column=exc.start - data.rfind(b"\n", 0, exc.start),
-            code="invalid_encoding",
-            message=f"{name} is not valid UTF-8",
-            file=name,
-        )
-    start = _WHITESPACE.match(text).end()  # type: ignore[union-attr]
-    first_line = text.count("\n", 0, start) + 1
-    if array:
-        elements = _array_elements(text, start, first_line)
-        if elements is not None:
-            return elements, None
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        return [], RowError(
-            line=exc.lineno, column=exc.colno, code="invalid_json", message=exc.msg, file=name
-        )
-    except RecursionError:
-        return [], RowError(
-            line=first_line, code="invalid_json", message="nested too deeply", file=name
-        )
-    if array:  # valid JSON, but not an array
-        return [], RowError(
-            line=first_line,
-            code="not_an_array",
-            message=f"{name} must hold a JSON array",
-            file=name,
-        )
-    if not isinstance(value, dict):
-        return [], RowError(
-            line=first_line,
-            code="not_an_object",
-            message=f"{name} must hold a JSON object",
-            file=name,
-        )
-    return [(first_line, value)], None
-
-
-def _array_elements(text: str, start: int, line: int) -> list[tuple[int, Any]] | None:
-    """Decode a top-level array element by element, noting where each starts; None when the
-    text is not a well-formed array (json.loads then says exactly where and why)."""
-    if text[start : start + 1] != "[":
-        return None
-    out: list[tuple[int, Any]] = []
-    last = start
-    at = _WHITESPACE.match(text, start + 1).end()  # type: ignore[union-attr]
-    try:
-        if text[at : at + 1] == "]":
-            closed = at + 1
-        else:
-            while True:
-                line += text.count("\n", last, at)
-                last = at
-                value, at = _DECODER.raw_decode(text, at)
-                out.append((line, value))
-                at = _WHITESPACE.match(text, at).end()  # type: ignore[union-attr]
-                if text[at : at + 1] == ",":
-                    at = _WHITESPACE.match(text, at + 1).end()  # type: ignore[union-attr]
-                    continue
-                if text[at : at + 1] != "]":
-                    return None
-                closed = at + 1
-                break
-    except (json.JSONDecodeError, RecursionError):
-        return None
-    if text[_WHITESPACE.match(text, closed).end() :]:  # type: ignore[union-attr]
-        return None  # trailing data
-    return out

@@ -15,7 +15,6 @@ outside the event's window are warnings."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from datetime import datetime, time
 from typing import Annotated, Any, NotRequired
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -32,15 +31,11 @@ from pydantic import (
 from typing_extensions import TypedDict
 
 from intake.import_types.bundle import (
-    BundleCheck,
     BundleImportType,
     Entity,
     Finding,
-    Located,
-    Member,
     Ref,
     Seen,
-    parse_json_member,
 )
 from intake.import_types.contacts import EMAIL_PATTERN
 from intake.ingest import media
@@ -254,29 +249,6 @@ _MIDNIGHT = time(0, 0)
 
 class EventBundleType(BundleImportType):
     """The real-data policy (docs/import-types.md) is `prepare` and `cross_check`."""
-
-    def member_for(self, path: str) -> str | None:
-        """`sessions`, `sessions.json` (and `session-types` for `session_types`) are one member."""
-        stem = path.removesuffix(".json").replace("-", "_")
-        entity = next((e for e in self.entities if e.name == stem), None)
-        return entity.where if entity is not None else None
-
-    def sources(
-        self, members: Mapping[str, Member], check: BundleCheck, seen: Seen
-    ) -> dict[str, list[Located]]:
-        out: dict[str, list[Located]] = {}
-        for entity in self.entities:
-            member = members.get(entity.where)
-            if member is None:
-                continue  # the caller reports missing (required) members
-            seen.files[entity.name] = member.name
-            rows, error = parse_json_member(member.name, member.read(), array=not entity.single)
-            if error is not None:
-                check.errors.append(error)
-                check.member_error = check.member_error or error
-                continue
-            out[entity.name] = [Located(line, None, value) for line, value in rows]
-        return out
 
     def prepare(self, entity: str, fields: dict[str, Any], seen: Seen) -> list[Finding]:
         """Time zones as exports spell them, naive date-times in the event's zone, and

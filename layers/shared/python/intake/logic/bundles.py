@@ -147,7 +147,7 @@ def bundle_limits(bundle: BundleImportType) -> ArchiveLimits:
     """The type's archive limits, plus what it skips: skipped entries are never read, so they
     count only against the (larger) entry limit, not against max_members or any size."""
     limits = archive_limits(bundle)
-    if bundle.max_entries is None:
+    if not (bundle.skipped_folders or bundle.skipped_files):
         return limits
     return replace(limits, skip=bundle.skips, max_entries=bundle.max_entries)
 
@@ -245,6 +245,6 @@ def write_bundle(
         for key, item in write.items:
             sink.put(key, item)
         entities[write.entity] = sink.flush()
-        if write.entity == bundle.name and write.items:
-            created[bundle.name] = write.items[0][0]
+        if write.entity == bundle.root.name and write.items:
+            created[bundle.root.name] = write.items[0][0]
     return entities, created
