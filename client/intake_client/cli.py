@@ -271,6 +271,14 @@ def _send(client: IntakeClient, args: argparse.Namespace) -> int:
                 f"{args.file} has {size} bytes; {file_id} was declared with {declared_size}"
             )
         declared = client.upload_block(file_id)
+        block = declared["upload"]
+        if block["method"] == "MULTIPART":
+            held, left = len(block.get("uploaded") or []), len(block.get("parts") or [])
+            print(
+                f"resuming {file_id}: {held} of {held + left} parts already uploaded, "
+                f"sending {left}",
+                file=sys.stderr,
+            )
     else:
         if not (args.import_type or args.mapping or args.profile):
             print(

@@ -15,6 +15,7 @@ import hashlib
 import mimetypes
 import os
 import re
+import threading
 import time
 from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -252,19 +253,31 @@ class IntakeClient:
         part_size = int(block["part_size"])
         etags = {int(p["part_number"]): str(p["etag"]) for p in block.get("uploaded") or []}
 
-        def send(part: dict[str, Any]) -> tuple[int, str]:
-            number = int(part["part_number"])
-            offset = (number - 1) * part_size
-            length = int(part.get("headers", {}).get("Content-Length") or part_size)
-            answer = self._send_upload({"method": "PUT", **part}, source.read(offset, length))
-            if on_sent is not None:
-                on_sent(length)
+        failed = threading.Event()  # once a part fails, the parts not started stay unsent
+
+        def send(part: dict[str, Any]) -> tuple[int, str] | None:
+            if failed.is_set():
+                return None
+            try:
+                number = int(part["part_number"])
+                offset = (number - 1) * part_size
+                length = int(part.get("headers", {}).get("Content-Length") or part_size)
+                answer = self._send_upload({"method": "PUT", **part}, source.read(offset, length))
+                if on_sent is not None:
+                    on_sent(length)
+            except BaseException:
+                failed.set()
+                raise
             return number, str(answer["etag"])
 
         parts = list(block.get("parts") or [])
         if parts:
             with ThreadPoolExecutor(max_workers=max(1, min(workers, len(parts)))) as pool:
-                etags.update(pool.map(send, parts))
+                # The first failure is raised once the parts in flight have ended; what S3
+                # got is kept, and GET /files/{file_id}/upload resumes from there.
+                for done in pool.map(send, parts):
+                    if done is not None:
+                        etags[done[0]] = done[1]
         body = "".join(
             f'<Part><PartNumber>{n}</PartNumber><ETag>"{etag}"</ETag></Part>'
             for n, etag in sorted(etags.items())

@@ -1,0 +1,164 @@
+"""An upload interrupted after half its parts resumes and completes, with the project's client.
+
+A local stack of its own, started like the session's (tests/e2e/conftest.py) but with
+MULTIPART_THRESHOLD_BYTES and MULTIPART_PART_BYTES at S3's minimum part of 5 MiB, passed
+through its environment as `make up` passes them: a file of six parts is 26 MiB, not 6 x 16
+MiB. Its own, because every other e2e test PUTs files of any size in one request.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from intake_client import IntakeClient
+from intake_local.moto_server import free_port
+from intake_local.paths import repo_root
+from intake_local.stack import wait_for_ready_file
+from intake_local.tokens import ensure_key_pair
+from tests.e2e.support import BATCH_WINDOW, RETRY_DELAY, Stack
+
+MIB = 1024**2
+PART = 5 * MIB
+
+
+class Interrupted(Exception):
+    """Stands for the connection dropping, the laptop closing, Ctrl-C."""
+
+
+@pytest.fixture(scope="module")
+def small_parts_stack() -> Iterator[Stack]:
+    state_dir = repo_root() / ".local" / "e2e" / f"run-{os.getpid()}-{int(time.time())}-parts"
+    state_dir.mkdir(parents=True)
+    ready = state_dir / "ready.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update({"MULTIPART_THRESHOLD_BYTES": str(PART), "MULTIPART_PART_BYTES": str(PART)})
+    command = [
+        *(sys.executable, "-m", "intake_local.cli", "--state-dir", str(state_dir), "up"),
+        *("--port", "0", "--aws-port", str(free_port())),
+        *("--retry-delay", str(RETRY_DELAY), "--batch-window", str(BATCH_WINDOW)),
+        *("--ready-file", str(ready)),
+    ]
+    with (state_dir / "console.log").open("wb") as console:
+        process = subprocess.Popen(
+            command, stdout=console, stderr=subprocess.STDOUT, env=env, cwd=repo_root()
+        )
+        try:
+            info = wait_for_ready_file(ready, 60, alive=lambda: process.poll() is None)
+            yield Stack(
+                api_url=info["api_url"],
+                aws_endpoint=info["aws_endpoint"],
+                bucket=info["resources"]["bucket"],
+                queue_url=info["queue_url"],
+                dlq_url=info["dlq_url"],
+                state_dir=state_dir,
+                log_dir=Path(info["log_dir"]),
+                keys=ensure_key_pair(state_dir),
+                info=info,
+            )
+        finally:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(timeout=10)
+
+
+def six_part_csv(path: Path) -> int:
+    """A contacts CSV of a little over five parts of 5 MiB; its row count."""
+    rows = 0
+    with path.open("wb") as fh:
+        fh.write(b"external_id,email,first_name\n")
+        size = 0
+        while size <= 5 * PART + MIB:
+            line = b"p-%08d,p%d@example.com,Pat\n" % (rows, rows)
+            fh.write(line)
+            size += len(line)
+            rows += 1
+    return rows
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_an_upload_interrupted_after_half_its_parts_resumes_and_completes(
+    small_parts_stack: Stack, tmp_path: Path
+) -> None:
+    stack = small_parts_stack
+    token = stack.token("acme")
+    client = IntakeClient(stack.api_url, token)
+    path = tmp_path / "contacts.csv"
+    rows = six_part_csv(path)
+
+    # Given a file declared for a multipart upload of six parts
+    declared = client.declare_path(path, import_type="contacts", auto_import=True, check_only=True)
+    file_id = declared["file_id"]
+    assert declared["upload"]["method"] == "MULTIPART"
+    assert len(declared["upload"]["parts"]) == 6
+
+    # When the client's upload stops after three parts
+    sent: list[int] = []
+
+    def interrupt_after_three(n: int) -> None:
+        sent.append(n)
+        if len(sent) == 3:
+            raise Interrupted
+
+    with pytest.raises(Interrupted):
+        client.upload(declared, path=path, on_sent=interrupt_after_three, workers=1)
+
+    # Then the API knows the three parts S3 has, and the file still waits for the rest
+    again = client.upload_block(file_id)
+    assert [p["part_number"] for p in again["upload"]["uploaded"]] == [1, 2, 3]
+    assert [p["size"] for p in again["upload"]["uploaded"]] == [PART] * 3
+    assert [p["part_number"] for p in again["upload"]["parts"]] == [4, 5, 6]
+    assert client.get_file(file_id)["status"] == "PENDING_UPLOAD"
+
+    # When `intake send --resume` continues it (as a script runs it: no terminal, no bars)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
+        "INTAKE_API_URL": stack.api_url,
+        "INTAKE_TOKEN": token,
+    }
+    result = subprocess.run(
+        [
+            *(sys.executable, "-m", "intake_client.cli", "send", "--resume", file_id),
+            *(str(path), "--wait", "--timeout", "180"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=240,
+        check=False,
+    )
+
+    # Then it sent only the three missing parts, completed the upload, and the import read
+    # every row of the assembled file (its SHA-256 checked against the declared one)
+    assert result.returncode == 0, f"{result.stderr}\nlogs: {stack.log_dir}"
+    assert "3 of 6 parts already uploaded, sending 3" in result.stderr
+    file = json.loads(result.stdout)
+    assert file["status"] == "VALIDATED", file
+    assert file["result"]["rows_valid"] == rows
+    # And stderr, not a terminal, has no progress bar drawing in it
+    assert "\x1b[" not in result.stderr
+
+
+def test_an_aborted_upload_ends_expired(small_parts_stack: Stack, tmp_path: Path) -> None:
+    client = IntakeClient(small_parts_stack.api_url, small_parts_stack.token("acme"))
+    data = b"external_id,email\n" + b"".join(b"a%d,a%d@example.com\n" % (i, i) for i in range(10))
+    declared = client.declare_file(
+        name="small.csv", media_type="text/csv", size=len(data), import_type="contacts"
+    )
+
+    client.abort_upload(declared["file_id"])
+
+    assert client.get_file(declared["file_id"])["status"] == "EXPIRED"
