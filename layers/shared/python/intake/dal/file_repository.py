@@ -232,8 +232,9 @@ def list_files(
 
 # --- runs: the run and lease protocol ------------------------------------------------------
 # logic/run_requests.py asks for runs, logic/run_execution.py executes them, logic/sweep.py
-# rescues the stuck ones. Each operation is one conditional write on the file's item, keyed on
-# the run's number: a stale or duplicated message never touches a newer run.
+# rescues the stuck ones. Each operation is one conditional write on the file's item (a claim
+# reads it first), keyed on the run's number: a stale or duplicated message never touches a
+# newer run. Two deliveries of one run share the number: the lease keeps them apart.
 
 
 # The terminal states a run ends in (REJECTED and EXPIRED are an upload's).
