@@ -116,6 +116,8 @@ DECLARE_FILE = answers(
     links={
         "GetFile": {"operationId": "getFile", "parameters": _DECLARED_FILE},
         "RequestImport": {"operationId": "requestImport", "parameters": _DECLARED_FILE},
+        "GetUpload": {"operationId": "getUpload", "parameters": _DECLARED_FILE},
+        "AbortUpload": {"operationId": "abortUpload", "parameters": _DECLARED_FILE},
     },
 )
 GET_FILE = answers(
