@@ -282,12 +282,31 @@ def test_errors_in_every_member_are_collected_in_one_pass() -> None:
 
 
 def test_json_syntax_errors_carry_line_and_column() -> None:
-    result = check(tracks_json=('"#1E90FF"},', '"#1E90FF"}'))
+    result = check(tracks_json=('"name": "Workshops"', '"name" "Workshops"'))
     assert [(e.file, e.line, e.column, e.code) for e in result.errors] == [
-        ("tracks.json", 3, 3, "invalid_json")
+        ("tracks.json", 3, 23, "invalid_json")
     ]
-    assert result.errors[0].message == "Expecting ',' delimiter"
+    assert result.errors[0].message == "Expecting ':' delimiter"
     assert result.member_error == result.errors[0]
+
+
+def test_a_trailing_or_missing_comma_between_elements_is_read_with_a_warning() -> None:
+    # as in FOSSASIA11's export: `},` before `]`, and `}` then `{` with no comma
+    result = check(
+        tracks_json=('"#ffaa00"}\n]', '"#ffaa00"},\n]'),
+        speakers_json=('"AE", "twitter": "@ada"},', '"AE", "twitter": "@ada"}'),
+    )
+    assert result.errors == []
+    assert [(w.file, w.line, w.column, w.code) for w in result.warnings] == [
+        ("tracks.json", 3, 56, "trailing_comma"),
+        ("speakers.json", 3, 3, "missing_comma"),
+    ]
+    assert (result.records_total, result.records_invalid) == (8, 0)
+
+
+def test_a_missing_comma_between_plain_values_is_still_an_error() -> None:
+    result = check(speakers_json=('"id": 2,', '"id": 2 3,'))
+    assert [e.code for e in result.errors] == ["invalid_json"]
 
 
 def test_an_unreadable_member_does_not_flood_its_dependants() -> None:

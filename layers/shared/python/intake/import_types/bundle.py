@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from fnmatch import fnmatchcase
 from functools import cached_property
 from typing import Any
 
@@ -156,7 +157,8 @@ class BundleImportType(ImportType):
     # Entries in the whole archive (skipped ones included) when the type skips some: bounds the
     # central directory, while `max_members` of the archive limits bounds what is read.
     max_entries: int | None = None
-    # Never read, listed in the result as skipped: folders (at any depth) and file names.
+    # Never read, listed in the result as skipped: folders (at any depth) and file names
+    # (shell patterns, any case: `*.zip`).
     skipped_folders: frozenset[str] = frozenset()
     skipped_files: frozenset[str] = frozenset()
     # Dialects: `starts-at` is `starts_at`; "" is an absent value (exports write "" for every
@@ -225,7 +227,8 @@ class BundleImportType(ImportType):
         for depth, part in enumerate(parts[:-1], start=1):
             if part in self.skipped_folders:
                 return "/".join(parts[:depth]) + "/"
-        return name if parts[-1] in self.skipped_files else None
+        last = parts[-1].lower()
+        return name if any(fnmatchcase(last, p.lower()) for p in self.skipped_files) else None
 
     def collection(self, entity: str) -> str:
         """Where an entity's records go in the sink: `event`, `event.tracks`, ..."""
@@ -248,7 +251,9 @@ class BundleImportType(ImportType):
             if member is None:
                 continue  # the caller reports missing (required) members
             seen.files[entity.name] = member.name
-            rows, error = parse_json_member(member.name, member.read(), array=not entity.single)
+            rows, error = parse_json_member(
+                member.name, member.read(), array=not entity.single, warnings=check.warnings
+            )
             if error is not None:
                 _member_error(check, error)
                 continue
@@ -644,11 +649,17 @@ def normalise(
 
 
 def _ref_id(value: Any) -> Any:
-    """`{id: 3, name: ...}` -> 3; a bare id as it is; an object without id stays (and fails)."""
+    """`{id: 3, name: ...}` -> 3; a bare id as it is; `{}` is no reference (exports write it
+    for "none"); an object without id otherwise stays (and fails)."""
+    if value == {}:
+        return None
     return value.get("id", value) if isinstance(value, dict) else value
 
 
 def _ref_ids(value: Any) -> Any:
+    """A list of nested objects or ids; null is none (FBF817 writes `"speakers": null`)."""
+    if value is None:
+        return []
     return [_ref_id(v) for v in value] if isinstance(value, list) else value
 
 

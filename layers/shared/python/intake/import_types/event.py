@@ -221,7 +221,8 @@ ENTITIES: tuple[Entity, ...] = (
             Ref("microlocation_id", "microlocations", nested="microlocation"),
             Ref("session_type_id", "session_types", nested="session_type"),
         ),
-        aliases=_TIMES,
+        # MozillaAllHands16 names a session's title `name`
+        aliases={**_TIMES, "name": "title"},
         source="sessions.json",
         field_codes=_CODES,
     ),
@@ -237,6 +238,8 @@ SKIPPED_FILES = frozenset(
         # the event's own social links again (event.social_links holds them)
         "social_links", "social_links.json",
         ".DS_Store", "Thumbs.db", ".comments",
+        # an archive inside the export (FOSSASIA11 holds a copy of itself): never opened
+        "*.zip",
     }
 )  # fmt: skip
 # Entries an export may hold in all (its photos included): bounds the central directory read.
@@ -326,12 +329,20 @@ class EventBundleType(BundleImportType):
         return findings
 
 
+_OFFSET = re.compile(r"(?:UTC|GMT)\s*([+-])\s*(\d{1,2})(?::?00)?", re.IGNORECASE)
+
+
 def _zone(value: Any) -> tuple[Any, Finding | None]:
-    """A time zone as written, or its IANA spelling when the export wrote a legacy one
-    (`US / Pacific`, `america/new york`) that names exactly one zone, with a warning."""
+    """A time zone as written, or its IANA spelling when the export wrote a legacy one that
+    names exactly one zone, with a warning: `US / Pacific`, `america/new york`, and a fixed
+    offset of whole hours (`UTC+07:00` is Etc/GMT-7: IANA's Etc signs are inverted)."""
     if not isinstance(value, str) or _is_zone(value.strip()):
         return value, None
     spelled = _IANA_SPELLINGS.get(_spelling(value))
+    offset = _OFFSET.fullmatch(value.strip())
+    if spelled is None and offset is not None and int(offset[2]) <= 14:
+        hours = int(offset[2])
+        spelled = "Etc/GMT" if hours == 0 else f"Etc/GMT{'-' if offset[1] == '+' else '+'}{hours}"
     if spelled is None:
         return value, None
     return spelled, Finding(
@@ -370,6 +381,8 @@ def _in_zone(value: Any, zone: Any) -> Any:
     then says what is wrong with it)."""
     if value is None or isinstance(value, bool):
         return value
+    if isinstance(value, str):
+        value = value.strip()  # exports leave a space after a time now and then
     try:
         parsed = _DATETIME.validate_python(value)
     except ValidationError:

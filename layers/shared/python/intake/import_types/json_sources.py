@@ -27,11 +27,15 @@ _DECODER = json.JSONDecoder()
 
 
 def parse_json_member(
-    name: str, data: bytes, *, array: bool
+    name: str, data: bytes, *, array: bool, warnings: list[RowError] | None = None
 ) -> tuple[list[tuple[int, Any]], RowError | None]:
     """A whole JSON member as (line, value) pairs: each element of a top-level array with the
     physical line it starts on, or the one top-level object. Syntax errors come back located
-    (line and column from json.JSONDecodeError), with no pairs."""
+    (line and column from json.JSONDecodeError), with no pairs.
+
+    Two slips of hand-edited exports are read, each with a warning in `warnings`: a comma
+    after an array's last element, and a missing comma between two elements (`}` then `{`).
+    Neither has another reading; anything else is invalid_json."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -44,16 +48,25 @@ def parse_json_member(
         )
     start = _WHITESPACE.match(text).end()  # type: ignore[union-attr]
     first_line = text.count("\n", 0, start) + 1
-    if array:
-        elements = _array_elements(text, start, first_line)
-        if elements is not None:
-            return elements, None
+    if array and text[start : start + 1] == "[":
+        try:
+            elements, slips = _array_elements(text, start, first_line)
+        except json.JSONDecodeError as exc:
+            return [], _syntax_error(name, exc)
+        except RecursionError:
+            return [], RowError(
+                line=first_line, code="invalid_json", message="nested too deeply", file=name
+            )
+        for line, column, code, message in slips:
+            if warnings is not None:
+                warnings.append(
+                    RowError(line=line, column=column, code=code, message=message, file=name)
+                )
+        return elements, None
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        return [], RowError(
-            line=exc.lineno, column=exc.colno, code="invalid_json", message=exc.msg, file=name
-        )
+        return [], _syntax_error(name, exc)
     except RecursionError:
         return [], RowError(
             line=first_line, code="invalid_json", message="nested too deeply", file=name
@@ -75,36 +88,62 @@ def parse_json_member(
     return [(first_line, value)], None
 
 
-def _array_elements(text: str, start: int, line: int) -> list[tuple[int, Any]] | None:
-    """Decode a top-level array element by element, noting where each starts; None when the
-    text is not a well-formed array (json.loads then says exactly where and why)."""
-    if text[start : start + 1] != "[":
-        return None
+def _syntax_error(name: str, exc: json.JSONDecodeError) -> RowError:
+    return RowError(
+        line=exc.lineno, column=exc.colno, code="invalid_json", message=exc.msg, file=name
+    )
+
+
+_Slip = tuple[int, int, str, str]  # line, column, code, message
+
+
+def _array_elements(text: str, start: int, line: int) -> tuple[list[tuple[int, Any]], list[_Slip]]:
+    """Decode a top-level array (text[start] is "[") element by element, noting where each
+    starts, and the slips read past. A real syntax error raises json.JSONDecodeError at its
+    own place in the text."""
     out: list[tuple[int, Any]] = []
+    slips: list[_Slip] = []
     last = start
     at = _WHITESPACE.match(text, start + 1).end()  # type: ignore[union-attr]
-    try:
-        if text[at : at + 1] == "]":
-            closed = at + 1
-        else:
-            while True:
-                line += text.count("\n", last, at)
-                last = at
-                value, at = _DECODER.raw_decode(text, at)
-                out.append((line, value))
-                at = _WHITESPACE.match(text, at).end()  # type: ignore[union-attr]
-                if text[at : at + 1] == ",":
-                    at = _WHITESPACE.match(text, at + 1).end()  # type: ignore[union-attr]
-                    continue
-                if text[at : at + 1] != "]":
-                    return None
+    if text[at : at + 1] == "]":
+        closed = at + 1
+    else:
+        while True:
+            line += text.count("\n", last, at)
+            last = at
+            value, at = _DECODER.raw_decode(text, at)
+            out.append((line, value))
+            at = _WHITESPACE.match(text, at).end()  # type: ignore[union-attr]
+            following = text[at : at + 1]
+            if following == ",":
+                comma = at
+                at = _WHITESPACE.match(text, at + 1).end()  # type: ignore[union-attr]
+                if text[at : at + 1] == "]":
+                    slips.append(
+                        (*_line_column(text, comma), "trailing_comma",
+                         "a comma after the last element is read as the end of the array")
+                    )  # fmt: skip
+                    closed = at + 1
+                    break
+                continue
+            if following == "]":
                 closed = at + 1
                 break
-    except (json.JSONDecodeError, RecursionError):
-        return None
-    if text[_WHITESPACE.match(text, closed).end() :]:  # type: ignore[union-attr]
-        return None  # trailing data
-    return out
+            if following in ("{", "[") and isinstance(value, dict | list):
+                slips.append(
+                    (*_line_column(text, at), "missing_comma",
+                     "two elements without a comma between them are read as two elements")
+                )  # fmt: skip
+                continue
+            raise json.JSONDecodeError("Expecting ',' delimiter", text, at)
+    rest = _WHITESPACE.match(text, closed).end()  # type: ignore[union-attr]
+    if rest < len(text):
+        raise json.JSONDecodeError("Extra data", text, rest)
+    return out, slips
+
+
+def _line_column(text: str, at: int) -> tuple[int, int]:
+    return text.count("\n", 0, at) + 1, at - text.rfind("\n", 0, at)
 
 
 def locate_document(
