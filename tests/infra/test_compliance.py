@@ -41,4 +41,6 @@ def test_iam5_wildcards_are_acknowledged_one_by_one(built: Built) -> None:
         if finding["ruleName"].startswith("AwsSolutions-IAM5"):
             assert finding["acknowledgedId"].startswith("AwsSolutions::AwsSolutions-IAM5[")
         if finding["ruleName"].startswith("AwsSolutions-IAM5[Resource::<StorageBucket"):
-            assert finding["ruleName"].endswith(("/uploads/*]", "/drop/*]", "/reports/*]"))
+            assert finding["ruleName"].endswith(
+                ("/uploads/*]", "/drop/*]", "/reports/*]", "/records/*]")
+            )
