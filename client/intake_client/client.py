@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import quote
@@ -106,6 +107,40 @@ class _Source:
         with open(self._path, "rb") as fh:
             fh.seek(offset)
             return fh.read(length)
+
+
+class _SignedParts:
+    """A multipart block's URLs, signed again (once, for every sender) when they are within
+    REFRESH_MARGIN of `expires_at` and a refresh is possible."""
+
+    REFRESH_MARGIN = timedelta(minutes=1)
+
+    def __init__(self, block: dict[str, Any], refresh: Callable[[], dict[str, Any]] | None) -> None:
+        self._lock = threading.Lock()
+        self._refresh = refresh
+        self._take(block)
+
+    def _take(self, block: dict[str, Any]) -> None:
+        self._parts = {int(p["part_number"]): p for p in block.get("parts") or []}
+        self._complete_url = str(block["complete_url"])
+        self._expires_at = datetime.fromisoformat(str(block["expires_at"]).replace("Z", "+00:00"))
+
+    def _fresh(self) -> None:
+        with self._lock:
+            if (
+                self._refresh is not None
+                and datetime.now(UTC) >= self._expires_at - self.REFRESH_MARGIN
+            ):
+                self._take(self._refresh())
+
+    def part(self, number: int) -> dict[str, Any]:
+        self._fresh()
+        with self._lock:
+            return self._parts[number]
+
+    def complete_url(self) -> str:
+        self._fresh()
+        return self._complete_url
 
 
 class IntakeClient:
@@ -206,7 +241,11 @@ class IntakeClient:
         block = declared["upload"]
         if block["method"] == "MULTIPART":
             source = _Source(data=data, path=path)
-            return self._send_multipart(block, source, on_sent=on_sent, workers=workers)
+            file_id = declared.get("file_id")
+            refresh = (lambda: self.upload_block(file_id)["upload"]) if file_id else None
+            return self._send_multipart(
+                block, source, on_sent=on_sent, workers=workers, refresh=refresh
+            )
         if path is not None:
             with open(path, "rb") as fh:
                 answer = self._send_upload(block, fh)
@@ -247,11 +286,16 @@ class IntakeClient:
         *,
         on_sent: Callable[[int], None] | None,
         workers: int,
+        refresh: Callable[[], dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
         """The parts still to send, `workers` at a time (each worker holds one part in
-        memory), then the completion with every part's ETag, those sent before included."""
+        memory), then the completion with every part's ETag, those sent before included.
+
+        URLs last 15 minutes and a large upload takes longer: when they are about to expire,
+        `refresh` (GET /files/{file_id}/upload) signs the rest again."""
         part_size = int(block["part_size"])
         etags = {int(p["part_number"]): str(p["etag"]) for p in block.get("uploaded") or []}
+        signed = _SignedParts(block, refresh)
 
         failed = threading.Event()  # once a part fails, the parts not started stay unsent
 
@@ -262,7 +306,8 @@ class IntakeClient:
                 number = int(part["part_number"])
                 offset = (number - 1) * part_size
                 length = int(part.get("headers", {}).get("Content-Length") or part_size)
-                answer = self._send_upload({"method": "PUT", **part}, source.read(offset, length))
+                fresh = signed.part(number)
+                answer = self._send_upload({"method": "PUT", **fresh}, source.read(offset, length))
                 if on_sent is not None:
                     on_sent(length)
             except BaseException:
@@ -283,7 +328,7 @@ class IntakeClient:
             for n, etag in sorted(etags.items())
         )
         xml = f"<CompleteMultipartUpload>{body}</CompleteMultipartUpload>".encode()
-        return self._send_upload({"method": "POST", "url": block["complete_url"]}, xml)
+        return self._send_upload({"method": "POST", "url": signed.complete_url()}, xml)
 
     def _send_upload(self, block: dict[str, Any], body: bytes | IO[bytes] | None) -> dict[str, Any]:
         if "fields" in block:  # a presigned POST: the policy's fields, then the file, last

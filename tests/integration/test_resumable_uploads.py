@@ -249,3 +249,39 @@ def test_upload_routes_are_in_the_openapi_document(api):
     assert {"204", "401", "403", "404", "409", "422"} <= set(item["delete"]["responses"])
     schema = item["get"]["responses"]["200"]["content"]["application/json"]["schema"]
     assert schema["$ref"].endswith("/UploadAgainResponse")
+
+
+def test_the_client_signs_again_when_its_urls_are_about_to_expire(
+    api, drain, small_parts, monkeypatch
+):
+    # Given a declaration whose part URLs have expired (an upload that ran for too long)
+    body = csv_of_size(11 * MIB)
+    created = declare(api, body)
+    file_id = created["file_id"]
+    stale = {
+        **created,
+        "upload": {
+            **created["upload"],
+            "expires_at": "2020-01-01T00:00:00Z",
+            "parts": [{**p, "url": "http://expired.invalid/"} for p in created["upload"]["parts"]],
+            "complete_url": "http://expired.invalid/",
+        },
+    }
+    client = IntakeClient("http://unused.invalid", "token")
+    asked: list[str] = []
+
+    def upload_block(asked_for: str) -> dict[str, Any]:
+        asked.append(asked_for)
+        status, answer = api("GET", f"/files/{asked_for}/upload")
+        assert status == 200, answer
+        return dict(answer)
+
+    monkeypatch.setattr(client, "upload_block", upload_block)
+
+    # When the client sends it
+    client.upload(stale, body)
+
+    # Then it asked for fresh URLs for that file, and the upload went through
+    assert asked and set(asked) == {file_id}
+    drain()
+    assert api("GET", f"/files/{file_id}")[1]["status"] == "UPLOADED"
