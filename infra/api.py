@@ -12,6 +12,7 @@ from aws_cdk import aws_apigatewayv2 as apigw
 from aws_cdk import aws_apigatewayv2_authorizers as authorizers
 from aws_cdk import aws_apigatewayv2_integrations as integrations
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
@@ -80,7 +81,14 @@ class Api(Construct):
         files = self.functions[d.FILES_API.name]
         status_table.grant_read_write_data(files)
         # Presigned PUTs (and multipart parts) for uploads; presigned GETs for error reports.
-        bucket.grant_put(files, f"{d.UPLOAD_PREFIX}*")
+        bucket.grant_put(files, f"{d.UPLOAD_PREFIX}*")  # s3:Abort* included: DELETE .../upload
+        # GET /files/{file_id}/upload lists the parts S3 has of a multipart upload (ListParts);
+        # no grant_* covers that action alone, and grant_read would also let it read uploads.
+        iam.Grant.add_to_principal(
+            grantee=files,
+            actions=["s3:ListMultipartUploadParts"],
+            resource_arns=[bucket.arn_for_objects(f"{d.UPLOAD_PREFIX}*")],
+        )
         bucket.grant_read(files, f"{d.REPORT_PREFIX}*")
         imports = self.functions[d.IMPORTS_API.name]
         status_table.grant_read_write_data(imports)

@@ -6,7 +6,15 @@ from __future__ import annotations
 import pytest
 
 from infra import definitions as d
-from tests.infra.helpers import Resources, function_for, of_type, only, ref_id
+from tests.infra.helpers import (
+    Resources,
+    function_for,
+    of_type,
+    only,
+    ref_id,
+    resources_for_action,
+    role_statements,
+)
 
 
 @pytest.mark.parametrize("method", ["GET", "DELETE"])
@@ -37,3 +45,17 @@ def test_other_methods_on_the_upload_path_are_answered_405_not_404(resources: Re
     }
     for method in ("POST", "PUT", "PATCH"):
         assert f"{method} /files/{{file_id}}/upload" in keys
+
+
+def test_files_api_may_list_and_abort_upload_parts_under_uploads_only(
+    resources: Resources,
+) -> None:
+    function_id, _ = function_for(resources, d.FILES_API)
+    statements = role_statements(resources, function_id)
+    for action in ("s3:ListMultipartUploadParts", "s3:Abort*"):
+        targets = resources_for_action(statements, action)
+        assert [t["Fn::Join"][1][-1] for t in targets] == [f"/{d.UPLOAD_PREFIX}*"], action
+    # and listing parts did not bring reading the uploaded objects with it
+    assert not resources_for_action(statements, "s3:GetObject")
+    readable = [t for t in resources_for_action(statements, "s3:GetObject*") if "Fn::Join" in t]
+    assert [t["Fn::Join"][1][-1] for t in readable] == [f"/{d.REPORT_PREFIX}*"]
