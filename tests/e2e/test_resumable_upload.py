@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from intake.settings import Settings
 from intake_client import IntakeClient
 from intake_local.moto_server import free_port
 from intake_local.paths import repo_root
@@ -28,6 +29,9 @@ from tests.e2e.support import BATCH_WINDOW, RETRY_DELAY, Stack
 
 MIB = 1024**2
 PART = 5 * MIB
+# The variables' names as the settings model defines them (the stack reads them from its env).
+THRESHOLD_ENV = str(Settings.model_fields["multipart_threshold_bytes"].alias)
+PART_ENV = str(Settings.model_fields["multipart_part_bytes"].alias)
 
 
 class Interrupted(Exception):
@@ -40,7 +44,7 @@ def small_parts_stack() -> Iterator[Stack]:
     state_dir.mkdir(parents=True)
     ready = state_dir / "ready.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update({"MULTIPART_THRESHOLD_BYTES": str(PART), "MULTIPART_PART_BYTES": str(PART)})
+    env.update({THRESHOLD_ENV: str(PART), PART_ENV: str(PART)})
     command = [
         *(sys.executable, "-m", "intake_local.cli", "--state-dir", str(state_dir), "up"),
         *("--port", "0", "--aws-port", str(free_port())),

@@ -21,10 +21,10 @@ MIB = 1024**2
 
 @pytest.fixture
 def small_parts(aws, monkeypatch):
-    from intake.settings import get_settings
+    from intake.settings import Settings, get_settings
 
-    monkeypatch.setenv("MULTIPART_THRESHOLD_BYTES", str(5 * MIB))
-    monkeypatch.setenv("MULTIPART_PART_BYTES", str(5 * MIB))
+    for field in ("multipart_threshold_bytes", "multipart_part_bytes"):
+        monkeypatch.setenv(str(Settings.model_fields[field].alias), str(5 * MIB))
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
