@@ -49,11 +49,15 @@ SinkFactory = Callable[[FileRecord], Sink]
 
 
 def dynamodb_sink(record: FileRecord) -> Sink:
+    # A bundle's entity is stored as `<type>.<entity>`. Only bundle records are free-form
+    # enough to pass DynamoDB's item limit (record types bound every field): only their sinks
+    # pay for measuring each item.
     return DynamoDBSink(
         tenant=record.tenant,
         import_type=record.run_type,
         file_id=record.file_id,
         imported_at=utcnow().isoformat(),
+        fit_items=kind_of(get_import_type(record.run_type.split(".", 1)[0])) == "bundle",
     )
 
 
