@@ -187,6 +187,8 @@ EXPECTED = {
         "422",
         "503",
     },
+    ("get", "/files/{file_id}/upload"): {"200", "401", "403", "404", "409", "422"},
+    ("delete", "/files/{file_id}/upload"): {"204", "401", "403", "404", "409", "422"},
     ("get", "/import-types"): {"200", "401", "403"},
     ("put", "/profiles/{name}"): {"200", "400", "401", "403", "413", "415", "422", "503"},
     ("get", "/profiles/{name}"): {"200", "401", "403", "404", "422"},
@@ -242,7 +244,12 @@ def test_the_document_lists_every_answer_of_every_route(api: Any) -> None:
     assert "suggestions" in schemas["Analysis"]["properties"]
     # A declared file's id leads to its other operations
     links = operations[("post", "/files")]["responses"]["201"]["links"]
-    assert {link["operationId"] for link in links.values()} == {"getFile", "requestImport"}
+    assert {link["operationId"] for link in links.values()} == {
+        "getFile",
+        "requestImport",
+        "getUpload",
+        "abortUpload",
+    }
     # The upload block and the result are described, not an empty schema
     assert "url" in schemas["UploadBlock"]["properties"]
     assert "rows_written" in schemas["ImportResult"]["properties"]
