@@ -314,8 +314,8 @@ def test_jsonl_cut_lands_after_a_line_break() -> None:
 # -- JSON array ---------------------------------------------------------------------------------
 
 
-def json_value(rng: random.Random, depth: int = 0) -> Any:
-    kind = rng.randrange(7 if depth < 3 else 4)
+def json_value(rng: random.Random, depth: int = 0, deepest: int = 3) -> Any:
+    kind = rng.randrange(7 if depth < deepest else 4)
     if kind == 0:
         return rng.choice(WORDS) + rng.choice(['"', "\\", ",", "]", "}", "[{", "\n", ""])
     if kind == 1:
@@ -323,17 +323,18 @@ def json_value(rng: random.Random, depth: int = 0) -> Any:
     if kind in (2, 3):
         return rng.choice(["a", "\\u00e9", 'q"uote'])
     if kind == 4:
-        return [json_value(rng, depth + 1) for _ in range(rng.randrange(3))]
-    return {f"k{i}": json_value(rng, depth + 1) for i in range(rng.randrange(3))}
+        return [json_value(rng, depth + 1, deepest) for _ in range(rng.randrange(3))]
+    return {f"k{i}": json_value(rng, depth + 1, deepest) for i in range(rng.randrange(3))}
 
 
 def json_array_file(rng: random.Random) -> bytes:
     elements: list[Any] = []
+    deepest = rng.choice([3, 3, 12])  # past what the planner skips in one regex call
     for i in range(rng.randrange(0, 20)):
         if rng.random() < 0.1:
-            elements.append(json_value(rng))  # not an object: an error at its line
+            elements.append(json_value(rng, 0, deepest))  # not an object: an error at its line
         else:
-            elements.append({"id": i, "v": json_value(rng)})
+            elements.append({"id": i, "v": json_value(rng, 0, deepest)})
     indent = rng.choice([None, None, 1, 2])
     ascii_only = rng.random() < 0.5
     data = json.dumps(elements, indent=indent, ensure_ascii=ascii_only).encode()
@@ -373,6 +374,23 @@ def test_json_array_shards_read_alone_give_the_whole_files_records_and_lines(see
     assert [s.end for s in shards[:-1]] == expected_cuts(commas, 0, len(data), shard_size, 1)
     for shard in shards:
         assert shard.first_line == data.count(b"\n", 0, shard.start) + 1
+    assert sharded(data, shards, read_json) == whole(data, read_json)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_json_array_elements_nested_deeper_than_one_regex_skip(seed: int) -> None:
+    rng = random.Random(seed)
+    elements = []
+    for i in range(8):
+        value: Any = {"s": 'x,]}"'}
+        for _ in range(rng.randrange(5, 25)):
+            value = [value, "a]", {"k": value}] if rng.random() < 0.2 else {"n": [value]}
+        elements.append({"id": i, "v": value})
+    data = json.dumps(elements, indent=rng.choice([None, 1])).encode()
+    shard_size, chunk_size = rng.randrange(1, 400), rng.randrange(1, 64)
+    shards = plan_json_array(io.BytesIO(data), shard_size=shard_size, chunk_size=chunk_size)
+    commas = top_level_commas(data)
+    assert [s.end for s in shards[:-1]] == expected_cuts(commas, 0, len(data), shard_size, 1)
     assert sharded(data, shards, read_json) == whole(data, read_json)
 
 

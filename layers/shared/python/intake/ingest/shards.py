@@ -341,10 +341,26 @@ def plan_jsonl(
 
 _LEAD = re.compile(rb"(?:\xef\xbb\xbf)?[ \t\r\n]*")
 _STRING = rb'"(?:[^"\\]++|\\.)*+"'
-# Bytes that do not change the nesting, complete strings included: at depth 1 a comma stops
-# the skip (it separates top-level elements), deeper only brackets do.
-_SKIP_TOP = re.compile(rb'(?:[^"\[\]{},]++|' + _STRING + rb")*+", re.DOTALL)
-_SKIP_DEEP = re.compile(rb'(?:[^"\[\]{}]++|' + _STRING + rb")*+", re.DOTALL)
+# Whole bracketed values up to this deep are skipped in one regex call; deeper ones (and any
+# cut by a chunk's end) are walked bracket by bracket. Both give the same nesting.
+_SKIPPED_DEPTH = 6
+
+
+def _skip_pattern(stop: bytes) -> re.Pattern[bytes]:
+    """Bytes that leave the nesting as it is: anything but `stop`, quotes and brackets, whole
+    strings, and whole bracketed values nested up to _SKIPPED_DEPTH deep."""
+    inner = rb'(?:[^"\[\]{}]++|' + _STRING + rb")*+"
+    for _ in range(_SKIPPED_DEPTH):
+        inner = rb'(?:[^"\[\]{}]++|' + _STRING + rb"|(?>[\[{]" + inner + rb"[\]}]))*+"
+    bracketed = rb"(?>[\[{]" + inner + rb"[\]}])"
+    return re.compile(
+        rb'(?:[^"\[\]{}' + stop + rb"]++|" + _STRING + rb"|" + bracketed + rb")*+", re.DOTALL
+    )
+
+
+# At depth 1 a comma stops the skip (it separates top-level elements); deeper only brackets.
+_SKIP_TOP = _skip_pattern(b",")
+_SKIP_DEEP = _skip_pattern(b"")
 _STRING_REST = re.compile(rb'(?:[^"\\]++|\\.)*+', re.DOTALL)
 _WHITESPACE = b" \t\r\n"
 
