@@ -465,3 +465,15 @@ def test_zip_member_is_restaged_plain_and_planned() -> None:
     assert staged.getvalue() == data
     assert len(shards) > 3
     assert sharded(data, shards, read_jsonl) == whole(data, read_jsonl)
+
+
+def test_a_member_that_cannot_be_sharded_is_still_staged_whole() -> None:
+    data = "id,name\n1,Ann\n".encode("utf-16") * 50
+    staged = io.BytesIO()
+    with pytest.raises(NotShardable):
+        plan_restaged(
+            gzip.GzipFile(fileobj=io.BytesIO(gzip.compress(data))),
+            staged.write,
+            lambda s: plan_csv(s, chunk_size=16),
+        )
+    assert staged.getvalue() == data

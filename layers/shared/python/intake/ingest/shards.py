@@ -474,9 +474,14 @@ def plan_restaged(
     staged plain object, which the caller stores and the shards are then read from.
 
     `plan` is one of the planners with its options bound, e.g.
-    `lambda s: plan_csv(s, shard_size=size)`; a NotShardable from it propagates.
+    `lambda s: plan_csv(s, shard_size=size)`. A NotShardable from it propagates once the
+    whole stream is staged, so the staged object can still be run in one piece.
     """
     tee = _Tee(plain, write)
-    shards = plan(tee)
+    try:
+        shards = plan(tee)
+    except NotShardable:
+        _drain(tee, chunk_size)  # staged whole all the same: the caller runs it in one piece
+        raise
     _drain(tee, chunk_size)  # every planner reads to the end; this only makes it certain
     return shards
