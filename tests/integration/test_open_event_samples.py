@@ -16,15 +16,18 @@ from tests.integration.test_bundles import upload_bundle
 
 # What each export is, from its data (the fixtures' README says why):
 # clean: imports as it is; skip: imports with on_invalid=skip; invalid_event: its event
-# record cannot be read (a time zone that names no zone), so nothing can be imported.
+# record cannot be read (a time zone that names no zone), so nothing can be imported;
+# broken_json: a member is not JSON beyond the slips that are read (curly quotes).
 KIND = {
     "Droidcon17": "skip",  # speaker 32 and session 32 appear twice
+    "F8": "broken_json",  # tracks quotes its names with “ ”
     "FBF817": "skip",  # references to microlocations/session_types it lacks, a duplicate id
     "FOSSASIA10": "invalid_event",  # timezone "Asia/Vietnum"
     "FOSSASIA11": "skip",  # a session with a malformed time; JSON slips read with warnings
     "FOSSASIA14": "clean",  # timezone "UTC+07:00", read as Etc/GMT-7 with a warning
     "MozillaAllHands16": "invalid_event",  # timezone "Hawaii-Aleutian"; speakers not JSON
     "OSCON17": "skip",  # references to microlocations it lacks, a duplicate speaker id
+    "SparkSummit17": "skip",  # a session ending before it starts; raw line breaks in strings
 }
 # Codes that say a standard member was not found or not taken: never, for a real export.
 LAYOUT_CODES = {"missing_member", "unsupported_member", "duplicate_member"}
@@ -80,3 +83,12 @@ def test_an_export_whose_event_is_invalid_fails_even_with_skip(api, drain, aws, 
     assert view["status"] == "FAILED", view
     problems = {(e["file"], e["field"], e["code"]) for e in view["errors"]}
     assert (f"{sample}/event", "timezone", "invalid_timezone") in problems
+
+
+@pytest.mark.parametrize("sample", [s for s in SAMPLES if KIND[s] == "broken_json"])
+def test_an_export_with_a_member_that_is_not_json_fails_at_its_place(api, drain, aws, sample):
+    view = run(api, drain, sample, on_invalid="skip")
+    assert view["status"] == "FAILED", view
+    [error] = [e for e in view["errors"] if e["code"] == "invalid_json"]
+    assert error["file"].startswith(f"{sample}/") and error["line"] and error["column"]
+    assert view["reason"] == error["message"]

@@ -78,7 +78,7 @@ def test_an_unknown_zone_is_an_error_and_naive_times_cannot_be_read() -> None:
     )
     assert ("event.json", 1, "timezone", "invalid_timezone") in found(result.errors)
     # without a valid event the session's naive time has nothing to be read in
-    assert ("sessions.json", 2, "starts_at", "invalid_datetime") in found(result.errors)
+    assert ("sessions.json", 2, "starts_at", "naive_datetime") in found(result.errors)
 
 
 # --- placeholders and the event's window ---------------------------------------------------
@@ -252,3 +252,42 @@ def test_a_declaration_that_cannot_work_fails_at_import(
 def test_the_catalog_lists_each_entitys_dialect_names() -> None:
     assert EVENT.aliases["sessions.starts_at"] == ("start_time",)
     assert EVENT.aliases["sponsors.type"] == ("sponsor_type",)
+
+
+# no times at all, both empty (exports write "" for a session not scheduled yet), one null
+@pytest.mark.parametrize("times", ["", '"starts_at": "", "ends_at": "", ', '"starts_at": null, '])
+def test_a_session_without_times_is_imported_unscheduled(times: str) -> None:
+    old = '"starts_at": "2026-05-06T16:00:00+02:00", "ends_at": "2026-05-06T17:00:00+02:00"'
+    new = times.rstrip(", ") or '"title2": "x"'
+    result = event_check(sessions_json=(old, new))
+    assert result.errors == []
+    session = stored(result)["sessions"]["sessions-s3"]
+    assert "starts_at" not in session and "ends_at" not in session
+
+
+def test_a_session_with_one_time_only_says_which_is_missing() -> None:
+    result = event_check(sessions_json=(', "ends_at": "2026-05-06T17:00:00+02:00"', ""))
+    assert [e.message for e in result.errors] == ["ends_at is required when a time is given"]
+
+
+def test_messages_about_a_document_name_its_section() -> None:
+    doc = json.loads(json.dumps(DOC))
+    doc["candidates"][0]["contest_id"] = "deadbeef-0000-4000-8000-000000000000"
+    result = election_check(doc, skip=False)
+    [error] = result.errors
+    assert error.message.endswith("is not an id in contests")
+    assert error.file == "e.json"
+
+
+def test_an_invalid_root_is_reported_once_not_by_every_reference_to_it() -> None:
+    doc = json.loads(json.dumps(DOC))
+    doc["election_event"]["id"] = "not-a-uuid"
+    for skip in (False, True):
+        result = election_check(doc, skip=skip)
+        assert [(e.field, e.code) for e in result.errors] == [("id", "invalid_uuid")]
+        assert result.warnings == [] and result.has_root is False
+
+
+def test_member_names_are_read_in_any_case() -> None:
+    assert EVENT.member_for("Sessions.JSON") == EVENT.member_for("sessions")
+    assert EVENT.skips("export/._event")

@@ -108,8 +108,13 @@ class Seen:
     first appears on, where each entity was read from, and the validated root record."""
 
     ids: dict[str, dict[str, int]] = field(default_factory=dict)
-    files: dict[str, str] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)  # the file errors name
     root: dict[str, Any] | None = None
+    # How messages name an entity's source: its member, or its section of a document.
+    names: dict[str, str] = field(default_factory=dict)
+
+    def name(self, entity: str) -> str:
+        return self.names.get(entity) or self.files.get(entity) or entity
 
 
 @dataclass
@@ -161,8 +166,8 @@ class BundleImportType(ImportType):
     # (shell patterns, any case: `*.zip`).
     skipped_folders: frozenset[str] = frozenset()
     skipped_files: frozenset[str] = frozenset()
-    # Dialects: `starts-at` is `starts_at`; "" is an absent value (exports write "" for every
-    # optional field left blank).
+    # Dialects: `starts-at` is `starts_at`; "" and null are absent values (exports write ""
+    # for every optional field left blank).
     dashes_are_underscores: bool = False
     blank_is_absent: bool = False
     # Fields of the source's records that are never stored (e.g. the exporter's own tenant).
@@ -211,7 +216,9 @@ class BundleImportType(ImportType):
         as underscores (`sessions`, `session-types.json`)."""
         if path in (*self.members, *self.optional_members):
             return path
-        stem = path.removesuffix(".json").replace("-", "_")
+        lowered = path.lower()
+        stem = lowered[:-5] if lowered.endswith(".json") else lowered
+        stem = stem.replace("-", "_")
         entity = next((e for e in self.entities if e.name == stem), None)
         return entity.where if entity is not None else None
 
@@ -280,6 +287,7 @@ class BundleImportType(ImportType):
             if records is None and entity.optional:
                 continue
             seen.files[entity.name] = member.name
+            seen.names[entity.name] = entity.where
             if records is None:
                 records = RowError(
                     line=1,
@@ -391,7 +399,7 @@ def check_entities(
         file = seen.files.get(entity.name, entity.where)
         checked = [_check_record(bundle, entity, located, file, check, seen) for located in records]
         _check_ids(entity, checked, file, seen)
-        _check_refs(entity, checked, file, seen, absent=absent, skip=skip)
+        _check_refs(entity, checked, file, seen, absent=absent, root=bundle.root.name, skip=skip)
         if entity.tree is not None:
             _check_tree(entity, checked, file, seen)
         valid[entity.name] = []
@@ -404,8 +412,8 @@ def check_entities(
         if entity is bundle.root and valid[entity.name]:
             seen.root = valid[entity.name][0].record
         check.left_out[entity.name] = len(checked) - len(valid[entity.name])
-    if skip:
-        _leave_out(bundle, valid, check, seen)
+    if skip and seen.root is not None and check.member_error is None:
+        _leave_out(bundle, valid, check, seen)  # else the run fails: nothing is left out
     # In the order a reader meets them: by source, then line (what _leave_out found last).
     order = {file: i for i, file in enumerate(dict.fromkeys(seen.files.values()))}
     for findings in (check.errors, check.warnings):
@@ -469,6 +477,7 @@ def _check_refs(
     seen: Seen,
     *,
     absent: set[str],
+    root: str,
     skip: bool,
 ) -> None:
     """Every reference names an id the bundle holds (`absent`: optional entities the bundle
@@ -480,6 +489,8 @@ def _check_refs(
         for ref in entity.refs:
             if ref.target not in seen.ids and ref.target not in absent:
                 continue  # the target is missing or unreadable: that is its error
+            if ref.target == root and seen.root is None:
+                continue  # the root is invalid: its own errors say why
             ids = seen.ids.get(ref.target, {})
             for at, value in _ref_items(ref, item.fields.get(ref.field)):
                 if value in ids or (skip and ref.field not in entity.required):
@@ -499,7 +510,7 @@ def _check_refs(
 def _not_there(value: str, ref: Ref, seen: Seen) -> str:
     if ref.target not in seen.files:  # an optional entity the bundle does not have
         return f"{value!r} names one of {ref.target}, but the bundle has no {ref.target}"
-    return f"{value!r} is not an id in {seen.files[ref.target]}"
+    return f"{value!r} is not an id in {seen.name(ref.target)}"
 
 
 def _check_tree(entity: Entity, checked: list[_Checked], file: str, seen: Seen) -> None:
@@ -576,7 +587,7 @@ def _unwritable(
             continue
         for at, value in _ref_items(ref, record.get(ref.field)):
             if value not in kept[ref.target]:
-                target = seen.files.get(ref.target, ref.target)
+                target = seen.name(ref.target)
                 line = seen.ids.get(ref.target, {}).get(value)
                 where = f"{value!r} at line {line} of {target}" if line else f"{value!r}"
                 return Finding(
@@ -599,7 +610,7 @@ def _drop_unwritten(
     for at, v in dropped:
         line = seen.ids.get(ref.target, {}).get(v)
         why = (
-            f"{v!r} is left out (line {line} of {seen.files[ref.target]})"
+            f"{v!r} is left out (line {line} of {seen.name(ref.target)})"
             if line
             else _not_there(v, ref, seen)
         )
@@ -633,7 +644,9 @@ def normalise(
     for key, value in raw.items():
         name = key.strip().replace("-", "_") if bundle.dashes_are_underscores else key
         name = entity.aliases.get(name, name)
-        if bundle.blank_is_absent and isinstance(value, str) and not value.strip():
+        if bundle.blank_is_absent and (
+            value is None or (isinstance(value, str) and not value.strip())
+        ):
             continue
         if name in out and key != name:
             continue  # two spellings of one field: ours wins, else the first

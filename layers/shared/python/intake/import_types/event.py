@@ -150,7 +150,13 @@ _TIME_CODE = (
     "{field} must be an ISO 8601 date-time, e.g. 2026-05-04T09:00:00+02:00 (without an "
     "offset it is read in the event's time zone)",
 )
+_NAIVE_CODE = (
+    "naive_datetime",
+    "{field} has no UTC offset, and the event has no valid time zone to read it in",
+)
 _CODES = {
+    ("starts_at", "timezone_aware"): _NAIVE_CODE,
+    ("ends_at", "timezone_aware"): _NAIVE_CODE,
     ("starts_at", "*"): _TIME_CODE,
     ("ends_at", "*"): _TIME_CODE,
     ("timezone", "*"): (
@@ -237,7 +243,7 @@ SKIPPED_FILES = frozenset(
         "forms", "forms.json", "meta", "meta.json", "config.json",
         # the event's own social links again (event.social_links holds them)
         "social_links", "social_links.json",
-        ".DS_Store", "Thumbs.db", ".comments",
+        ".DS_Store", "Thumbs.db", ".comments", "._*",  # macOS AppleDouble files
         # an archive inside the export (FOSSASIA11 holds a copy of itself): never opened
         "*.zip",
     }
@@ -269,7 +275,8 @@ class EventBundleType(BundleImportType):
         if entity not in ("event", "sessions"):
             return findings
         for key in ("starts_at", "ends_at"):
-            fields[key] = _in_zone(fields.get(key), zone)
+            if key in fields:
+                fields[key] = _in_zone(fields[key], zone)
         starts, ends = fields.get("starts_at"), fields.get("ends_at")
         if (
             entity == "sessions"
@@ -390,7 +397,7 @@ def _in_zone(value: Any, zone: Any) -> Any:
     if parsed.tzinfo is not None:
         return parsed
     if not isinstance(zone, str) or not _is_zone(zone):
-        return value  # nothing to read it in: the model's error says an offset is needed
+        return parsed  # nothing to read it in: the model says so (naive_datetime)
     return parsed.replace(tzinfo=ZoneInfo(zone))
 
 

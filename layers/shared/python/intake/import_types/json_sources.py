@@ -24,6 +24,10 @@ class Located:
 
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
 _DECODER = json.JSONDecoder()
+# Raw line breaks and tabs inside strings (an export that pasted a biography as it was):
+# json's own non-strict mode reads them as the characters they are.
+_LENIENT = json.JSONDecoder(strict=False)
+_CONTROL = "Invalid control character"
 
 
 def parse_json_member(
@@ -33,9 +37,10 @@ def parse_json_member(
     physical line it starts on, or the one top-level object. Syntax errors come back located
     (line and column from json.JSONDecodeError), with no pairs.
 
-    Two slips of hand-edited exports are read, each with a warning in `warnings`: a comma
-    after an array's last element, and a missing comma between two elements (`}` then `{`).
-    Neither has another reading; anything else is invalid_json."""
+    Three slips of hand-edited exports are read, each with a warning in `warnings`: a comma
+    after an array's last element, a missing comma between two elements (`}` then `{`), and
+    a raw line break or tab inside a string. None has another reading; anything else is
+    invalid_json."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -111,7 +116,16 @@ def _array_elements(text: str, start: int, line: int) -> tuple[list[tuple[int, A
         while True:
             line += text.count("\n", last, at)
             last = at
-            value, at = _DECODER.raw_decode(text, at)
+            try:
+                value, at = _DECODER.raw_decode(text, at)
+            except json.JSONDecodeError as exc:
+                if not exc.msg.startswith(_CONTROL):
+                    raise
+                value, at = _LENIENT.raw_decode(text, at)
+                slips.append(
+                    (exc.lineno, exc.colno, "control_character",
+                     "a line break or tab inside a string is read as part of the text")
+                )  # fmt: skip
             out.append((line, value))
             at = _WHITESPACE.match(text, at).end()  # type: ignore[union-attr]
             following = text[at : at + 1]
