@@ -25,7 +25,9 @@ KIND = {
     "FOSSASIA10": "invalid_event",  # timezone "Asia/Vietnum"
     "FOSSASIA11": "skip",  # a session with a malformed time; JSON slips read with warnings
     "FOSSASIA14": "clean",  # timezone "UTC+07:00", read as Etc/GMT-7 with a warning
+    "GoogleIO17": "skip",  # a session naming session type 455, which it does not have
     "MozillaAllHands16": "invalid_event",  # timezone "Hawaii-Aleutian"; speakers not JSON
+    "MozillaAllHands17": "skip",  # references to members it lacks, a duplicate id
     "OSCON17": "skip",  # references to microlocations it lacks, a duplicate speaker id
     "SparkSummit17": "skip",  # a session ending before it starts; raw line breaks in strings
 }
@@ -67,10 +69,12 @@ def test_with_skip_an_export_imports_and_reports_every_record_left_out(api, drai
     counts = record_counts(sample)
     # every record is written or left out, and each left out one is reported
     assert {e: result["entities"][e] + result["left_out"][e] for e in counts} == counts
-    assert sum(result["left_out"].values()) == result["rows_invalid"] > 0
+    assert sum(result["left_out"].values()) == result["rows_invalid"]
     assert result["rows_written"] == result["rows_total"] - result["rows_invalid"]
-    left_out_by_member = Counter(e["file"] for e in view["errors"] if e["line"])
-    assert left_out_by_member, view["errors"]
+    # what fails it without skip is reported: records left out, or references dropped
+    assert view["errors"] or {w["code"] for w in view["warnings"]} & {"reference_dropped"}
+    left_out_by_member = Counter(e["file"] for e in view["errors"])
+    assert sum(left_out_by_member.values()) >= result["rows_invalid"]
     for error in view["errors"]:
         assert error["file"].startswith(f"{sample}/"), error
         assert error["line"] and error["field"], error

@@ -286,7 +286,9 @@ def test_json_syntax_errors_carry_line_and_column() -> None:
     assert [(e.file, e.line, e.column, e.code) for e in result.errors] == [
         ("tracks.json", 3, 23, "invalid_json")
     ]
-    assert result.errors[0].message == "Expecting ':' delimiter"
+    assert result.errors[0].message == (
+        "tracks.json is not valid JSON at line 3, column 23: a colon is missing after a key"
+    )
     assert result.member_error == result.errors[0]
 
 

@@ -93,9 +93,28 @@ def parse_json_member(
     return [(first_line, value)], None
 
 
+# What json's messages mean for someone fixing an export by hand.
+_HINTS = {
+    "Expecting value": "a value is missing here (a comma with nothing after it, or text that "
+    "is not JSON, such as curly quotes “ ”)",
+    "Expecting ',' delimiter": "a comma is missing between two values",
+    "Expecting ':' delimiter": "a colon is missing after a key",
+    "Expecting property name enclosed in double quotes": "a key must be in straight double "
+    "quotes (or a comma before } has nothing after it)",
+    "Unterminated string starting at": "a string is not closed",
+    "Invalid control character at": "a string is not closed before the line ends",
+    "Extra data": "there is more after the end of the JSON value",
+}
+
+
 def _syntax_error(name: str, exc: json.JSONDecodeError) -> RowError:
+    hint = _HINTS.get(exc.msg, exc.msg)
     return RowError(
-        line=exc.lineno, column=exc.colno, code="invalid_json", message=exc.msg, file=name
+        line=exc.lineno,
+        column=exc.colno,
+        code="invalid_json",
+        message=f"{name} is not valid JSON at line {exc.lineno}, column {exc.colno}: {hint}",
+        file=name,
     )
 
 
@@ -179,9 +198,7 @@ def locate_document(
     try:
         whole = json.loads(text, parse_float=Decimal)
     except json.JSONDecodeError as exc:
-        return {}, RowError(
-            line=exc.lineno, column=exc.colno, code="invalid_json", message=exc.msg, file=name
-        )
+        return {}, _syntax_error(name, exc)
     except RecursionError:
         return {}, RowError(line=1, code="invalid_json", message="nested too deeply", file=name)
     if not isinstance(whole, dict):
