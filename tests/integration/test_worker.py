@@ -234,6 +234,26 @@ def test_failed_check_then_import_with_skip(api, drain, aws):
     assert api("GET", f"/files/{file_id}")[1]["status"] == "SUCCEEDED"
 
 
+def test_import_request_keeps_the_declared_on_invalid_unless_it_names_one(api, drain, aws):
+    # Given a file declared with on_invalid=skip
+    file_id = declare_and_upload(api, BAD_CSV, on_invalid="skip")
+    drain()
+    # When an import request does not name on_invalid, the run keeps the file's
+    status, accepted = api("POST", f"/files/{file_id}/import", body={})
+    assert (status, accepted["on_invalid"], accepted["check_only"]) == (202, "skip", False)
+    drain()
+    view = api("GET", f"/files/{file_id}")[1]
+    assert (view["status"], view["on_invalid"]) == ("SUCCEEDED", "skip")
+    assert [r["sk"] for r in records(aws)] == ["c-1"]
+    # A request that names it replaces it, for this run and the ones after it
+    status, accepted = api("POST", f"/files/{file_id}/import", body={"on_invalid": "fail"})
+    assert (status, accepted["on_invalid"]) == (202, "fail")
+    drain()
+    assert api("GET", f"/files/{file_id}")[1]["status"] == "FAILED"
+    status, accepted = api("POST", f"/files/{file_id}/import", body={"check_only": True})
+    assert (status, accepted["on_invalid"]) == (202, "fail")
+
+
 def test_error_report_lists_every_error(api, drain, aws):
     import requests
 

@@ -36,7 +36,8 @@ def request_import(tenant: str, file_id: str, request: ImportRequest) -> ImportA
     queued = queue_run(
         record,
         check_only=request.check_only,
-        on_invalid=request.on_invalid,
+        # Not named, the file's own (declared, or named by an earlier request) holds.
+        on_invalid=request.on_invalid or record.on_invalid,
         mapping=mapping,
         profile=profile,
         import_type=import_type.name if retyped else None,

@@ -259,8 +259,17 @@ class UploadAgainResponse(BaseModel):
 class ImportRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=_MAPPING_OR_PROFILE)
 
-    check_only: bool = False
-    on_invalid: OnInvalid = "fail"
+    check_only: bool = Field(
+        default=False,
+        description="Validate only, write nothing (-> VALIDATED or FAILED). Each request says "
+        "it for itself: left out, the run imports, also after a validate-only run.",
+    )
+    on_invalid: OnInvalid | None = Field(
+        default=None,
+        description="`fail`: write nothing if any record is invalid; `skip`: write the valid "
+        "ones. Left out (or null), the run keeps the file's own (declared, or named by its "
+        "last import request); named, it replaces the file's for this run and later ones.",
+    )
     import_type: RegisteredType | None = Field(
         default=None,
         description="The type to import the file as. Required for a file declared without one "
