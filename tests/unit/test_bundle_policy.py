@@ -291,3 +291,29 @@ def test_an_invalid_root_is_reported_once_not_by_every_reference_to_it() -> None
 def test_member_names_are_read_in_any_case() -> None:
     assert EVENT.member_for("Sessions.JSON") == EVENT.member_for("sessions")
     assert EVENT.skips("export/._event")
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        ("NaN", "NaN or Infinity"),
+        ("1e400", "out of the range"),
+        ("1234567890123456789012345678901234567890", "significant digits"),
+        ('{"": 1}', "empty key"),
+        ('"\\ud800"', "unpaired surrogate"),
+        ("[" * 40 + "]" * 40, "nested more than 32"),
+    ],
+)
+def test_a_value_the_records_table_cannot_hold_is_an_error_of_its_record(
+    value: str, why: str
+) -> None:
+    # Sequent's records are kept whole: what DynamoDB refuses mid-write is refused up front
+    text = json.dumps(DOC, indent=2)
+    first = DOC["candidates"][0]["id"]
+    text = text.replace(f'"id": "{first}"', f'"id": "{first}", "extra": {value}', 1)
+    data = text.encode()
+    result = ELECTION_EVENT.check_bundle({"e.json": Member("e.json", lambda: data)})
+    [error] = result.errors
+    assert error.code == "unstorable_value"
+    assert (error.field or "").split(".")[0] == "extra"
+    assert why in error.message

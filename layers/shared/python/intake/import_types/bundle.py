@@ -25,6 +25,7 @@ from intake.import_types.base import ImportType
 from intake.import_types.json_sources import Located, locate_document, parse_json_member
 from intake.ingest import media
 from intake.models.domain import RowError
+from intake.models.storable import unstorable
 
 # (entity, source id) -> the entity's new id for this run.
 NewId = Callable[[str, str], str]
@@ -440,6 +441,9 @@ def _check_record(
     outcome = entity.record_type.check(fields, line=located.line, file=file)
     errors = [e.model_copy(update={"column": located.column}) for e in outcome.errors]
     findings += bundle.cross_check(entity.name, fields, outcome.record, seen)
+    if outcome.record is not None and (problem := unstorable(outcome.record)) is not None:
+        at, why = problem
+        findings.append(Finding(at or None, "unstorable_value", f"{at or 'the record'} {why}"))
     for finding in findings:
         target = check.warnings if finding.warning else errors
         target.append(_locate(located, file, finding))
@@ -664,16 +668,21 @@ def normalise(
 def _ref_id(value: Any) -> Any:
     """`{id: 3, name: ...}` -> 3; a bare id as it is; `{}` is no reference (exports write it
     for "none"); an object without id otherwise stays (and fails)."""
-    if value == {}:
-        return None
-    return value.get("id", value) if isinstance(value, dict) else value
+    if not isinstance(value, dict):
+        return value
+    if value == {} or ("id" in value and value["id"] in (None, "")):
+        return None  # `{}`, or an object whose id is null: no reference
+    return value.get("id", value)
 
 
 def _ref_ids(value: Any) -> Any:
-    """A list of nested objects or ids; null is none (FBF817 writes `"speakers": null`)."""
+    """A list of nested objects or ids; null is none (FBF817 writes `"speakers": null`), and so
+    is an object in it whose id is null (FOSSASIA15's placeholder speakers)."""
     if value is None:
         return []
-    return [_ref_id(v) for v in value] if isinstance(value, list) else value
+    if not isinstance(value, list):
+        return value
+    return [ref for ref in map(_ref_id, value) if ref is not None]
 
 
 def ref_value(value: Any) -> str | None:

@@ -236,13 +236,14 @@ ENTITIES: tuple[Entity, ...] = (
 
 # Never read; listed in the result as skipped. Folders at any depth; file names as written.
 SKIPPED_FOLDERS = frozenset(
-    {"images", "audio", "audios", "videos", "slides", "__MACOSX", ".comments"}
-)  # `audios/`: where the server export writes session audio
+    {"images", "img", "audio", "audios", "videos", "slides", "__MACOSX", ".comments"}
+)  # `audios/`: where the server export writes session audio; `img/`: FOSSASIA15's site images
 SKIPPED_FILES = frozenset(
     {
         "forms", "forms.json", "meta", "meta.json", "config.json",
-        # the event's own social links again (event.social_links holds them)
-        "social_links", "social_links.json",
+        # the event's own social links again (event.social_links holds them), and an older
+        # copy of the event itself (FOSSASIA15 has both `event` and `events`)
+        "social_links", "social_links.json", "events", "events.json",
         ".DS_Store", "Thumbs.db", ".comments", "._*",  # macOS AppleDouble files
         # an archive inside the export (FOSSASIA11 holds a copy of itself): never opened
         "*.zip",

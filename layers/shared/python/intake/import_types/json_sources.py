@@ -23,10 +23,11 @@ class Located:
 
 
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
-_DECODER = json.JSONDecoder()
+# Numbers as exact decimals: what the records table stores, and no float is ever rounded.
+_DECODER = json.JSONDecoder(parse_float=Decimal)
 # Raw line breaks and tabs inside strings (an export that pasted a biography as it was):
 # json's own non-strict mode reads them as the characters they are.
-_LENIENT = json.JSONDecoder(strict=False)
+_LENIENT = json.JSONDecoder(parse_float=Decimal, strict=False)
 _CONTROL = "Invalid control character"
 
 
@@ -69,7 +70,7 @@ def parse_json_member(
                 )
         return elements, None
     try:
-        value = json.loads(text)
+        value = json.loads(text, parse_float=Decimal)
     except json.JSONDecodeError as exc:
         return [], _syntax_error(name, exc)
     except RecursionError:
