@@ -317,3 +317,18 @@ def test_a_value_the_records_table_cannot_hold_is_an_error_of_its_record(
     assert error.code == "unstorable_value"
     assert (error.field or "").split(".")[0] == "extra"
     assert why in error.message
+
+
+def test_an_exports_other_fields_are_kept_but_not_its_back_references() -> None:
+    # what real exports carry beyond the checked fields: abstracts, photos, links...
+    result = event_check(
+        sessions_json=('"title": "Keynote", ', '"title": "Keynote", "long-abstract": "Why", '),
+        tracks_json=(
+            '"color": "#1E90FF"}',
+            '"color": "#1E90FF", "sessions": [{"id": "s1", "title": "Keynote"}]}',
+        ),
+    )
+    assert result.errors == []
+    records = stored(result)
+    assert records["sessions"]["sessions-s1"]["long_abstract"] == "Why"
+    assert "sessions" not in records["tracks"]["tracks-t1"]  # old ids, never stored

@@ -117,8 +117,9 @@ def test_plan_gives_new_ids_and_remaps_every_reference() -> None:
         "name": "Workshops",
         "color": "#ffaa00",
     }
-    # numeric ids become text; unknown fields are not stored
+    # numeric ids become text; fields the type does not check are stored as written
     assert by_entity["speakers"]["new-speakers-1"] == {
+        "twitter": "@ada",
         "id": "new-speakers-1",
         "source_id": "1",
         "event_id": "new-event-ev-1",

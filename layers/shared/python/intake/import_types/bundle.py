@@ -72,6 +72,9 @@ class Entity:
     source: str | None = None
     optional: bool = False
     field_codes: Mapping[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+    # Fields never read nor stored (as the file spells them, after dashes): e.g. the
+    # back-references exports repeat with the source's old ids (`tracks[].sessions`).
+    ignored: frozenset[str] = frozenset()
 
     @property
     def where(self) -> str:
@@ -648,6 +651,8 @@ def normalise(
     for key, value in raw.items():
         name = key.strip().replace("-", "_") if bundle.dashes_are_underscores else key
         name = entity.aliases.get(name, name)
+        if name in entity.ignored:
+            continue
         if bundle.blank_is_absent and (
             value is None or (isinstance(value, str) and not value.strip())
         ):

@@ -47,9 +47,10 @@ def _iana_zone(name: str) -> str:
     return name
 
 
-# Open Event files often carry numeric ids and many more fields: ids become text, extras are
-# ignored (and not stored).
-_CONFIG = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+# Open Event files carry many more fields than the ones checked here (abstracts, photos,
+# social links, copyright...): they are kept and stored as the export wrote them (names with
+# dashes as underscores), except the back-references listed as `ignored`. Ids become text.
+_CONFIG = ConfigDict(extra="allow", coerce_numbers_to_str=True)
 
 Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -170,6 +171,9 @@ _CODES = {
 # Dialects: a source name (dashes read as underscores, so `starts-at` is `starts_at`) -> our
 # field. Names not listed are taken as they are (extras are then ignored by the models).
 _TIMES = {"start_time": "starts_at", "end_time": "ends_at"}
+# Exports repeat each session under its track, speakers, room and type, with the export's own
+# ids: the sessions' references say the same, remapped, so these are never stored.
+_BACK_REFERENCES = frozenset({"sessions"})
 
 # In dependency order: what a later entity refers to comes first. Members are named after
 # the entity (`sessions`, `sessions.json`; `session-types` for session_types).
@@ -183,7 +187,14 @@ ENTITIES: tuple[Entity, ...] = (
         source="event.json",
         field_codes=_CODES,
     ),
-    Entity("tracks", Track, ("id", "name"), source="tracks.json", field_codes=_CODES),
+    Entity(
+        "tracks",
+        Track,
+        ("id", "name"),
+        source="tracks.json",
+        field_codes=_CODES,
+        ignored=_BACK_REFERENCES,
+    ),
     Entity(
         "microlocations",
         Microlocation,
@@ -191,6 +202,7 @@ ENTITIES: tuple[Entity, ...] = (
         source="microlocations.json",
         optional=True,
         field_codes=_CODES,
+        ignored=_BACK_REFERENCES,
     ),
     Entity(
         "session_types",
@@ -199,6 +211,7 @@ ENTITIES: tuple[Entity, ...] = (
         source="session_types.json",
         optional=True,
         field_codes=_CODES,
+        ignored=_BACK_REFERENCES,
     ),
     Entity(
         "speakers",
@@ -207,6 +220,7 @@ ENTITIES: tuple[Entity, ...] = (
         aliases={"organization": "organisation"},
         source="speakers.json",
         field_codes=_CODES,
+        ignored=_BACK_REFERENCES,
     ),
     Entity(
         "sponsors",
