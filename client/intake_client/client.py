@@ -46,6 +46,8 @@ _MEDIA_TYPES = {
     ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     ".txt": "text/plain",
 }
+# Text formats Intake also reads gzipped (a ZIP or a workbook is compressed already).
+_GZIPPED_TYPES = frozenset({"text/csv", "application/json", "application/x-ndjson"})
 
 # Codes for answers that carry no Intake envelope (API Gateway's own, proxies, S3).
 _CODE_BY_STATUS = {
@@ -66,11 +68,16 @@ _CODE_BY_STATUS = {
 
 
 def media_type_for(path: str | os.PathLike[str]) -> str:
-    suffix = Path(path).suffix.lower()
-    if suffix in _MEDIA_TYPES:
-        return _MEDIA_TYPES[suffix]
-    guessed, _ = mimetypes.guess_type(str(path))
-    return guessed or "application/octet-stream"
+    """The media type a file's extension says. A gzipped text file is declared as what it
+    holds (`a.jsonl.gz` is application/x-ndjson): Intake finds gzip by its bytes."""
+    name = Path(path).name.lower()
+    inner = name.removesuffix(".gz")
+    media_type = _MEDIA_TYPES.get(Path(inner).suffix)
+    if media_type and (inner == name or media_type in _GZIPPED_TYPES):
+        return media_type
+    guessed, encoding = mimetypes.guess_type(str(path))
+    # A gzip of anything else (`a.zip.gz`) is nothing Intake reads: refused at declaration.
+    return guessed if guessed and not encoding else "application/octet-stream"
 
 
 @dataclass(frozen=True)

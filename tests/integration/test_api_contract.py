@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.conftest import declare_and_upload
+from tests.integration.conftest import declare_and_upload, zip_of
 from tests.integration.test_flow import CSV
+from tests.unit.test_event_bundle import GOOD
 
 DECLARE = {"name": "people.csv", "media_type": "text/csv", "size": 100, "import_type": "contacts"}
 
@@ -71,6 +72,58 @@ def test_media_type_parameters_are_ignored(api):
     status, body = api("POST", "/files", body={**DECLARE, "media_type": "Text/CSV; charset=utf-8"})
     assert status == 201
     assert body["upload"]["headers"]["Content-Type"] == "text/csv"
+
+
+def test_a_zip_declared_as_windows_browsers_label_it_is_a_zip(api, drain):
+    # Given an Open Event export declared as Windows browsers send a ZIP
+    status, body = api(
+        "POST",
+        "/files",
+        body={
+            "name": "pycon.zip",
+            "media_type": "application/x-zip-compressed",
+            "size": 100,
+            "import_type": "event",
+        },
+    )
+    # Then it is declared as a ZIP, and uploaded and imported like one
+    assert status == 201, body
+    assert body["upload"]["headers"]["Content-Type"] == "application/zip"
+    file_id = declare_and_upload(
+        api,
+        zip_of(GOOD),
+        name="pycon.zip",
+        media_type="application/x-zip-compressed",
+        import_type="event",
+        auto_import=True,
+    )
+    drain()
+    view = api("GET", f"/files/{file_id}")[1]
+    assert (view["status"], view["media_type"]) == ("SUCCEEDED", "application/zip"), view
+
+
+@pytest.mark.parametrize("gzip_type", ["application/gzip", "application/x-gzip"])
+@pytest.mark.parametrize(
+    ("name", "import_type", "content_type"),
+    [
+        ("election.json.gz", "election_event", "application/json"),
+        ("people.csv.gz", "contacts", "text/csv"),
+        ("people.csv.gz", None, "text/csv"),
+    ],
+)
+def test_a_gzip_media_type_is_415_saying_to_declare_the_contents_type(
+    api, gzip_type, name, import_type, content_type
+):
+    declaration = {"name": name, "media_type": gzip_type, "size": 100}
+    if import_type:
+        declaration["import_type"] = import_type
+    status, body = api("POST", "/files", body=declaration)
+    assert status == 415, body
+    assert_envelope(body, "unsupported_media_type")
+    (detail,) = body["error"]["details"]
+    # The answer says what to declare instead: the content's type; gzip is found by its bytes
+    assert f"declare the media type of the content (here {content_type})" in detail["message"]
+    assert "gzip" in detail["message"]
 
 
 def test_another_tenants_file_is_404(api):

@@ -113,3 +113,26 @@ def test_no_layer_module_but_media_spells_a_data_media_type() -> None:
         if path.name != "media.py" and any(s in path.read_text() for s in spelled)
     ]
     assert offenders == []
+
+
+@pytest.mark.parametrize(
+    ("declared", "media_type"),
+    [
+        ("Text/CSV; charset=utf-8", media.CSV),
+        # What Windows browsers send for a ZIP is a ZIP.
+        ("application/x-zip-compressed", media.ZIP),
+        ("Application/X-Zip", media.ZIP),
+        ("application/gzip", "application/gzip"),
+    ],
+)
+def test_a_declared_media_type_is_normalised_to_ours(declared: str, media_type: str) -> None:
+    assert media.normalise(declared) == media_type
+
+
+def test_a_refused_gzip_type_says_to_declare_the_contents_type() -> None:
+    accepted = [media.JSON, media.ZIP]
+    assert media.not_taken("application/pdf", accepted) == f"accepted: {media.JSON}, {media.ZIP}"
+    named = media.not_taken("application/x-gzip", accepted, "export.csv.gz")
+    assert "declare the media type of the content (here text/csv)" in named
+    unnamed = media.not_taken("application/gzip", accepted, "export.gz")
+    assert "declare the media type of the content (e.g. application/json)" in unnamed

@@ -7,6 +7,8 @@ is added here once.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 CSV = "text/csv"
 JSON = "application/json"
 JSONL = "application/x-ndjson"
@@ -43,6 +45,9 @@ ALIASES: dict[str, str] = {
     "application/x-zip-compressed": ZIP,
     "application/x-zip": ZIP,
 }
+# What tools label a .gz file with. It says nothing about what is inside, and gzip is found by
+# its magic bytes anyway: a declaration names the content's type (`a.json.gz` is JSON).
+GZIP_TYPES = frozenset({"application/gzip", "application/x-gzip"})
 
 # How messages name each type.
 LABELS: dict[str, str] = {
@@ -57,8 +62,24 @@ KNOWN = frozenset(EXTENSIONS.values())
 
 
 def normalise(value: str) -> str:
-    """`Text/CSV; charset=utf-8` -> `text/csv` (parameters are not part of the type)."""
-    return value.split(";", 1)[0].strip().lower()
+    """`Text/CSV; charset=utf-8` -> `text/csv` (parameters are not part of the type), and
+    another tool's name for a type we read -> ours (`application/x-zip-compressed` -> ZIP)."""
+    bare = value.split(";", 1)[0].strip().lower()
+    return ALIASES.get(bare, bare)
+
+
+def not_taken(media_type: str, accepted: Iterable[str], name: str = "") -> str:
+    """Why a media type is refused (a 415's detail): what is accepted, and for a gzip type
+    what to declare instead (the content's type, from the name's extension when it says)."""
+    message = f"accepted: {', '.join(accepted)}"
+    if media_type in GZIP_TYPES:
+        inner = media_type_for_name(name)
+        example = f"here {inner}" if inner else f"e.g. {JSON}"
+        message += (
+            f"; for a gzipped file declare the media type of the content ({example}): "
+            "gzip is detected by its bytes"
+        )
+    return message
 
 
 def media_type_for_name(name: str) -> str | None:
@@ -78,7 +99,6 @@ def media_type_for_content_type(content_type: str | None) -> str | None:
     if not content_type:
         return None
     declared = normalise(content_type)
-    declared = ALIASES.get(declared, declared)
     return declared if declared in KNOWN else None
 
 

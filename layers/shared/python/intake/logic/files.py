@@ -43,7 +43,7 @@ def declare_file(tenant: str, request: DeclareFileRequest) -> DeclareFileRespons
         type_name = None
     else:
         import_type = get_import_type(request.import_type)
-        check_takes(import_type, media_type, request.size)
+        check_takes(import_type, media_type, request.size, name=request.name)
         # Checked before anything is presigned or stored: a mapping that does not fit the
         # type, or a profile the tenant does not have, is a 422 and nothing is declared.
         mapping, profile = chosen_mapping(
@@ -102,7 +102,7 @@ def declare_file(tenant: str, request: DeclareFileRequest) -> DeclareFileRespons
     return DeclareFileResponse(file_id=file_id, status=record.status, upload=block)
 
 
-def check_takes(import_type: ImportType, media_type: str, size: int) -> None:
+def check_takes(import_type: ImportType, media_type: str, size: int, *, name: str = "") -> None:
     """A file of `import_type` must be of a media type it takes (415) and within its size
     limit (413): for a declaration, and for an import request that names the type."""
     if media_type not in import_type.media_types:
@@ -112,7 +112,7 @@ def check_takes(import_type: ImportType, media_type: str, size: int) -> None:
                 {
                     "field": "media_type",
                     "code": "unsupported_media_type",
-                    "message": f"accepted: {', '.join(import_type.media_types)}",
+                    "message": media.not_taken(media_type, import_type.media_types, name),
                 }
             ],
         )
@@ -159,7 +159,7 @@ def check_untyped_declaration(request: DeclareFileRequest, media_type: str) -> N
                 {
                     "field": "media_type",
                     "code": "unsupported_media_type",
-                    "message": f"accepted: {', '.join(known)}",
+                    "message": media.not_taken(media_type, known, request.name),
                 }
             ],
         )
