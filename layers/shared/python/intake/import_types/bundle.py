@@ -437,7 +437,8 @@ def _check_record(
 ) -> _Checked:
     raw = located.value
     if not isinstance(raw, dict):
-        error = _locate(located, file, Finding(None, "not_an_object", "a record must be an object"))
+        finding = Finding(None, "not_an_object", f"a record of {entity.where} must be an object")
+        error = _locate(located, file, finding)
         return _Checked(located, None, {}, None, [error])
     fields, source = normalise(bundle, entity, raw)
     findings = bundle.prepare(entity.name, fields, seen)

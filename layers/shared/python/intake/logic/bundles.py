@@ -122,9 +122,9 @@ def finish_bundle(
         left_out=check.left_out if skip else None,
     )
     unreadable = layout_errors[0] if layout_errors else check.member_error
-    if unreadable is not None or (problems and (record.check_only or not skip)):
+    if unreadable is not None:
         return FileStatus.FAILED, Outcome(result, unreadable)
-    if not check.has_root:  # on_invalid=skip left the root out: nothing to attach the rest to
+    if not check.has_root:  # whatever on_invalid says: nothing to attach the rest to
         root = import_type.root.name
         return FileStatus.FAILED, Outcome(
             result,
@@ -133,6 +133,8 @@ def finish_bundle(
                 message=f"the {root} record is invalid, so nothing of the bundle is imported",
             ),
         )
+    if problems and (record.check_only or not skip):
+        return FileStatus.FAILED, Outcome(result, None)
     if record.check_only:
         return FileStatus.VALIDATED, Outcome(result, None)
     entities, created = write_bundle(record, import_type, check, sink_factory)
