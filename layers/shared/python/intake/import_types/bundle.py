@@ -3,11 +3,13 @@
 engine (`check_entities`), then written entity by entity in dependency order with new ids
 (logic/bundles.py runs it).
 
-A type says where its records come from (`sources`: the members of a ZIP, the sections of one
-JSON document) and, through two hooks, any rule of its own (`prepare`, `cross_check`:
-the `event` type's time policy). Everything else is shared: name normalisation, nested
-references, duplicate ids, dangling references, trees without cycles, warnings, and
-on_invalid=skip (records left out, references to them dropped, each reported).
+Where records come from is the engine's too (`sources`: JSON members of a ZIP named after
+their entities, or the sections of one JSON document, each record located); a type adds only
+rules of its own, through two hooks (`prepare`, `cross_check`: the `event` type's time
+policy). Everything else is shared: name normalisation, nested references, duplicate ids,
+dangling references, trees without cycles, values the records table cannot hold, warnings,
+and on_invalid=skip (records left out, references to them dropped, each reported).
+docs/import-types.md shows how to declare one.
 """
 
 from __future__ import annotations
@@ -184,9 +186,6 @@ class BundleImportType(ImportType):
     @property
     def root(self) -> Entity:
         return self.entities[0]
-
-    def entity(self, name: str) -> Entity:
-        return next(e for e in self.entities if e.name == name)
 
     def __post_init__(self) -> None:
         """Declarations that cannot work fail at import, not on a partner's file."""
