@@ -253,3 +253,22 @@ def test_the_document_lists_every_answer_of_every_route(api: Any) -> None:
     # The upload block and the result are described, not an empty schema
     assert "url" in schemas["UploadBlock"]["properties"]
     assert "rows_written" in schemas["ImportResult"]["properties"]
+
+
+def test_the_document_describes_what_bundle_types_answer(api: Any) -> None:
+    # A new user reads the bundle fields of a result in the document, not in the code
+    schemas = api("GET", "/openapi.json")[1]["components"]["schemas"]
+    result = schemas["ImportResult"]["properties"]
+    for field in ("entities", "created", "skipped", "left_out", "warnings"):
+        assert result[field].get("description"), field
+    assert "bundle" in result["entities"]["description"].lower()
+    assert "on_invalid" in result["left_out"]["description"]
+    # The catalog's aliases of a bundle type are `<entity>.<field>` keys with dialect names
+    assert "<entity>.<field>" in schemas["ImportTypeView"]["properties"]["aliases"]["description"]
+    # A bundle re-imported is a new event with new ids, not an upsert
+    duplicate_of = schemas["FileView"]["properties"]["duplicate_of"]["description"]
+    assert "new ids" in duplicate_of
+    # An import request left without on_invalid keeps the file's
+    on_invalid = schemas["ImportRequest"]["properties"]["on_invalid"]
+    assert "keeps the file's" in on_invalid["description"]
+    assert {"type": "null"} in on_invalid["anyOf"]

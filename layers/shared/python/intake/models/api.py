@@ -338,7 +338,9 @@ class FileView(BaseModel):
     duplicate_of: str | None = Field(
         default=None,
         description="An earlier SUCCEEDED file of this tenant and import type with the same "
-        "bytes (SHA-256). The file is imported all the same: natural keys make it an upsert.",
+        "bytes (SHA-256). The file is imported all the same: for a row type natural keys make "
+        "it an upsert; for a bundle type each import creates new records with new ids (a "
+        "re-import is a new event, not an update of the first).",
     )
     analysis: Analysis | None = Field(
         default=None,
@@ -456,8 +458,11 @@ class ImportTypeView(BaseModel):
     json_schema: dict[str, Any]
     aliases: dict[str, list[str]] = Field(
         default_factory=dict,
-        description="Other header names each field is found under (matched ignoring case, "
-        "spaces, underscores and hyphens); a mapping's `columns` names any other",
+        description="Row types: other header names each field is found under (matched "
+        "ignoring case, spaces, underscores and hyphens); a mapping's `columns` names any "
+        "other. Bundle types: the keys are `<entity>.<field>` and the names are the dialect "
+        "names that entity's records may carry the field under (`sessions.starts_at`: "
+        "`start_time`)",
     )
 
 

@@ -111,20 +111,38 @@ class ImportResult(BaseModel):
     rows_invalid: int = 0
     rows_written: int = 0
     errors_truncated: bool = False
-    # Findings a source system accepted (e.g. a session outside its event's window): located
-    # like errors (the file's `warnings`, the report), never failing the file.
-    warnings: int = 0
-    # Bundle types: records written per entity, and the ids the import created (e.g. event_id).
-    # Left out, not null, for other types (exclude_if rather than a serializer keeps the fields
-    # in the OpenAPI document).
-    entities: dict[str, int] | None = Field(default=None, exclude_if=absent)
-    created: dict[str, str] | None = Field(default=None, exclude_if=absent)
-    # Bundle types: archive entries never read (media folders once each, an exporter's own
-    # files such as config.json), so a user sees what was left aside and why nothing failed.
-    skipped: list[str] | None = Field(default=None, exclude_if=absent)
-    # Bundle types run with on_invalid=skip: records left out per entity (each one an error,
-    # with the references to it dropped as warnings).
-    left_out: dict[str, int] | None = Field(default=None, exclude_if=absent)
+    warnings: int = Field(
+        default=0,
+        description="How many warnings the run found: findings a source system accepted (e.g. "
+        "a session outside its event's window), located like errors (the file's `warnings`, "
+        "the error report), never failing the file",
+    )
+    # Bundle types only: left out, not null, for other types (exclude_if rather than a
+    # serializer keeps the fields in the OpenAPI document).
+    entities: dict[str, int] | None = Field(
+        default=None,
+        exclude_if=absent,
+        description='Bundle types: records written per entity (`{"event": 1, "sessions": 40}`)',
+    )
+    created: dict[str, str] | None = Field(
+        default=None,
+        exclude_if=absent,
+        description="Bundle types: the root record the import created, its entity and new id "
+        '(`{"event": "<new id>"}`); every import of a bundle creates new records',
+    )
+    skipped: list[str] | None = Field(
+        default=None,
+        exclude_if=absent,
+        description="Bundle types: archive entries or document parts never read (media folders "
+        "once each, an exporter's own files such as config.json, parts never stored), so what "
+        "was left aside is seen, not silent",
+    )
+    left_out: dict[str, int] | None = Field(
+        default=None,
+        exclude_if=absent,
+        description="Bundle types run with on_invalid=skip: records left out per entity, each "
+        "one an error (with the references to it dropped as warnings)",
+    )
     # Row types read from a header (CSV, Excel): what each column was used for.
     columns: ColumnUsage | None = Field(default=None, exclude_if=absent)
     # Text files: the encoding the rows were read with (a byte-order mark, or UTF-8 bytes,
