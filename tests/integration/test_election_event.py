@@ -56,10 +56,16 @@ def test_a_sequent_export_is_imported_with_counts_equal_to_its_collections(api, 
     # references point to the new ids, never to Sequent's
     contests = {c["id"] for c in stored(aws, "election_event.contests")}
     assert {c["contest_id"] for c in stored(aws, "election_event.candidates")} <= contests
-    # the realm is never stored, anywhere
+    # the realm is never written: no record, no status item (docs/decisions.md, "Never written")
     everything = [r for c in COLLECTIONS for r in stored(aws, c)]
     assert "keycloak" not in json.dumps(everything, default=str)
     assert "not-a-real-secret" not in json.dumps(everything, default=str)
+    status_items = boto3.resource("dynamodb").Table(aws.names.status_table).scan()["Items"]
+    assert "not-a-real-secret" not in json.dumps(status_items, default=str)
+    # ...while the uploaded object, kept in the bucket until deleted, holds it as sent
+    s3 = boto3.client("s3")
+    uploaded = s3.get_object(Bucket=aws.names.bucket, Key=f"uploads/acme/{file_id}")
+    assert b"not-a-real-secret" in uploaded["Body"].read()
 
 
 def test_a_zip_holding_the_export_is_imported_too(api, drain, aws):
