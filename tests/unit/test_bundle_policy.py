@@ -332,3 +332,30 @@ def test_an_exports_other_fields_are_kept_but_not_its_back_references() -> None:
     records = stored(result)
     assert records["sessions"]["sessions-s1"]["long_abstract"] == "Why"
     assert "sessions" not in records["tracks"]["tracks-t1"]  # old ids, never stored
+
+
+def test_a_naive_time_at_a_clock_change_is_read_with_a_warning() -> None:
+    # Paris skips 02:00-03:00 on 2026-03-29 and repeats 02:00-03:00 on 2026-10-25
+    result = event_check(
+        event_json=('"2026-05-04T09:00:00+02:00"', '"2026-03-28T09:00:00"'),
+        sessions_json=(
+            '"starts_at": "2026-05-06T16:00:00+02:00", "ends_at": "2026-05-06T17:00:00+02:00"',
+            '"starts_at": "2026-03-29T02:30:00", "ends_at": "2026-03-29T04:00:00"',
+        ),
+    )
+    assert result.errors == []
+    assert [(w.field, w.code) for w in result.warnings] == [("starts_at", "nonexistent_time")]
+    session = stored(result)["sessions"]["sessions-s3"]
+    assert session["starts_at"] == "2026-03-29T03:30:00+02:00"  # 01:30 UTC, as 02:30+01:00 is
+
+    result = event_check(
+        event_json=('"2026-05-06T18:00:00+02:00"', '"2026-10-30T18:00:00"'),
+        sessions_json=(
+            '"starts_at": "2026-05-06T16:00:00+02:00", "ends_at": "2026-05-06T17:00:00+02:00"',
+            '"starts_at": "2026-10-25T02:30:00", "ends_at": "2026-10-25T04:00:00"',
+        ),
+    )
+    assert [(w.field, w.code) for w in result.warnings if w.code != "outside_event"] == [
+        ("starts_at", "ambiguous_time")
+    ]
+    assert stored(result)["sessions"]["sessions-s3"]["starts_at"] == "2026-10-25T02:30:00+02:00"

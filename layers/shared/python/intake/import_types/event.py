@@ -15,7 +15,7 @@ outside the event's window are warnings."""
 from __future__ import annotations
 
 import re
-from datetime import datetime, time
+from datetime import UTC, datetime, time
 from typing import Annotated, Any, NotRequired
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -292,6 +292,9 @@ class EventBundleType(BundleImportType):
         for key in ("starts_at", "ends_at"):
             if key in fields:
                 fields[key] = _in_zone(fields[key], zone)
+                if (finding := _clock_change(fields[key], key)) is not None:
+                    fields[key] = fields[key].astimezone(UTC).astimezone(fields[key].tzinfo)
+                    findings.append(finding)
         starts, ends = fields.get("starts_at"), fields.get("ends_at")
         if (
             entity == "sessions"
@@ -414,6 +417,33 @@ def _in_zone(value: Any, zone: Any) -> Any:
     if not isinstance(zone, str) or not _is_zone(zone):
         return parsed  # nothing to read it in: the model says so (naive_datetime)
     return parsed.replace(tzinfo=ZoneInfo(zone))
+
+
+def _clock_change(value: Any, key: str) -> Finding | None:
+    """A naive time read in a zone at a clock change: one that does not exist (the hour
+    skipped in spring) is read as the instant it would be had the clock not changed, and one
+    that exists twice (the hour repeated in autumn) as its first occurrence; either with a
+    warning, since the export cannot say which was meant."""
+    if not isinstance(value, datetime) or not isinstance(value.tzinfo, ZoneInfo):
+        return None
+    wall = value.replace(tzinfo=None)
+    if value.astimezone(UTC).astimezone(value.tzinfo).replace(tzinfo=None) != wall:
+        return Finding(
+            key,
+            "nonexistent_time",
+            f"{wall.isoformat()} does not exist in {value.tzinfo.key} (the clocks skip it): "
+            "read as the same instant in the new offset",
+            warning=True,
+        )
+    if value.replace(fold=1).utcoffset() != value.utcoffset():
+        return Finding(
+            key,
+            "ambiguous_time",
+            f"{wall.isoformat()} happens twice in {value.tzinfo.key} (the clocks go back): "
+            "read as the first",
+            warning=True,
+        )
+    return None
 
 
 def _time(fields: dict[str, Any], key: str) -> datetime | None:
