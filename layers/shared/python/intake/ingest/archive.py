@@ -152,7 +152,8 @@ class Archive:
         if len(infos) > limits.entry_limit:
             raise self._fail(
                 "too_many_members",
-                f"the archive has {len(infos)} members; at most {limits.entry_limit} are allowed",
+                f"the archive has {len(infos)} entries (files and folders, photos and other "
+                f"skipped entries included); at most {limits.entry_limit} are allowed",
                 None,
             )
         spans = _compressed_spans(infos, self._zip.start_dir)
