@@ -5,9 +5,12 @@ Exit status 0 only if every step ended as the README and docs/http-contract.md s
 
 from __future__ import annotations
 
+import io
+import json
 import sys
 import time
 import traceback
+import zipfile
 from collections.abc import Callable
 from typing import Any
 
@@ -50,6 +53,28 @@ PARTNER_CSV = (
     "5;p-002;Søren;Again;soren.again@example.dk;DNK;06.11.2020\r\n"
 ).encode("cp1252")
 PARTNER_NAME = "partner-export.csv"
+# An Open Event export as FOSSASIA's systems write it: members without .json in a top folder,
+# dasherized names, nested references, naive times in a legacy zone spelling, speaker photos,
+# and one speaker whose e-mail is broken.
+EVENT_MEMBERS = {
+    "event": {
+        "id": 7, "name": "Demo Conf", "starts-at": "2026-06-01T09:00:00",
+        "ends-at": "2026-06-02T18:00:00", "timezone": "US / Pacific", "logo": "",
+    },
+    "tracks": [{"id": 1, "name": "Main", "color": "#1E90FF"}],
+    "speakers": [
+        {"id": 10, "name": "Ada", "email": "ada@example.com"},
+        {"id": 11, "name": "Alan", "email": "alan at example"},
+    ],
+    "sessions": [
+        {"id": 100, "title": "Keynote", "track": {"id": 1, "name": "Main"},
+         "speakers": [{"id": 10}, {"id": 11}],
+         "starts-at": "2026-06-01T09:30:00", "ends-at": "2026-06-01T10:30:00"},
+        {"id": 101, "title": "Closing", "track": {"id": 1}, "speakers": [{"id": 10}],
+         "starts-at": "2026-06-02T17:00:00", "ends-at": "2026-06-02T17:45:00"},
+    ],
+}  # fmt: skip
+EVENT_NAME = "democonf-export.zip"
 WAIT = 60.0
 
 
@@ -175,6 +200,7 @@ class Demo:
         self.expect(written == 3, f"rows_written={written} (expected 3)")
 
         self.partner_file()
+        self.event_export()
 
         self.step("Final states (GET /files)")
         for item in self.client.iter_files():
@@ -226,6 +252,38 @@ class Demo:
             "3 rows written; the unknown country and the repeated id reported at their lines",
         )
 
+    def event_export(self) -> None:
+        self.step(f"An Open Event export ({EVENT_NAME}) with one broken speaker, on_invalid=skip")
+        data = _event_zip()
+        declared = self.client.declare_file(
+            name=EVENT_NAME,
+            media_type="application/zip",
+            size=len(data),
+            import_type="event",
+            on_invalid="skip",
+            auto_import=True,
+        )
+        file_id = str(declared["file_id"])
+        self.files["event"] = file_id
+        self.client.upload(declared, data)
+        self.say(f"declared and uploaded -> {file_id} (auto_import)")
+        done = self.wait(file_id, "SUCCEEDED")
+        result = done.get("result") or {}
+        self.say(f"written per entity: {result.get('entities')}")
+        self.say(f"left out per entity: {result.get('left_out')}; skipped: {result.get('skipped')}")
+        for kind in ("errors", "warnings"):
+            for item in done.get(kind) or []:
+                where = f"{item.get('file')} line {item.get('line')}: {item.get('field')}"
+                self.say(f"{kind[:-1]:<7} {where} {item.get('code')}: {item.get('message')}")
+        codes = sorted(w.get("code") for w in done.get("warnings") or [])
+        self.expect(
+            (result.get("left_out") or {}).get("speakers") == 1
+            and (result.get("entities") or {}).get("sessions") == 2
+            and codes == ["reference_dropped", "timezone_normalised"],
+            "the broken speaker left out and the reference to it dropped; US / Pacific read "
+            "as US/Pacific; both sessions written",
+        )
+
     def find_dropped(self) -> dict[str, Any]:
         deadline = time.monotonic() + WAIT
         while time.monotonic() < deadline:
@@ -234,6 +292,17 @@ class Demo:
                     return item
             time.sleep(0.25)
         raise DemoFailed(f"no file named {DROP_NAME} appeared in GET /files within {WAIT:.0f}s")
+
+
+def _event_zip() -> bytes:
+    """The export as its ZIP: the members under one folder, with a few speaker photos."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, value in EVENT_MEMBERS.items():
+            archive.writestr(f"democonf/{name}", json.dumps(value, indent=2))
+        for photo in ("ada.jpg", "alan.jpg"):
+            archive.writestr(f"democonf/images/speakers/{photo}", b"\xff\xd8 not a real photo")
+    return out.getvalue()
 
 
 def run_demo(config: StackConfig, *, tenant: str = "acme") -> int:
