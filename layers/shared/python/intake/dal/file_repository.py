@@ -40,6 +40,8 @@ from intake.models.domain import (
     OnInvalid,
     Progress,
     RowError,
+    ShardPhase,
+    ShardReport,
 )
 from intake.models.mapping import Mapping
 from intake.observability import logger
@@ -466,6 +468,91 @@ def fail_run(
         )
     except (Conflict, NotFound):
         return None
+
+
+# --- shards: one report per shard and phase of a sharded run -------------------------------
+# In the tenant's partition but not under FILE#, so listings (begins_with FILE#) never see them.
+# The index is zero-padded: a query returns a run's reports in shard order.
+_SHARD_PREFIX = "SHARD#"
+
+
+def _shard_prefix(tenant: str, file_id: str, run: int, phase: ShardPhase) -> dict[str, str]:
+    return {"pk": tenant_partition(tenant), "sk": f"{_SHARD_PREFIX}{file_id}#{run}#{phase}#"}
+
+
+def _shard_key(
+    tenant: str, file_id: str, run: int, index: int, phase: ShardPhase
+) -> dict[str, str]:
+    key = _shard_prefix(tenant, file_id, run, phase)
+    return {**key, "sk": f"{key['sk']}{index:06d}"}
+
+
+def record_shard(
+    tenant: str, file_id: str, run: int, index: int, *, phase: ShardPhase, report: ShardReport
+) -> ShardReport:
+    """Report what shard `index` of run `run` found in `phase`, once: the first report of a
+    shard and phase is kept (a conditional put), so a retried shard never counts twice.
+
+    Returns the report that counts. A second identical report (a retry that read the same
+    pinned bytes) is a no-op. A second report that differs (only a change of code between two
+    attempts could make one) changes nothing either: the first stands, is returned, and the
+    difference is logged, because the rows the first attempt wrote are the ones counted.
+    """
+    if report.index != index or report.phase != phase:
+        raise ValueError(
+            f"a report of shard {report.index} ({report.phase}) is not {index} ({phase})"
+        )
+    # JSON text, not a map: errors quote the partner's text, and text is what DynamoDB and
+    # moto agree on (docs/decisions.md, "Sharded runs: shard reports").
+    item: dict[str, Any] = {
+        **_shard_key(tenant, file_id, run, index, phase),
+        "report": report.model_dump_json(exclude_none=True),
+    }
+    retention = get_settings().status_retention_days
+    if retention:
+        item["ttl"] = int(time.time()) + retention * 86400
+    try:
+        _table().put_item(Item=item, ConditionExpression=Attr("pk").not_exists())
+    except ClientError as exc:
+        if not _is_condition_failure(exc):
+            raise
+        stored = _table().get_item(
+            Key=_shard_key(tenant, file_id, run, index, phase), ConsistentRead=True
+        )["Item"]
+        first = _shard_report(stored)
+        if first != report:
+            logger.warning(
+                "a shard reported again, differently; the first report stands",
+                extra={
+                    "shard": index,
+                    "phase": phase,
+                    "first": first.model_dump(
+                        include={"rows_total", "rows_valid", "rows_invalid", "rows_written"}
+                    ),
+                },
+            )
+        return first
+    return report
+
+
+def shard_reports(tenant: str, file_id: str, run: int, phase: ShardPhase) -> list[ShardReport]:
+    """Every report of run `run` in `phase`, in shard order (a consistent, paginated query)."""
+    key = _shard_prefix(tenant, file_id, run, phase)
+    query: dict[str, Any] = {
+        "KeyConditionExpression": Key("pk").eq(key["pk"]) & Key("sk").begins_with(key["sk"]),
+        "ConsistentRead": True,
+    }
+    reports: list[ShardReport] = []
+    while True:
+        page = _table().query(**query)
+        reports.extend(_shard_report(item) for item in page.get("Items", []))
+        if "LastEvaluatedKey" not in page:
+            return reports
+        query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _shard_report(item: dict[str, Any]) -> ShardReport:
+    return ShardReport.model_validate_json(str(item["report"]))
 
 
 # --- duplicates: the first SUCCEEDED file per tenant, import type and SHA-256 ----------------

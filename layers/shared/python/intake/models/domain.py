@@ -145,6 +145,12 @@ class ImportResult(BaseModel):
     )
     # Row types read from a header (CSV, Excel): what each column was used for.
     columns: ColumnUsage | None = Field(default=None, exclude_if=absent)
+    shards: int | None = Field(
+        default=None,
+        exclude_if=absent,
+        description="Sharded runs (files over the shard threshold): how many byte-range shards "
+        "the file was read in",
+    )
     # Text files: the encoding the rows were read with (a byte-order mark, or UTF-8 bytes,
     # win over a declared single-byte encoding: docs/decisions.md).
     encoding: str | None = Field(default=None, exclude_if=absent)
@@ -281,6 +287,28 @@ class FileRecord(BaseModel):
         if self.import_type is None:
             raise ValueError(f"file {self.file_id} has no import type: it cannot run")
         return self.import_type
+
+
+ShardPhase = Literal["validate", "write", "single"]
+
+
+class ShardReport(BaseModel):
+    """What one shard of a sharded run found in one phase (logic/shard_runs.py): its counts,
+    its first errors (at the file's lines, not the shard's) and how many there were. The
+    finalize step sums a run's reports; the status table keeps one per shard and phase."""
+
+    index: int
+    phase: ShardPhase
+    rows_total: int = 0
+    rows_valid: int = 0
+    rows_invalid: int = 0
+    rows_written: int = 0
+    errors: list[RowError] = Field(default_factory=list)  # the first ones, bounded
+    errors_count: int = 0  # every error the shard found, listed or not
+    file_error: RowError | None = None  # the shard could not be read to its end
+    # Every shard reads the file's header: each sees the same columns and encoding.
+    columns: ColumnUsage | None = None
+    encoding: str | None = None
 
 
 class ActiveRun(BaseModel):
