@@ -1,0 +1,281 @@
+"""A sharded run's shards and its finalize (logic/shard_runs.py) on moto: the same file, cut
+into tiny shards, gives exactly what a one-invocation run gives (counts, error lines, status),
+a retried shard counts once, and nothing finishes before every shard has reported."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+
+from intake.clock import utcnow
+from intake.dal import file_repository
+from intake.ingest.shards import Shard, plan_csv
+from intake.logic.run_execution import run_import
+from intake.logic.shard_runs import ShardsMissing, finish_sharded, phases, run_shard
+from intake.models.domain import FileRecord, FileStatus, ShardReport
+from intake.models.messages import ImportMessage
+from intake_local.resources import Resources
+
+T0 = datetime(2026, 12, 1, 4, 0, tzinfo=UTC)
+LEASE = timedelta(minutes=16)
+SHARD_SIZE = 84  # bytes: two or three rows a shard, cut in 5 rows with quoted line breaks
+
+
+def _csv() -> bytes:
+    """40 rows; every 7th has a quoted line break, so physical lines run ahead of rows, and
+    bad rows (bad e-mail, bad country, no first name, a missing column) spread over the file,
+    several of them first or last in their shard (test_the_file_is_cut_across_bad_rows)."""
+    lines = [b"external_id,email,first_name,country"]
+    for i in range(1, 41):
+        email, first, country = f"p{i}@example.com", f"P{i}", "GB"
+        if i % 7 == 0:
+            first = f'"P{i}\nsecond line"'
+        if i % 5 == 0:
+            email = "not-an-email"
+        if i % 9 == 0:
+            country = "Atlantis"
+        if i % 11 == 0:
+            first = '""'
+        row = f"c-{i},{email},{first},{country}"
+        if i % 13 == 0:
+            row = f"c-{i},{email}"  # a column short
+        lines.append(row.encode())
+    return b"\n".join(lines) + b"\n"
+
+
+CSV = _csv()
+
+
+def _shards() -> list[Shard]:
+    return plan_csv(io.BytesIO(CSV), shard_size=SHARD_SIZE)
+
+
+def _queued(aws: Resources, file_id: str, *, check_only: bool, on_invalid: str) -> None:
+    """An uploaded file (its bytes at a pinned version) with run 1 queued."""
+    key = f"uploads/acme/{file_id}"
+    put = boto3.client("s3").put_object(Bucket=aws.names.bucket, Key=key, Body=CSV)
+    record = FileRecord(
+        tenant="acme",
+        file_id=file_id,
+        name="people.csv",
+        media_type="text/csv",
+        size=len(CSV),
+        import_type="contacts",
+        status=FileStatus.UPLOADED,
+        created_at=T0,
+        updated_at=T0,
+        object_key=key,
+        object_version=put.get("VersionId"),
+    )
+    assert file_repository.create(record)
+    file_repository.queue_run(
+        record,
+        now=utcnow(),
+        check_only=check_only,
+        on_invalid=on_invalid,  # type: ignore[arg-type]
+    )
+
+
+def _claimed(aws: Resources, file_id: str, *, check_only: bool, on_invalid: str) -> FileRecord:
+    """As the state machine's first step will: run 1 queued, then claimed."""
+    _queued(aws, file_id, check_only=check_only, on_invalid=on_invalid)
+    claimed = file_repository.claim_run("acme", file_id, 1, now=utcnow(), lease=LEASE)
+    assert claimed is not None
+    return claimed
+
+
+def _one_invocation(aws: Resources, *, check_only: bool, on_invalid: str) -> FileRecord:
+    file_id = "018f2a3b4c5d0000000000000001"
+    _queued(aws, file_id, check_only=check_only, on_invalid=on_invalid)
+    message = ImportMessage(
+        tenant="acme",
+        file_id=file_id,
+        run=1,
+        check_only=check_only,
+        on_invalid=on_invalid,  # type: ignore[arg-type]
+    )
+    run_import(message)
+    return file_repository.get("acme", file_id)
+
+
+def _sharded(record: FileRecord, shards: list[Shard]) -> tuple[FileStatus, Any, list[Any]]:
+    """Every phase as the state machine will run it: all shards, then finalize; the write
+    phase only if the validate phase let the run go on."""
+    for phase in phases(record):
+        for shard in shards:
+            run_shard(record, shard, phase=phase)
+        end = finish_sharded(record, shards, phase=phase)
+        try:
+            if end.status is not None:
+                return end.status, end.outcome.result, list(end.errors.inline)
+        finally:
+            end.errors.close()
+    raise AssertionError("no phase ended the run")
+
+
+def _records(aws: Resources) -> dict[str, Any]:
+    table = boto3.resource("dynamodb").Table(aws.names.records_table)
+    items = table.query(
+        KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": "acme#contacts"}
+    )["Items"]
+    return {item["sk"]: item for item in items}
+
+
+def _located(errors: list[Any]) -> list[tuple[int | None, str | None, str]]:
+    return [(e.line, e.field, e.code) for e in errors]
+
+
+def test_the_file_is_cut_across_bad_rows_and_quoted_line_breaks() -> None:
+    shards = _shards()
+    assert len(shards) >= 8
+    firsts = [next(csv.reader(io.StringIO(CSV[s.start : s.end].decode()))) for s in shards]
+    rows_before = [len(list(csv.reader(io.StringIO(CSV[: s.start].decode())))) for s in shards]
+    # Quoted line breaks: later shards start on a physical line past their row's number.
+    assert any(s.first_line > rows + 1 for s, rows in zip(shards, rows_before, strict=True))
+    # Bad rows are the first row of some shards (and so the last of the one before).
+    assert any("not-an-email" in row or "Atlantis" in row or len(row) < 4 for row in firsts)
+    # A row with a quoted line break is where some shards are cut (the row across the target).
+    lasts = [list(csv.reader(io.StringIO(CSV[s.start : s.end].decode())))[-1] for s in shards]
+    assert any("\n" in field for row in lasts for field in row)
+
+
+@pytest.mark.parametrize(
+    ("check_only", "on_invalid", "status"),
+    [
+        (True, "fail", FileStatus.FAILED),
+        (False, "fail", FileStatus.FAILED),
+        (False, "skip", FileStatus.SUCCEEDED),
+    ],
+)
+def test_sharded_run_reports_exactly_what_one_invocation_does(
+    aws: Resources, check_only: bool, on_invalid: str, status: FileStatus
+) -> None:
+    # Given the same bytes run whole, and cut into tiny shards
+    whole = _one_invocation(aws, check_only=check_only, on_invalid=on_invalid)
+    shards = _shards()
+    record = _claimed(
+        aws, "018f2a3b4c5d0000000000000002", check_only=check_only, on_invalid=on_invalid
+    )
+
+    # When every shard runs and the run is finalized
+    sharded_status, result, errors = _sharded(record, shards)
+
+    # Then the counts, the status and the located errors are the one-invocation run's
+    assert whole.result is not None
+    assert sharded_status is whole.status is status
+    counts = ("rows_total", "rows_valid", "rows_invalid", "rows_written", "errors_truncated")
+    assert {n: getattr(result, n) for n in counts} == {n: getattr(whole.result, n) for n in counts}
+    assert result.columns == whole.result.columns
+    assert result.shards == len(shards)
+    assert _located(errors) == _located(whole.errors)
+    assert errors == whole.errors  # messages and columns too
+    assert result.rows_invalid > 0 and result.rows_valid > 0
+
+
+def test_a_retried_shard_counts_once(aws: Resources) -> None:
+    record = _claimed(aws, "018f2a3b4c5d0000000000000003", check_only=False, on_invalid="skip")
+    shards = _shards()
+    first = run_shard(record, shards[2], phase="single")
+
+    # A retry of shard 2 (the map retried it after a timeout), then every shard
+    again = run_shard(record, shards[2], phase="single")
+    for shard in shards:
+        run_shard(record, shard, phase="single")
+    end = finish_sharded(record, shards, phase="single")
+    end.errors.close()
+
+    assert again == first
+    assert [
+        r.index for r in file_repository.shard_reports("acme", record.file_id, 1, "single")
+    ] == [s.index for s in shards]
+    assert end.outcome.result.rows_written == end.outcome.result.rows_valid == len(_records(aws))
+
+
+def test_a_differing_second_report_changes_nothing(aws: Resources) -> None:
+    first = ShardReport(index=0, phase="validate", rows_total=3, rows_valid=3)
+    file_repository.record_shard("acme", "f1", 1, 0, phase="validate", report=first)
+
+    stands = file_repository.record_shard(
+        "acme", "f1", 1, 0, phase="validate", report=first.model_copy(update={"rows_valid": 2})
+    )
+
+    assert stands == first
+    assert file_repository.shard_reports("acme", "f1", 1, "validate") == [first]
+    # another run or phase is another report
+    assert file_repository.shard_reports("acme", "f1", 1, "write") == []
+    assert file_repository.shard_reports("acme", "f1", 2, "validate") == []
+
+
+def test_reports_are_read_past_a_page_in_shard_order(aws: Resources) -> None:
+    big = "x" * 3000  # 400 reports of 3 KB: more than the 1 MB one query page holds
+    for index in reversed(range(400)):
+        report = ShardReport(index=index, phase="single", errors_count=1, encoding=big)
+        file_repository.record_shard("acme", "f2", 1, index, phase="single", report=report)
+
+    reports = file_repository.shard_reports("acme", "f2", 1, "single")
+
+    assert [r.index for r in reports] == list(range(400))
+
+
+def test_finalize_with_a_shard_missing_raises(aws: Resources) -> None:
+    record = _claimed(aws, "018f2a3b4c5d0000000000000004", check_only=True, on_invalid="fail")
+    shards = _shards()
+    for shard in shards:
+        if shard.index != 3:
+            run_shard(record, shard, phase="validate")
+
+    with pytest.raises(ShardsMissing) as raised:
+        finish_sharded(record, shards, phase="validate")
+
+    assert raised.value.missing == [3]
+    # once shard 3 has run (the state machine's retry), the run finalizes
+    run_shard(record, shards[3], phase="validate")
+    end = finish_sharded(record, shards, phase="validate")
+    end.errors.close()
+    assert end.status is FileStatus.FAILED
+
+
+def test_check_only_writes_nothing(aws: Resources) -> None:
+    record = _claimed(aws, "018f2a3b4c5d0000000000000005", check_only=True, on_invalid="fail")
+    shards = _shards()
+
+    status, result, _ = _sharded(record, shards)
+
+    assert status is FileStatus.FAILED
+    assert result.rows_written == 0
+    assert _records(aws) == {}
+    with pytest.raises(ValueError, match="no write phase"):
+        run_shard(record, shards[0], phase="write")
+
+
+def test_skip_writes_exactly_the_valid_rows(aws: Resources) -> None:
+    record = _claimed(aws, "018f2a3b4c5d0000000000000006", check_only=False, on_invalid="skip")
+
+    status, result, _ = _sharded(record, _shards())
+
+    assert status is FileStatus.SUCCEEDED
+    stored = _records(aws)
+    assert len(stored) == result.rows_written == result.rows_valid == 40 - result.rows_invalid
+    assert "c-5" not in stored and "c-1" in stored  # c-5's e-mail is bad
+    assert stored["c-7"]["first_name"] == "P7\nsecond line"  # a quoted line break, kept whole
+
+
+def test_fail_with_a_clean_file_validates_then_writes(aws: Resources) -> None:
+    clean = b"external_id,email,first_name\n" + b"".join(
+        f'c-{i},p{i}@example.com,"P{i}\nmore"\n'.encode() for i in range(1, 21)
+    )
+    file_id = "018f2a3b4c5d0000000000000007"
+    record = _claimed(aws, file_id, check_only=False, on_invalid="fail")
+    boto3.client("s3").put_object(Bucket=aws.names.bucket, Key=record.object_key, Body=clean)
+    record = record.model_copy(update={"object_version": None, "size": len(clean)})
+    shards = plan_csv(io.BytesIO(clean), shard_size=SHARD_SIZE)
+
+    status, result, errors = _sharded(record, shards)
+
+    assert (status, errors) == (FileStatus.SUCCEEDED, [])
+    assert result.rows_written == result.rows_valid == 20 == len(_records(aws))
