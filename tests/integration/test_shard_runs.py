@@ -55,16 +55,18 @@ def _shards() -> list[Shard]:
     return plan_csv(io.BytesIO(CSV), shard_size=SHARD_SIZE)
 
 
-def _queued(aws: Resources, file_id: str, *, check_only: bool, on_invalid: str) -> None:
+def _queued(
+    aws: Resources, file_id: str, *, check_only: bool, on_invalid: str, body: bytes = CSV
+) -> None:
     """An uploaded file (its bytes at a pinned version) with run 1 queued."""
     key = f"uploads/acme/{file_id}"
-    put = boto3.client("s3").put_object(Bucket=aws.names.bucket, Key=key, Body=CSV)
+    put = boto3.client("s3").put_object(Bucket=aws.names.bucket, Key=key, Body=body)
     record = FileRecord(
         tenant="acme",
         file_id=file_id,
         name="people.csv",
         media_type="text/csv",
-        size=len(CSV),
+        size=len(body),
         import_type="contacts",
         status=FileStatus.UPLOADED,
         created_at=T0,
@@ -81,17 +83,21 @@ def _queued(aws: Resources, file_id: str, *, check_only: bool, on_invalid: str) 
     )
 
 
-def _claimed(aws: Resources, file_id: str, *, check_only: bool, on_invalid: str) -> FileRecord:
+def _claimed(
+    aws: Resources, file_id: str, *, check_only: bool, on_invalid: str, body: bytes = CSV
+) -> FileRecord:
     """As the state machine's first step will: run 1 queued, then claimed."""
-    _queued(aws, file_id, check_only=check_only, on_invalid=on_invalid)
+    _queued(aws, file_id, check_only=check_only, on_invalid=on_invalid, body=body)
     claimed = file_repository.claim_run("acme", file_id, 1, now=utcnow(), lease=LEASE)
     assert claimed is not None
     return claimed
 
 
-def _one_invocation(aws: Resources, *, check_only: bool, on_invalid: str) -> FileRecord:
+def _one_invocation(
+    aws: Resources, *, check_only: bool, on_invalid: str, body: bytes = CSV
+) -> FileRecord:
     file_id = "018f2a3b4c5d0000000000000001"
-    _queued(aws, file_id, check_only=check_only, on_invalid=on_invalid)
+    _queued(aws, file_id, check_only=check_only, on_invalid=on_invalid, body=body)
     message = ImportMessage(
         tenant="acme",
         file_id=file_id,
@@ -175,6 +181,30 @@ def test_sharded_run_reports_exactly_what_one_invocation_does(
     assert _located(errors) == _located(whole.errors)
     assert errors == whole.errors  # messages and columns too
     assert result.rows_invalid > 0 and result.rows_valid > 0
+
+
+def test_a_file_error_in_a_middle_shard_ends_the_count_there_as_in_one_invocation(
+    aws: Resources,
+) -> None:
+    # Given a record over the reader's 1 MiB limit in the middle of the file (a file error:
+    # a one-invocation run stops reading there), and bad rows after it that it never sees
+    rows = CSV.split(b"\n")
+    huge = b"c-99,huge@example.com," + b"x" * (1024 * 1024 + 10) + b",GB"
+    body = b"\n".join([*rows[:20], huge, *rows[20:]])
+    whole = _one_invocation(aws, check_only=True, on_invalid="fail", body=body)
+    record = _claimed(
+        aws, "018f2a3b4c5d0000000000000008", check_only=True, on_invalid="fail", body=body
+    )
+    shards = plan_csv(io.BytesIO(body), shard_size=SHARD_SIZE)
+
+    status, result, errors = _sharded(record, shards)
+
+    assert whole.result is not None
+    assert status is whole.status is FileStatus.FAILED
+    assert errors == whole.errors
+    assert errors[-1].code == "record_too_large"
+    counts = ("rows_total", "rows_valid", "rows_invalid")
+    assert {n: getattr(result, n) for n in counts} == {n: getattr(whole.result, n) for n in counts}
 
 
 def test_a_retried_shard_counts_once(aws: Resources) -> None:
