@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -53,36 +54,26 @@ def _clean_old_runs(base: Path, max_age_seconds: float = 86400) -> None:
             pass
 
 
-@pytest.fixture(scope="session")
-def stack() -> Iterator[Stack]:
+@contextmanager
+def local_stack(name: str = "", env: dict[str, str] | None = None) -> Iterator[Stack]:
+    """`intake-local up` on free ports under .local/e2e/run-<pid>-<time><name>, with `env`
+    added to its environment (as `make up` passes settings through); stopped on exit."""
     base = repo_root() / ".local" / "e2e"
-    _clean_old_runs(base)
-    state_dir = base / f"run-{os.getpid()}-{int(time.time())}"
+    state_dir = base / f"run-{os.getpid()}-{int(time.time())}{name}"
     state_dir.mkdir(parents=True)
     ready = state_dir / "ready.json"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    environment.update(env or {})
     command = [
-        sys.executable,
-        "-m",
-        "intake_local.cli",
-        "--state-dir",
-        str(state_dir),
-        "up",
-        "--port",
-        "0",
-        "--aws-port",
-        str(free_port()),
-        "--retry-delay",
-        str(RETRY_DELAY),
+        *(sys.executable, "-m", "intake_local.cli", "--state-dir", str(state_dir), "up"),
+        *("--port", "0", "--aws-port", str(free_port())),
         # A short batching window (the stack's is 1 s) keeps batches and the suite quick.
-        "--batch-window",
-        str(BATCH_WINDOW),
-        "--ready-file",
-        str(ready),
+        *("--retry-delay", str(RETRY_DELAY), "--batch-window", str(BATCH_WINDOW)),
+        *("--ready-file", str(ready)),
     ]
     with (state_dir / "console.log").open("wb") as console:
         process = subprocess.Popen(
-            command, stdout=console, stderr=subprocess.STDOUT, env=env, cwd=repo_root()
+            command, stdout=console, stderr=subprocess.STDOUT, env=environment, cwd=repo_root()
         )
         try:
             info = wait_for_ready_file(ready, START_TIMEOUT, alive=lambda: process.poll() is None)
@@ -105,6 +96,13 @@ def stack() -> Iterator[Stack]:
             )
         finally:
             _stop(process)
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Stack]:
+    _clean_old_runs(repo_root() / ".local" / "e2e")
+    with local_stack() as started:
+        yield started
 
 
 def _stop(process: subprocess.Popen[Any]) -> None:

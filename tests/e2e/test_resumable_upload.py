@@ -1,6 +1,6 @@
 """An upload interrupted after half its parts resumes and completes, with the project's client.
 
-A local stack of its own, started like the session's (tests/e2e/conftest.py) but with
+A local stack of its own, started like the session's (tests/e2e/conftest.local_stack) but with
 MULTIPART_THRESHOLD_BYTES and MULTIPART_PART_BYTES at S3's minimum part of 5 MiB, passed
 through its environment as `make up` passes them: a file of six parts is 26 MiB, not 6 x 16
 MiB. Its own, because every other e2e test PUTs files of any size in one request.
@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,11 +19,8 @@ import pytest
 
 from intake.settings import Settings
 from intake_client import IntakeClient
-from intake_local.moto_server import free_port
-from intake_local.paths import repo_root
-from intake_local.stack import wait_for_ready_file
-from intake_local.tokens import ensure_key_pair
-from tests.e2e.support import BATCH_WINDOW, RETRY_DELAY, Stack
+from tests.e2e.conftest import local_stack
+from tests.e2e.support import Stack
 
 MIB = 1024**2
 PART = 5 * MIB
@@ -40,42 +35,8 @@ class Interrupted(Exception):
 
 @pytest.fixture(scope="module")
 def small_parts_stack() -> Iterator[Stack]:
-    state_dir = repo_root() / ".local" / "e2e" / f"run-{os.getpid()}-{int(time.time())}-parts"
-    state_dir.mkdir(parents=True)
-    ready = state_dir / "ready.json"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update({THRESHOLD_ENV: str(PART), PART_ENV: str(PART)})
-    command = [
-        *(sys.executable, "-m", "intake_local.cli", "--state-dir", str(state_dir), "up"),
-        *("--port", "0", "--aws-port", str(free_port())),
-        *("--retry-delay", str(RETRY_DELAY), "--batch-window", str(BATCH_WINDOW)),
-        *("--ready-file", str(ready)),
-    ]
-    with (state_dir / "console.log").open("wb") as console:
-        process = subprocess.Popen(
-            command, stdout=console, stderr=subprocess.STDOUT, env=env, cwd=repo_root()
-        )
-        try:
-            info = wait_for_ready_file(ready, 60, alive=lambda: process.poll() is None)
-            yield Stack(
-                api_url=info["api_url"],
-                aws_endpoint=info["aws_endpoint"],
-                bucket=info["resources"]["bucket"],
-                queue_url=info["queue_url"],
-                dlq_url=info["dlq_url"],
-                state_dir=state_dir,
-                log_dir=Path(info["log_dir"]),
-                keys=ensure_key_pair(state_dir),
-                info=info,
-            )
-        finally:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(timeout=10)
+    with local_stack("-parts", {THRESHOLD_ENV: str(PART), PART_ENV: str(PART)}) as started:
+        yield started
 
 
 def six_part_csv(path: Path) -> int:
