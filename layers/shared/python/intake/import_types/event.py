@@ -175,63 +175,43 @@ _TIMES = {"start_time": "starts_at", "end_time": "ends_at"}
 # ids: the sessions' references say the same, remapped, so these are never stored.
 _BACK_REFERENCES = frozenset({"sessions"})
 
+
 # In dependency order: what a later entity refers to comes first. Members are named after
 # the entity (`sessions`, `sessions.json`; `session-types` for session_types).
+def _entity(name: str, model: Any, required: tuple[str, ...], **kw: Any) -> Entity:
+    """An entity read from the member named after it (`sessions.json`, also `sessions`),
+    with the type's error codes."""
+    return Entity(name, model, required, source=f"{name}.json", field_codes=_CODES, **kw)
+
+
 ENTITIES: tuple[Entity, ...] = (
-    Entity(
+    _entity(
         "event",
         Event,
         ("id", "name", "starts_at", "ends_at", "timezone"),
         aliases=_TIMES,
         single=True,
-        source="event.json",
-        field_codes=_CODES,
     ),
-    Entity(
-        "tracks",
-        Track,
-        ("id", "name"),
-        source="tracks.json",
-        field_codes=_CODES,
-        ignored=_BACK_REFERENCES,
+    _entity("tracks", Track, ("id", "name"), ignored=_BACK_REFERENCES),
+    _entity(
+        "microlocations", Microlocation, ("id", "name"), optional=True, ignored=_BACK_REFERENCES
     ),
-    Entity(
-        "microlocations",
-        Microlocation,
-        ("id", "name"),
-        source="microlocations.json",
-        optional=True,
-        field_codes=_CODES,
-        ignored=_BACK_REFERENCES,
-    ),
-    Entity(
-        "session_types",
-        SessionType,
-        ("id", "name"),
-        source="session_types.json",
-        optional=True,
-        field_codes=_CODES,
-        ignored=_BACK_REFERENCES,
-    ),
-    Entity(
+    _entity("session_types", SessionType, ("id", "name"), optional=True, ignored=_BACK_REFERENCES),
+    _entity(
         "speakers",
         Speaker,
         ("id", "name"),
         aliases={"organization": "organisation"},
-        source="speakers.json",
-        field_codes=_CODES,
         ignored=_BACK_REFERENCES,
     ),
-    Entity(
+    _entity(
         "sponsors",
         Sponsor,
         ("id", "name"),
         aliases={"sponsor_type": "type"},  # the older server export's name
-        source="sponsors.json",
         optional=True,
-        field_codes=_CODES,
     ),
-    Entity(
+    _entity(
         "sessions",
         Session,
         ("id", "title"),
@@ -243,8 +223,6 @@ ENTITIES: tuple[Entity, ...] = (
         ),
         # MozillaAllHands16 names a session's title `name`
         aliases={**_TIMES, "name": "title"},
-        source="sessions.json",
-        field_codes=_CODES,
     ),
 )
 
