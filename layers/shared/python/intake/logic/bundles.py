@@ -37,9 +37,6 @@ ID_NAMESPACE = uuid.UUID("9f0b8a52-4d8e-4f57-9c0e-6f2d3c1b7a10")
 
 SinkFactory = Callable[[FileRecord], Sink]
 
-# What archiving tools add next to a document: never read, never an error.
-_NOISE_FOLDERS = ("__MACOSX/",)
-_NOISE_NAMES = frozenset({".DS_Store", "Thumbs.db"})
 MiB = 1024 * 1024
 
 
@@ -206,12 +203,12 @@ def match_members(
 def the_document(archive: Archive) -> tuple[list[RowError], dict[str, Member]]:
     """A document type's one .json in a ZIP, whatever the exporter named it
     (`export_election_event-<uuid>.json`); what archiving tools add beside it is ignored."""
+    # (archive.members already leaves out __MACOSX/ and .DS_Store; `._*` are macOS
+    # AppleDouble files some tools write beside the document)
     documents = [
         info
         for info in archive.members
         if info.filename.lower().endswith(".json")
-        and not info.filename.startswith(_NOISE_FOLDERS)
-        and info.filename.rsplit("/", 1)[-1] not in _NOISE_NAMES
         and not info.filename.rsplit("/", 1)[-1].startswith("._")
     ]
     if len(documents) == 1:
