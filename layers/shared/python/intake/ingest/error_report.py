@@ -45,6 +45,11 @@ class ErrorCollector:
             self.inline.append(error)
         self._write(error, "error")
 
+    def count_unlisted(self, n: int) -> None:
+        """Errors found and counted elsewhere (a shard's beyond the first it reported): they
+        decide the run like any other, but have nothing to list."""
+        self.count += n
+
     def warn(self, warning: RowError) -> None:
         self.warning_count += 1
         if self.warning_count > self._max:

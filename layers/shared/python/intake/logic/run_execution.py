@@ -38,6 +38,7 @@ from intake.models.domain import (
     FileStatus,
     ImportResult,
     RowError,
+    ShardPhase,
 )
 from intake.models.messages import ImportMessage
 from intake.observability import logger, metrics
@@ -115,23 +116,40 @@ def _run_records(
 ) -> tuple[FileStatus, Outcome]:
     """Rows from one file, or from each member of a ZIP, with the on_invalid semantics. Every
     pass that checks rows also checks that no natural key repeats (`_checked_pass`)."""
-    if record.check_only:
+    if record.check_only or record.on_invalid == "fail":
         outcome = _checked_pass(record, import_type, errors, sink=None)
-        return (FileStatus.FAILED if errors.count else FileStatus.VALIDATED), outcome
-    if record.on_invalid == "fail":
-        outcome = _checked_pass(record, import_type, errors, sink=None)
-        if errors.count:
-            return FileStatus.FAILED, outcome
+        status = run_status(record, "validate", outcome, errors)
+        if status is not None:
+            return status, outcome
         # every row is valid and every key distinct: stream again, writing this time
         outcome = _pass(record, import_type, errors, sink=sink_factory(record), checked=True)
+        return _ended(run_status(record, "write", outcome, errors)), outcome
+    outcome = _checked_pass(record, import_type, errors, sink=sink_factory(record))
+    return _ended(run_status(record, "single", outcome, errors)), outcome
+
+
+def run_status(
+    record: FileRecord, phase: ShardPhase, outcome: Outcome, errors: ErrorCollector
+) -> FileStatus | None:
+    """How a run ends after a pass (one invocation's, or all shards' summed): None after a
+    validating pass that found nothing wrong and must be followed by the writing pass."""
+    if phase == "validate":
+        if errors.count:
+            return FileStatus.FAILED
+        return FileStatus.VALIDATED if record.check_only else None
+    if phase == "write":
         # The writing pass reads the bytes again: whatever it could not take fails the file,
         # never a SUCCEEDED file with rows missing.
         failed = outcome.file_error is not None or errors.count > 0
-        return (FileStatus.FAILED if failed else FileStatus.SUCCEEDED), outcome
-    outcome = _checked_pass(record, import_type, errors, sink=sink_factory(record))
+        return FileStatus.FAILED if failed else FileStatus.SUCCEEDED
     nothing_valid = outcome.result.rows_valid == 0 and outcome.result.rows_invalid > 0
     failed = outcome.file_error is not None or nothing_valid
-    return (FileStatus.FAILED if failed else FileStatus.SUCCEEDED), outcome
+    return FileStatus.FAILED if failed else FileStatus.SUCCEEDED
+
+
+def _ended(status: FileStatus | None) -> FileStatus:
+    assert status is not None, "a writing pass always ends the run"
+    return status
 
 
 def _checked_pass(

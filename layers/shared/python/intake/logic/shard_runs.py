@@ -30,7 +30,7 @@ from intake.ingest.error_report import ErrorCollector
 from intake.ingest.readers import read_records
 from intake.ingest.shards import Shard, open_shard
 from intake.logic.engine import Outcome, validate_records
-from intake.logic.run_execution import SinkFactory, dynamodb_sink
+from intake.logic.run_execution import SinkFactory, dynamodb_sink, run_status
 from intake.models.domain import (
     FileRecord,
     FileStatus,
@@ -191,7 +191,7 @@ def finish_sharded(
     except BaseException:
         errors.close()
         raise
-    return ShardedOutcome(_status(record, phase, outcome, errors), outcome, errors)
+    return ShardedOutcome(run_status(record, phase, outcome, errors), outcome, errors)
 
 
 def _merge(reports: list[ShardReport], errors: ErrorCollector) -> Outcome:
@@ -210,29 +210,11 @@ def _merge(reports: list[ShardReport], errors: ErrorCollector) -> Outcome:
         for error in report.errors:
             errors.add(error)
         # Errors the shard counted but did not list still count (and decide the run).
-        errors.count += report.errors_count - len(report.errors)
+        errors.count_unlisted(report.errors_count - len(report.errors))
         unlisted = unlisted or report.errors_count > len(report.errors)
         file_error = report.file_error
     total.errors_truncated = errors.truncated or unlisted
     return Outcome(total, file_error)
-
-
-def _status(
-    record: FileRecord, phase: ShardPhase, outcome: Outcome, errors: ErrorCollector
-) -> FileStatus | None:
-    """`run_execution._run_records`'s decisions, per phase."""
-    result = outcome.result
-    if phase == "validate":
-        if errors.count:
-            return FileStatus.FAILED
-        return FileStatus.VALIDATED if record.check_only else None
-    if phase == "write":
-        # The writing pass read the bytes again: whatever it could not take fails the file.
-        failed = outcome.file_error is not None or errors.count > 0
-        return FileStatus.FAILED if failed else FileStatus.SUCCEEDED
-    nothing_valid = result.rows_valid == 0 and result.rows_invalid > 0
-    failed = outcome.file_error is not None or nothing_valid
-    return FileStatus.FAILED if failed else FileStatus.SUCCEEDED
 
 
 def _asked(record: FileRecord) -> str:
