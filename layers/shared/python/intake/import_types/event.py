@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, time
+from functools import cache
 from typing import Annotated, Any, NotRequired
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -341,7 +342,7 @@ def _zone(value: Any) -> tuple[Any, Finding | None]:
     offset of whole hours (`UTC+07:00` is Etc/GMT-7: IANA's Etc signs are inverted)."""
     if not isinstance(value, str) or _is_zone(value.strip()):
         return value, None
-    spelled = _IANA_SPELLINGS.get(_spelling(value))
+    spelled = _iana_spellings().get(_spelling(value))
     offset = _OFFSET.fullmatch(value.strip())
     if spelled is None and offset is not None and int(offset[2]) <= 14:
         hours = int(offset[2])
@@ -368,15 +369,15 @@ def _is_zone(name: str) -> bool:
     return True
 
 
+@cache
 def _iana_spellings() -> dict[str, str]:
-    """Each IANA name by its loose spelling; spellings two names share are left out."""
+    """Each IANA name by its loose spelling; spellings two names share are left out. Built
+    on first use (listing the zones takes ~18 ms): only an export with a legacy spelling
+    needs it, not every cold start."""
     by_spelling: dict[str, list[str]] = {}
     for name in available_timezones():
         by_spelling.setdefault(_spelling(name), []).append(name)
     return {k: v[0] for k, v in by_spelling.items() if len(v) == 1}
-
-
-_IANA_SPELLINGS = _iana_spellings()
 
 
 def _in_zone(value: Any, zone: Any) -> Any:
