@@ -45,6 +45,34 @@ RUN_SWEEP = FunctionDef(
     timeout_seconds=120,
     memory_mb=256,
 )
+# Sharded runs (docs/design "Large files"): the steps the sharded-runs state machine invokes.
+# Each reads or writes at most one shard's records or one run's reports; 900 s like the worker.
+SHARD_PLAN = FunctionDef(
+    "shard_plan",
+    "Cut a large file into byte-range shards at record boundaries",
+    timeout_seconds=900,
+    memory_mb=1024,
+)
+SHARD_RUN = FunctionDef(
+    "shard_run",
+    "Validate, and in a writing phase write, one shard of a sharded run",
+    timeout_seconds=900,
+    memory_mb=1024,
+    ephemeral_storage_mb=3072,  # the shard's error-report spool and key hashes, as the worker
+)
+SHARD_FINISH = FunctionDef(
+    "shard_finish",
+    "Sum a sharded run's shard reports and end the run or start its next phase",
+    timeout_seconds=900,
+    memory_mb=1024,
+)
+SHARD_FUNCTIONS = (SHARD_PLAN, SHARD_RUN, SHARD_FINISH)
+# Shards run at once (the Distributed Map's MaxConcurrency). Each shard writes about 4,000
+# items/s at most (25-item batches); a new on-demand records table takes about 4,000 writes/s
+# until warmed, so 8 shards ask for 8x the warm throughput the table must be given
+# (docs/benchmarks.md, "A 10 GiB file in AWS", works it out).
+SHARD_MAX_CONCURRENCY = 8
+
 FUNCTIONS = (FILES_API, IMPORTS_API, CATALOG_API, PROFILES_API, IMPORT_WORKER, RUN_SWEEP)
 
 # The run sweep's EventBridge schedule. Five minutes: a run past its 16-minute lease is
