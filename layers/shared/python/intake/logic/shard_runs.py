@@ -161,6 +161,11 @@ class ShardedOutcome:
     outcome: Outcome
     errors: ErrorCollector
 
+    @property
+    def next_phase(self) -> ShardPhase | None:
+        """The phase the shards run next, or None once the run has ended (`status`)."""
+        return "write" if self.status is None else None
+
 
 def finish_sharded(
     record: FileRecord, shards: Sequence[Shard], *, phase: ShardPhase
