@@ -12,6 +12,9 @@ UPLOAD_PREFIX = "uploads/"
 DROP_PREFIX = "drop/"
 REPORT_PREFIX = "reports/"
 RECORD_PREFIX = "records/"
+# A sharded run's working objects: a gzip or ZIP member re-staged as plain bytes, key hashes.
+# Nothing under it outlives the run for long (a lifecycle rule expires it).
+STAGING_PREFIX = "staging/"
 _PROFILE_SEGMENT = re.compile(PROFILE_NAME)
 
 
@@ -21,6 +24,11 @@ def upload_key(tenant: str, file_id: str) -> str:
 
 def report_key(tenant: str, file_id: str, run: int) -> str:
     return f"{REPORT_PREFIX}{tenant}/{file_id}/run-{run}-errors.csv"
+
+
+def staging_key(tenant: str, file_id: str, run: int, name: str) -> str:
+    """A working object of run `run` of the file (sharded runs), named `name` within it."""
+    return f"{STAGING_PREFIX}{tenant}/{file_id}/run-{run}/{name}"
 
 
 def overflow_key(tenant: str, collection: str, key: str) -> str:
