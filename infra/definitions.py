@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from intake.keys import DROP_PREFIX, RECORD_PREFIX, REPORT_PREFIX, UPLOAD_PREFIX
+from intake.keys import DROP_PREFIX, RECORD_PREFIX, REPORT_PREFIX, STAGING_PREFIX, UPLOAD_PREFIX
 from intake.models.db import ACTIVE_RUN_PROJECTION, ACTIVE_RUNS_INDEX, ACTIVE_STATUS, STALE_AT
 
-__all__ = ["DROP_PREFIX", "RECORD_PREFIX", "REPORT_PREFIX", "UPLOAD_PREFIX"]
+__all__ = ["DROP_PREFIX", "RECORD_PREFIX", "REPORT_PREFIX", "STAGING_PREFIX", "UPLOAD_PREFIX"]
 
 # --- Lambda functions --------------------------------------------------------------------
 
