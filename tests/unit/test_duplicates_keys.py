@@ -7,6 +7,7 @@ whether the keys fit in memory or were spilled to /tmp.
 
 from __future__ import annotations
 
+import io
 import os
 import random
 import subprocess
@@ -14,17 +15,21 @@ import sys
 import tempfile
 import tracemalloc
 from collections.abc import Iterable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from intake.ingest.duplicates import (
+    DUMP_BITS,
     DUPLICATE_KEY,
+    HashDump,
     KeyTracker,
     Occurrence,
     RepeatedKeys,
     duplicate_key_error,
+    repeated_across,
     stable_hash,
 )
 
@@ -348,3 +353,80 @@ def test_memory_stays_bounded_while_keys_spill() -> None:
     assert tracker.spills == 15
     assert (repeated.total, repeated.extra_rows) == (1, 1)
     assert peak < 3_000_000  # ~1.8 MB: the buffer, 4,096 partitions, the spill index
+
+
+# --- shards: each dumps its hashes, one check over all the dumps ---------------------------
+
+
+def dumped(parts: list[list[str]], **tracker_args: Any) -> list[HashDump]:
+    """Each part's keys through its own tracker and dump, read back by byte ranges."""
+    dumps = []
+    for keys in parts:
+        with KeyTracker(partition_bits=DUMP_BITS, **tracker_args) as tracker:
+            for key in keys:
+                tracker.add(key)
+            data = io.BytesIO()
+            assert tracker.dump(data) == len(keys)
+        dumps.append(HashDump(partial(slice_of, data.getvalue())))
+    return dumps
+
+
+def slice_of(data: bytes, start: int, end: int) -> bytes:
+    return data[start:end]
+
+
+def one_tracker(keys: list[str], **tracker_args: Any) -> RepeatedKeys:
+    with KeyTracker(**tracker_args) as tracker:
+        for key in keys:
+            tracker.add(key)
+        return tracker.repeated()
+
+
+def cut(keys: list[str], parts: int) -> list[list[str]]:
+    size = -(-len(keys) // parts)
+    return [keys[i : i + size] for i in range(0, len(keys), size)]
+
+
+def same(a: RepeatedKeys, b: RepeatedKeys) -> bool:
+    return (a.hashes, a.total, a.extra_rows, a.unlocated_rows) == (
+        b.hashes,
+        b.total,
+        b.extra_rows,
+        b.unlocated_rows,
+    )
+
+
+def test_shards_dumps_checked_together_find_what_one_tracker_finds() -> None:
+    # Keys repeated inside one part, across parts, and on many rows
+    keys = shuffled_keys(20_000, {5: 2, 17: 3, 19_999: 2, 12_345: 40})
+
+    across = repeated_across(dumped(cut(keys, 7)))
+
+    assert same(across, one_tracker(keys))
+    assert (across.total, across.extra_rows) == (4, 43)
+
+
+def test_dumps_that_spilled_and_groups_that_split_give_the_same_answer() -> None:
+    keys = shuffled_keys(30_000, {3: 2, 29_998: 5, 100: 3})
+    dumps = dumped(cut(keys, 5), max_in_memory=997)  # each part spills before it dumps
+
+    # 30,000 distinct hashes over 16 groups: ~1,900 a group, over max_distinct=500
+    across = repeated_across(dumps, max_in_memory=700, max_distinct=500)
+
+    assert same(across, one_tracker(keys))
+
+
+def test_past_max_repeated_the_dumps_keep_the_same_smallest_hashes() -> None:
+    keys = [f"K-{i}" for i in range(40)] * 2 + ["K-X"] * 5
+
+    across = repeated_across(dumped(cut(keys, 6)), max_repeated=7)
+
+    assert across.truncated
+    assert same(across, one_tracker(keys, max_repeated=7))
+    assert same(RepeatedKeys.from_bytes(across.to_bytes()), across)
+
+
+def test_no_repeats_across_dumps_is_empty() -> None:
+    across = repeated_across(dumped([["a", "b"], [], ["c"]]))
+
+    assert not across and across.total == 0

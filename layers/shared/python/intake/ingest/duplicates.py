@@ -38,6 +38,17 @@ Bounds, at the defaults (max_in_memory=4Mi hashes, max_distinct=512Ki, max_repea
 - Pass 2 memory: the repeated hashes kept (<= max_repeated, ~70 bytes each) and the first
   occurrence of each of their keys (~150 bytes each): <= ~22 MiB.
 
+Shards (a sharded run, logic/shard_runs.py): each shard's tracker, made with
+partition_bits=DUMP_BITS, `dump`s its hashes grouped by their top 4 bits behind an offset
+header, instead of checking them. `repeated_across` checks every dump together one group at a
+time (each dump's share of a group is one read: an S3 ranged GET), and splits a group with more
+than `max_distinct` distinct hashes by the next 12 bits into a spill file, as a KeyTracker
+splits a partition. It answers exactly what one tracker given all the keys would: the same
+repeated hashes, counts and kept (smallest) hashes. Bounds: a shard holds what a tracker
+holds, and its dump is 8 bytes a row (+ 144); the check holds one group's set (<= max_distinct
+distinct hashes) or the split's buffer (32 MiB), and /tmp holds one group's hashes at most:
+150M rows -> 1/16 of 1.2 GB, ~75 MB.
+
 What is exact, and what is capped: every hash that repeats is counted (`RepeatedKeys.total`), and
 every row whose hash repeats an earlier row's (`RepeatedKeys.extra_rows`); exact about hashes,
 and about keys barring a 64-bit collision (~1 file in 1,600 of 150M distinct keys has one; it
@@ -53,7 +64,7 @@ import sys
 import tempfile
 from array import array
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 from hashlib import blake2b
@@ -71,6 +82,8 @@ DEFAULT_MAX_DISTINCT = 512 * 1024  # distinct hashes per partition checked at on
 DEFAULT_MAX_REPEATED = 100_000  # repeated hashes kept for pass 2
 
 _BITS = 64
+DUMP_BITS = 4  # a shard's dump: 16 groups, each read by one ranged GET (KeyTracker.dump)
+DUMP_GROUPS = 1 << DUMP_BITS
 PARTITION_BITS = 12  # 4,096 partitions: a 150M-row file checks ~37k distinct hashes at a time
 _ITEM = array("Q").itemsize  # 8
 _CHUNK = 1 << 16  # hashes per chunk of the buffer
@@ -125,6 +138,7 @@ class KeyTracker:
         max_repeated: int = DEFAULT_MAX_REPEATED,
         hash_key: KeyHash = stable_hash,
         temp_dir: str | None = None,
+        partition_bits: int = PARTITION_BITS,
     ) -> None:
         if max_in_memory < 1 or max_distinct < 1 or max_repeated < 0:
             raise ValueError("max_in_memory and max_distinct must be >= 1, max_repeated >= 0")
@@ -133,7 +147,10 @@ class KeyTracker:
         self._max_distinct = max_distinct
         self._temp_dir = temp_dir
         self._top = _Partitions(
-            level=0, max_in_memory=max_in_memory, max_distinct=max_distinct, new_file=self._file
+            bits=partition_bits,
+            max_in_memory=max_in_memory,
+            max_distinct=max_distinct,
+            new_file=self._file,
         )
         # Hashes in arrival order, up to max_in_memory; the last chunk is being filled.
         self._chunks: list[array[int]] = [array("Q")]
@@ -231,6 +248,26 @@ class KeyTracker:
             )
         return self._result
 
+    def dump(self, out: IO[bytes]) -> int:
+        """Instead of `repeated()`: write every hash to `out`, grouped by the top partition
+        bits, for `repeated_across` to check together with other trackers' dumps (the shards
+        of a sharded run each dump theirs; make the tracker with partition_bits=DUMP_BITS).
+        Returns how many hashes were written; no `add` after it.
+
+        The layout: 8-byte little-endian words, the number of groups G, then G + 1 offsets
+        (in hashes: group g is hashes [offsets[g], offsets[g + 1])), then the hashes."""
+        if self._top.closed:
+            raise RuntimeError("the tracker was closed before its keys were dumped")
+        self._top.take(self._chunks)
+        groups = len(self._top.parts)
+        sizes = [self._top.size(g) for g in range(groups)]
+        _write_words(out, array("Q", [groups, *accumulate(sizes, initial=0)]))
+        for group in range(groups):
+            for segment in self._top.segments(group):
+                _write_words(out, segment)
+        self.close()
+        return sum(sizes)
+
     def close(self) -> None:
         """Give back the memory and the /tmp space (the spill file is already unlinked)."""
         self._top.close()
@@ -252,6 +289,82 @@ class KeyTracker:
         # Unlinked at once: a run that dies (a Lambda timeout) leaves nothing in a warm
         # container's /tmp for the next invocation to trip over.
         return tempfile.TemporaryFile(prefix="intake-keys-", dir=self._temp_dir)
+
+
+def _write_words(out: IO[bytes], words: array[int]) -> None:
+    if sys.byteorder != "little":
+        words = array("Q", words)
+        words.byteswap()
+    words.tofile(out)
+
+
+def _words(data: bytes) -> array[int]:
+    words = array("Q")
+    words.frombytes(data)
+    if sys.byteorder != "little":
+        words.byteswap()
+    return words
+
+
+class HashDump:
+    """One `KeyTracker.dump` read back a group at a time. `read(start, end)` returns bytes
+    [start, end) of the dump (an S3 ranged GET, or a slice of the bytes already read)."""
+
+    def __init__(self, read: Callable[[int, int], bytes]) -> None:
+        self._read = read
+        self._offsets: array[int] | None = None
+
+    def _header(self) -> array[int]:
+        if self._offsets is None:
+            head = _words(self._read(0, (DUMP_GROUPS + 2) * _ITEM))
+            if len(head) != DUMP_GROUPS + 2 or head[0] != DUMP_GROUPS:
+                raise ValueError(f"not a dump of {DUMP_GROUPS} groups")
+            self._offsets = head[1:]
+        return self._offsets
+
+    def group(self, index: int) -> array[int]:
+        """The hashes of group `index` (one read; empty groups cost none)."""
+        offsets = self._header()
+        start, end = offsets[index], offsets[index + 1]
+        if start == end:
+            return array("Q")
+        base = (DUMP_GROUPS + 2) * _ITEM
+        return _words(self._read(base + start * _ITEM, base + end * _ITEM))
+
+
+def repeated_across(
+    dumps: Sequence[HashDump],
+    *,
+    max_in_memory: int = DEFAULT_MAX_IN_MEMORY,
+    max_distinct: int = DEFAULT_MAX_DISTINCT,
+    max_repeated: int = DEFAULT_MAX_REPEATED,
+    temp_dir: str | None = None,
+) -> RepeatedKeys:
+    """The hashes seen more than once over all `dumps` together: what one KeyTracker given
+    every dump's keys would answer (the same repeated hashes, the same smallest ones kept).
+
+    One group at a time, each dump's share of it read on its own: a group whose distinct
+    hashes fit (max_distinct) is checked as one set; a bigger one is split by the next 12 bits
+    into a spill file, as a KeyTracker's partition is. Memory: one group's set, or the split's
+    max_in_memory buffer; /tmp: one group's hashes at most (1/16 of all)."""
+
+    def new_file() -> IO[bytes]:
+        return tempfile.TemporaryFile(prefix="intake-keys-", dir=temp_dir)
+
+    found = _Found(max_repeated)
+    groups = _Dumps(
+        dumps, max_in_memory=max_in_memory, max_distinct=max_distinct, new_file=new_file
+    )
+    try:
+        groups.collect(found)
+    finally:
+        groups.close()
+    return RepeatedKeys(
+        frozenset(found.kept),
+        total=found.total,
+        extra_rows=found.extra_rows,
+        unlocated_rows=found.unlocated_rows,
+    )
 
 
 class RepeatedKeys:
@@ -294,6 +407,22 @@ class RepeatedKeys:
 
     def locator(self) -> KeyLocator:
         return KeyLocator(self.hashes, self._hash)
+
+    def to_bytes(self) -> bytes:
+        """The hashes kept and the counts, to hand to other processes (stable_hash only)."""
+        words = array("Q", [self.total, self.extra_rows, self.unlocated_rows])
+        words.extend(sorted(self.hashes))
+        if sys.byteorder != "little":
+            words.byteswap()
+        return words.tobytes()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> RepeatedKeys:
+        words = _words(data)
+        total, extra_rows, unlocated_rows = words[:3]
+        return cls(
+            frozenset(words[3:]), total=total, extra_rows=extra_rows, unlocated_rows=unlocated_rows
+        )
 
 
 class KeyLocator:
@@ -395,21 +524,23 @@ def _counts(segments: Iterable[array[int]], hashes: set[int]) -> Counter[int]:
 
 
 class _Partitions:
-    """Hashes split by 12 bits (the top 12 at level 0, the next 12 one level down), held in
-    memory up to a bound, then appended partition by partition to one unlinked temp file
-    (its space returns to /tmp when it is closed, or when the process dies)."""
+    """Hashes split by 12 bits (the top 12 at the top level, the next 12 one level down; a
+    shard's dump by its top 4, DUMP_BITS), held in memory up to a bound, then appended
+    partition by partition to one unlinked temp file (its space returns to /tmp when it is
+    closed, or when the process dies)."""
 
     def __init__(
         self,
         *,
-        level: int,
+        top: int = 0,
+        bits: int = PARTITION_BITS,
         max_in_memory: int,
         max_distinct: int,
         new_file: Callable[[], IO[bytes]],
     ) -> None:
-        self.level = level
-        self.shift = max(_BITS - PARTITION_BITS * (level + 1), 0)
-        self.mask = (1 << (_BITS - PARTITION_BITS * level - self.shift)) - 1
+        # Split by the `bits` bits below the `top` bits that the partition above split by.
+        self.shift = max(_BITS - top - bits, 0)
+        self.mask = (1 << (_BITS - top - self.shift)) - 1
         # Emptied (replaced in place) by each spill.
         self.parts = [array("Q") for _ in range(self.mask + 1)]
         self.max_in_memory = max_in_memory
@@ -466,7 +597,11 @@ class _Partitions:
         self.held = 0
         self.spills += 1
 
-    def _segments(self, index: int) -> Iterator[array[int]]:
+    def size(self, index: int) -> int:
+        """How many hashes partition `index` holds, spilled and in memory."""
+        return sum(s[index + 1] - s[index] for s in self._starts) + len(self.parts[index])
+
+    def segments(self, index: int) -> Iterator[array[int]]:
         """The partition's hashes, one spilled segment at a time, then what is in memory."""
         if self._file is not None:
             self._file.flush()
@@ -486,24 +621,24 @@ class _Partitions:
             raise RuntimeError("the tracker was closed before its keys were checked")
         limit = self._max_distinct if self.shift > 0 else None  # no bits left: no split
         for index in range(len(self.parts)):
-            if not found.check(self._segments(index), limit, partial(self._counts, index)):
+            if not found.check(self.segments(index), limit, partial(self._counts, index)):
                 found.splits += 1
                 self._split(index, found)
 
     def _counts(self, index: int, repeated: set[int]) -> Counter[int]:
-        return _counts(self._segments(index), repeated)
+        return _counts(self.segments(index), repeated)
 
     def _split(self, index: int, found: _Found) -> None:
         """Too many distinct hashes in one partition: split it by the next 12 bits, and check
         each part on its own (a child with its own spill file, closed when done)."""
         child = _Partitions(
-            level=self.level + 1,
+            top=_BITS - self.shift,
             max_in_memory=self.max_in_memory,
             max_distinct=self._max_distinct,
             new_file=self._new_file,
         )
         try:
-            for segment in self._segments(index):
+            for segment in self.segments(index):
                 child.extend(segment)
             child.collect(found)
         finally:
@@ -516,3 +651,30 @@ class _Partitions:
         self.parts[:] = []
         self._starts = []
         self.closed = True
+
+
+class _Dumps(_Partitions):
+    """Every dump's hashes split by the dumps' groups (their top DUMP_BITS bits): group g is
+    the dumps' groups g, read one dump at a time."""
+
+    def __init__(
+        self,
+        dumps: Sequence[HashDump],
+        *,
+        max_in_memory: int,
+        max_distinct: int,
+        new_file: Callable[[], IO[bytes]],
+    ) -> None:
+        super().__init__(
+            bits=DUMP_BITS,
+            max_in_memory=max_in_memory,
+            max_distinct=max_distinct,
+            new_file=new_file,
+        )
+        self._dumps = dumps
+
+    def segments(self, index: int) -> Iterator[array[int]]:
+        for dump in self._dumps:
+            segment = dump.group(index)
+            if segment:
+                yield segment
