@@ -289,7 +289,10 @@ class FileRecord(BaseModel):
         return self.import_type
 
 
-ShardPhase = Literal["validate", "write", "single"]
+# validate, write and single read rows as a one-invocation run's passes do; locate (the later
+# rows of repeated keys) and keep (the first row of each put back, on_invalid=skip) run only
+# when the shards' keys repeat (logic/shard_runs.py).
+ShardPhase = Literal["validate", "write", "single", "locate", "keep"]
 
 
 class ShardReport(BaseModel):
