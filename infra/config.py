@@ -8,8 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
 from constructs import Node
+from pydantic import TypeAdapter, ValidationError
+
+from intake.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,7 +33,27 @@ DEFAULTS: dict[str, object] = {
     "alarmEmail": "",
 }
 
+# Sizes the functions read from their environment (intake.settings), set per deployment:
+# context key -> Settings field. Each default and bound is the field's own, so `-c` can only
+# set what the functions accept; the local stack takes the same variables from `make up`.
+SIZE_SETTINGS: dict[str, str] = {
+    # files_api: declared sizes above the threshold get a multipart upload of such parts.
+    "multipartThresholdBytes": "multipart_threshold_bytes",
+    "multipartPartBytes": "multipart_part_bytes",
+    # Sharded runs: the worker shards files above the threshold; shard_plan cuts them.
+    "shardThresholdBytes": "shard_threshold_bytes",
+    "shardSizeBytes": "shard_size_bytes",
+}
+DEFAULTS.update({key: Settings.model_fields[field].default for key, field in SIZE_SETTINGS.items()})
+
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def env_name(field: str) -> str:
+    """The environment variable a Settings field is read from (its alias): named once."""
+    alias = Settings.model_fields[field].alias
+    assert alias is not None, f"Settings.{field} has no alias"
+    return alias
 
 
 @dataclass(frozen=True)
@@ -43,6 +67,21 @@ class IntakeConfig:
     log_level: str
     cognito_domain_prefix: str | None
     alarm_email: str | None
+    sizes: dict[str, int]  # Settings field -> value (SIZE_SETTINGS)
+
+    def environment(self, *fields: str) -> dict[str, str]:
+        """The functions' variables for these Settings fields of `sizes`."""
+        return {env_name(field): str(self.sizes[field]) for field in fields}
+
+    @property
+    def upload_environment(self) -> dict[str, str]:
+        """files_api's: how it signs uploads."""
+        return self.environment("multipart_threshold_bytes", "multipart_part_bytes")
+
+    @property
+    def shard_environment(self) -> dict[str, str]:
+        """The worker's (which files to shard) and the sharded-runs functions' (how)."""
+        return self.environment("shard_threshold_bytes", "shard_size_bytes")
 
     @property
     def external_auth(self) -> bool:
@@ -77,7 +116,20 @@ class IntakeConfig:
             log_level=log_level,
             cognito_domain_prefix=_text(get("cognitoDomainPrefix")),
             alarm_email=_text(get("alarmEmail")),
+            sizes={field: _size(key, field, get(key)) for key, field in SIZE_SETTINGS.items()},
         )
+
+
+def _size(key: str, field: str, value: object) -> int:
+    """`value` checked against the Settings field's own bounds (e.g. ge=5 MiB)."""
+    adapter: TypeAdapter[int] = TypeAdapter(
+        Annotated[int, *Settings.model_fields[field].metadata]  # type: ignore[valid-type]
+    )
+    try:
+        return adapter.validate_python(value, strict=False)
+    except ValidationError as error:
+        problem = error.errors()[0]["msg"]
+        raise ValueError(f"context {key}: {problem} (got {value!r})") from None
 
 
 def _text(value: object) -> str | None:

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from aws_cdk import App
 
-from infra.config import DEFAULTS, REPO_ROOT, IntakeConfig
+from infra.config import DEFAULTS, REPO_ROOT, SIZE_SETTINGS, IntakeConfig
 from infra.stack import IntakeStack
+from intake.settings import Settings
 
 
 def test_cdk_json_context_matches_the_code_defaults() -> None:
@@ -59,3 +60,40 @@ def test_external_issuer_defaults_to_the_tenant_claim() -> None:
 def test_cognito_needs_a_tenant() -> None:
     with pytest.raises(ValueError, match="tenants"):
         IntakeConfig.from_context(App(context={"tenants": []}).node)
+
+
+def test_sizes_default_to_the_settings_defaults() -> None:
+    config = IntakeConfig.from_context(App().node)
+    for field in SIZE_SETTINGS.values():
+        assert config.sizes[field] == Settings.model_fields[field].default
+    assert config.upload_environment == {
+        "MULTIPART_THRESHOLD_BYTES": str(64 * 1024**2),
+        "MULTIPART_PART_BYTES": str(16 * 1024**2),
+    }
+    assert config.shard_environment == {
+        "SHARD_THRESHOLD_BYTES": str(1024**3),
+        "SHARD_SIZE_BYTES": str(64 * 1024**2),
+    }
+
+
+def test_sizes_come_from_context_as_numbers_or_text() -> None:
+    # `-c shardThresholdBytes=1048576` arrives as text; cdk.json gives numbers.
+    app = App(context={"shardThresholdBytes": "1048576", "shardSizeBytes": 65536})
+    assert IntakeConfig.from_context(app.node).shard_environment == {
+        "SHARD_THRESHOLD_BYTES": "1048576",
+        "SHARD_SIZE_BYTES": "65536",
+    }
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("shardSizeBytes", 1024),  # under the settings' 64 KiB floor
+        ("multipartPartBytes", 1024**2),  # under S3's 5 MiB part minimum
+        ("multipartThresholdBytes", 6 * 1024**3),  # over S3's 5 GiB single PUT
+        ("shardThresholdBytes", "big"),
+    ],
+)
+def test_sizes_the_functions_would_refuse_fail_synth(key: str, value: object) -> None:
+    with pytest.raises(ValueError, match=key):
+        IntakeConfig.from_context(App(context={key: value}).node)
