@@ -5,6 +5,8 @@ Import requests from the API share the queue with S3's notifications.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
@@ -12,10 +14,12 @@ from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_notifications as s3n
 from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra import compliance
 from infra import definitions as d
+from infra.config import env_name
 from infra.lambda_factory import LambdaFactory
 
 # aws-cdk-lib's construct id of the handler behind Bucket.add_event_notification.
@@ -80,10 +84,21 @@ class ImportWorker(Construct):
         bucket: s3.IBucket,
         status_table: dynamodb.ITable,
         records_table: dynamodb.ITable,
+        sharded_runs: sfn.IStateMachine,
+        environment: Mapping[str, str],
     ) -> None:
         super().__init__(scope, id)
         spec = d.IMPORT_QUEUE
         self.function = factory.create(self, d.IMPORT_WORKER)
+        for name, value in environment.items():
+            self.function.add_environment(name, value)
+        # A file over the shard threshold runs as an execution of the sharded-runs state
+        # machine (infra/sharded_runs.py), started by the worker; a failed execution comes
+        # back to it on the import queue (that module's EventBridge rule).
+        sharded_runs.grant_start_execution(self.function)
+        self.function.add_environment(
+            env_name("sharded_runs_state_machine_arn"), sharded_runs.state_machine_arn
+        )
         if spec.visibility_timeout_seconds < 6 * d.IMPORT_WORKER.timeout_seconds:
             raise ValueError("the import queue's visibility timeout must be >= 6x the worker's")
         # Reads uploads and drops; writes error reports under reports/ and the attributes of

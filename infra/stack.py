@@ -7,6 +7,7 @@ from typing import Any
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
+from infra import definitions as d
 from infra.api import Api
 from infra.auth import Auth
 from infra.config import IntakeConfig
@@ -14,6 +15,7 @@ from infra.import_pipeline import ImportQueue, ImportWorker
 from infra.lambda_factory import LambdaFactory
 from infra.monitoring import Monitoring
 from infra.run_sweep import RunSweep
+from infra.sharded_runs import ShardedRuns
 from infra.storage import Storage
 from infra.tables import Tables
 
@@ -46,6 +48,16 @@ class IntakeStack(Stack):
             deps_layer_path=config.deps_layer_path,
             log_level=config.log_level,
         )
+        sharded_runs = ShardedRuns(
+            self,
+            "ShardedRuns",
+            factory=factory,
+            bucket=storage.bucket,
+            status_table=tables.status_table,
+            records_table=tables.records_table,
+            import_queue=pipeline.queue,
+            environment=config.shard_environment,
+        )
         worker = ImportWorker(
             self,
             "ImportWorker",
@@ -54,6 +66,8 @@ class IntakeStack(Stack):
             bucket=storage.bucket,
             status_table=tables.status_table,
             records_table=tables.records_table,
+            sharded_runs=sharded_runs.state_machine,
+            environment=config.shard_environment,
         )
         api = Api(
             self,
@@ -67,6 +81,9 @@ class IntakeStack(Stack):
             jwt_audience=auth.audience,
             cors_origins=config.cors_origins,
         )
+        # files_api signs uploads: multipart above the threshold, in parts of at least this.
+        for name, value in config.upload_environment.items():
+            api.functions[d.FILES_API.name].add_environment(name, value)
         sweep = RunSweep(
             self,
             "RunSweep",
@@ -95,6 +112,12 @@ class IntakeStack(Stack):
             description="aws sqs start-message-move-task --source-arn <this> (docs/operations.md)",
         )
         CfnOutput(self, "JwtIssuer", value=auth.issuer)
+        CfnOutput(
+            self,
+            "ShardedRunsStateMachineArn",
+            value=sharded_runs.state_machine.state_machine_arn,
+            description="aws stepfunctions redrive-execution: docs/operations.md",
+        )
         if auth.user_pool and auth.domain:
             CfnOutput(self, "UserPoolId", value=auth.user_pool.user_pool_id)
             CfnOutput(self, "TokenUrl", value=f"{auth.domain.base_url()}/oauth2/token")

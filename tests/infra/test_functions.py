@@ -21,6 +21,9 @@ from tests.infra.helpers import (
     role_statements,
 )
 
+# Every function the stack builds: the API's, the worker, the sweep and the sharded runs'.
+ALL_FUNCTIONS = (*d.FUNCTIONS, *d.SHARD_FUNCTIONS)
+
 # The variables the functions' Settings model cannot do without.
 REQUIRED_ENV = {
     str(field.alias) for field in Settings.model_fields.values() if field.is_required()
@@ -38,7 +41,7 @@ def test_required_env_matches_the_settings_model() -> None:
     } == REQUIRED_ENV
 
 
-@pytest.mark.parametrize("fn", d.FUNCTIONS, ids=lambda f: f.name)
+@pytest.mark.parametrize("fn", ALL_FUNCTIONS, ids=lambda f: f.name)
 def test_function_runtime_and_observability(resources: Resources, fn: d.FunctionDef) -> None:
     _, function = function_for(resources, fn)
     props = function["Properties"]
@@ -57,7 +60,7 @@ def test_function_runtime_and_observability(resources: Resources, fn: d.Function
     assert len(props["Layers"]) == 2
 
 
-@pytest.mark.parametrize("fn", d.FUNCTIONS, ids=lambda f: f.name)
+@pytest.mark.parametrize("fn", ALL_FUNCTIONS, ids=lambda f: f.name)
 def test_function_role_writes_to_its_own_log_group_only(
     resources: Resources, fn: d.FunctionDef
 ) -> None:
@@ -72,7 +75,7 @@ def test_function_role_writes_to_its_own_log_group_only(
     assert "logs:CreateLogGroup" not in actions(statements)
 
 
-@pytest.mark.parametrize("fn", d.FUNCTIONS, ids=lambda f: f.name)
+@pytest.mark.parametrize("fn", ALL_FUNCTIONS, ids=lambda f: f.name)
 def test_function_environment(resources: Resources, fn: d.FunctionDef) -> None:
     _, function = function_for(resources, fn)
     env = function["Properties"]["Environment"]["Variables"]
@@ -119,7 +122,7 @@ def test_catalog_has_no_data_access(resources: Resources) -> None:
 
 
 def test_only_imports_api_and_the_sweep_send_to_the_queue(resources: Resources) -> None:
-    senders = {fn.name for fn in d.FUNCTIONS if "sqs:SendMessage" in _actions(resources, fn)}
+    senders = {fn.name for fn in ALL_FUNCTIONS if "sqs:SendMessage" in _actions(resources, fn)}
     assert senders == {d.IMPORTS_API.name, d.RUN_SWEEP.name}
 
 
@@ -194,9 +197,10 @@ def _as_list(value: Any) -> list[Any]:
 def test_worker_may_publish_completion_events_and_nothing_else_may(resources: Resources) -> None:
     _, worker = function_for(resources, d.IMPORT_WORKER)
     assert _env(worker)["EVENT_BUS_NAME"] == d.EVENT_BUS_NAME
-    publishers = {fn.name for fn in d.FUNCTIONS if "events:PutEvents" in _actions(resources, fn)}
-    # The worker at every end of a run; the sweep when it fails a run that kept getting stuck.
-    assert publishers == {d.IMPORT_WORKER.name, d.RUN_SWEEP.name}
+    publishers = {fn.name for fn in ALL_FUNCTIONS if "events:PutEvents" in _actions(resources, fn)}
+    # The worker at every end of a run; the sweep when it fails a run that kept getting stuck;
+    # shard_finish at the end of a sharded run.
+    assert publishers == {d.IMPORT_WORKER.name, d.RUN_SWEEP.name, d.SHARD_FINISH.name}
 
 
 def test_the_worker_has_room_in_tmp_for_duplicate_detection_of_a_whole_run() -> None:
