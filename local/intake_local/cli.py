@@ -198,6 +198,9 @@ def banner(stack: LocalStack) -> None:
         f"  API        {stack.api_url}    (Swagger UI: {stack.api_url}/docs)",
         f"  AWS        {stack.aws_endpoint}    (moto server; bucket {bucket})",
         f"  logs       {shown}/  (functions.log, local-stack.log, moto.log)",
+        "  sharded    "
+        + (stack.state_machine_arn or "off (see the warning above): one invocation per file"),
+        "  settings   " + " ".join(f"{name}={value}" for name, value in stack.settings.items()),
         "  token      export INTAKE_TOKEN=$(make -s token TENANT=acme | tail -n1)"
         "   # or: .venv/bin/intake-local token --tenant acme",
         f"  client     export INTAKE_API_URL={stack.api_url}",

@@ -35,6 +35,11 @@ FUNCTION_PREFIX = "intake-local-"
 Handler = Callable[[Any, Any], Any]
 
 
+def function_arn(definition_name: str) -> str:
+    """The ARN the local stack gives a function (its name: FUNCTION_PREFIX + the folder)."""
+    return f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{FUNCTION_PREFIX}{definition_name}"
+
+
 @dataclass
 class LambdaContext:
     """The context object a Python Lambda handler receives (the attributes people use)."""
@@ -82,7 +87,7 @@ class LocalFunction:
         self.definition = definition
         self.handler = handler
         self.name = FUNCTION_PREFIX + definition.name
-        self.arn = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{self.name}"
+        self.arn = function_arn(definition.name)
         self._lock = threading.Lock()
 
     def invoke(self, event: Any) -> Invocation:

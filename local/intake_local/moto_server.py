@@ -1,8 +1,13 @@
-"""moto server as a child process: the local stack's AWS endpoint."""
+"""moto server as a child process: the local stack's AWS endpoint.
+
+Started through intake_local.moto_process (not the `moto_server` script), which turns on
+Step Functions executions and routes their Lambda tasks to this process's functions.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import socket
 import subprocess
@@ -12,6 +17,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import IO, Any
+
+from intake_local.moto_process import INVOKE_URL_ENV
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -27,10 +34,7 @@ def port_in_use(host: str, port: int) -> bool:
 
 
 def _moto_command(host: str, port: int) -> list[str]:
-    script = Path(sys.executable).parent / "moto_server"
-    if script.is_file():
-        return [str(script), "-H", host, "-p", str(port)]
-    return [sys.executable, "-m", "moto.server", "-H", host, "-p", str(port)]
+    return [sys.executable, "-m", "intake_local.moto_process", "-H", host, "-p", str(port)]
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
@@ -44,11 +48,19 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child before e
 
 class MotoServer:
     def __init__(
-        self, *, host: str = "127.0.0.1", port: int = 4566, log_path: Path | None = None
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 4566,
+        log_path: Path | None = None,
+        invoke_url: str | None = None,
     ) -> None:
         self.host = host
         self.port = port
         self.log_path = log_path
+        # Where the server sends Lambda invocations (lambda_invoke.InvokeEndpoint); without
+        # one, Lambda tasks echo their payload as moto's do.
+        self.invoke_url = invoke_url
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[Any] | None = None
 
@@ -73,8 +85,12 @@ class MotoServer:
         if self.log_path:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             self._log = self.log_path.open("ab")
+        environment = {k: v for k, v in os.environ.items() if k != INVOKE_URL_ENV}
+        if self.invoke_url:
+            environment[INVOKE_URL_ENV] = self.invoke_url
         self._process = subprocess.Popen(
             _moto_command(self.host, self.port),
+            env=environment,
             stdout=self._log or subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

@@ -23,6 +23,9 @@ class ResourceNames:
     idempotency_table: str = "intake-local-idempotency"
     queue: str = "intake-local-import"
     dlq: str = "intake-local-import-dlq"
+    # Created by the local stack (sharded_runs.py), not by create_resources: its definition
+    # is rendered from the CDK construct.
+    sharded_runs: str = "intake-local-sharded-runs"
 
 
 @dataclass(frozen=True)
@@ -32,7 +35,9 @@ class Resources:
     queue_arn: str
     dlq_url: str
 
-    def function_environment(self, *, tenant_claim: str = "tenant") -> dict[str, str]:
+    def function_environment(
+        self, *, tenant_claim: str = "tenant", sharded_runs_state_machine_arn: str = ""
+    ) -> dict[str, str]:
         """The environment the stack gives every function (see infra/lambda_factory.py)."""
         return {
             "BUCKET_NAME": self.names.bucket,
@@ -46,6 +51,8 @@ class Resources:
             "IMPORT_QUEUE_MAX_RECEIVES": str(d.IMPORT_QUEUE.max_receive_count),
             "IMPORT_QUEUE_VISIBILITY_SECONDS": str(d.IMPORT_QUEUE.visibility_timeout_seconds),
             "EVENT_BUS_NAME": d.EVENT_BUS_NAME,  # the worker's (infra/import_pipeline.py)
+            # "" (no state machine) runs every file in one invocation.
+            "SHARDED_RUNS_STATE_MACHINE_ARN": sharded_runs_state_machine_arn,
         }
 
 

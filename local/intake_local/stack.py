@@ -5,6 +5,12 @@ everything it started even when starting fails half-way.
 The functions run in this process, so this process's environment is theirs: the standard
 AWS variables point boto3 at moto server (AWS_ENDPOINT_URL, fake credentials, us-east-1) and
 the stack's variables name the resources. Nothing moto-specific reaches layers/ or functions/.
+
+The sharded-runs state machine runs on moto server (sharded_runs.py): its Lambda tasks come
+back to this process through the invoke endpoint (lambda_invoke.py), and its failed
+executions reach the import queue through the execution watcher, as EventBridge's would.
+Settings the stack does not set (SHARD_THRESHOLD_BYTES, SHARD_SIZE_BYTES, MULTIPART_*) pass
+through from the environment `make up` runs in: the functions read this process's environment.
 """
 
 from __future__ import annotations
@@ -15,20 +21,38 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
 import boto3
+from pydantic import ValidationError
 
 from infra import definitions as d
+from intake.settings import Settings
+from intake_local.faults import FAIL_SHARD_ENV, fail_shard_once
 from intake_local.gateway import Gateway
-from intake_local.lambda_runtime import REGION, LocalFunction, isolate_log_keys, load_functions
+from intake_local.lambda_invoke import InvokeEndpoint
+from intake_local.lambda_runtime import (
+    REGION,
+    LocalFunction,
+    function_arn,
+    isolate_log_keys,
+    load_functions,
+)
 from intake_local.maintenance import SweepSchedule
 from intake_local.moto_server import MotoServer
 from intake_local.paths import default_functions_dir, default_state_dir
 from intake_local.resources import ResourceNames, Resources, create_resources
+from intake_local.sharded_runs import (
+    DefinitionRender,
+    ExecutionWatcher,
+    create_state_machine,
+    renderer_available,
+    state_machine_arn,
+)
 from intake_local.tokens import JwtAuthorizer, ensure_key_pair
 from intake_local.worker_runner import WorkerRunner
 
@@ -37,6 +61,16 @@ DEFAULT_API_PORT = 8080
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 
 Console = Callable[[str], None]
+# Settings the functions read that `make up` passes through from its environment (the stack
+# sets none of them); shown at start and in the ready file.
+PASSED_THROUGH = (
+    "shard_threshold_bytes",
+    "shard_size_bytes",
+    "multipart_threshold_bytes",
+    "multipart_part_bytes",
+)
+
+log = logging.getLogger("intake_local.stack")
 
 
 @dataclass
@@ -54,6 +88,11 @@ class StackConfig:
     log_level: str = "INFO"
     # The run sweep's schedule, as the stack's EventBridge rule; 0 turns it off.
     sweep_interval_seconds: float = float(d.RUN_SWEEP_INTERVAL_MINUTES * 60)
+    # The rendered sharded-runs ASL (sharded_runs.py); shared by every stack of the checkout
+    # (e2e stacks have state dirs of their own) unless INTAKE_LOCAL_DIR moves it.
+    cache_dir: Path = field(default_factory=lambda: default_state_dir() / "cache")
+    # How often failed sharded-run executions are looked for (EventBridge: within seconds).
+    execution_watch_seconds: float = 1.0
 
     @property
     def log_dir(self) -> Path:
@@ -125,6 +164,13 @@ class LocalStack:
         self.gateway: Gateway | None = None
         self.worker: WorkerRunner | None = None
         self.sweep: SweepSchedule | None = None
+        self.invoke_endpoint: InvokeEndpoint | None = None
+        self.watcher: ExecutionWatcher | None = None
+        self.state_machine_arn = ""
+        self.settings: dict[str, int] = {}
+        self.timings: dict[str, float] = {}
+        self._render: DefinitionRender | None = None
+        self._background = ThreadPoolExecutor(1, thread_name_prefix="stack-start")
         self._saved_stdout: IO[str] | None = None
         self._function_log: IO[str] | None = None
         self._log_handlers: list[logging.Handler] = []
@@ -152,21 +198,55 @@ class LocalStack:
 
     def start(self) -> None:
         cfg = self.config
+        started = time.monotonic()
         cfg.log_dir.mkdir(parents=True, exist_ok=True)
         self._setup_logging()
+        shard_functions = self._shard_functions()
+        if shard_functions:  # renders (or reads the cache) while the rest starts
+            self._render = DefinitionRender(
+                {f.name: function_arn(f.name) for f in shard_functions}, cfg.cache_dir
+            )
 
-        self.moto = MotoServer(host=cfg.host, port=cfg.aws_port, log_path=cfg.log_dir / "moto.log")
+        self.invoke_endpoint = InvokeEndpoint({})
+        self.invoke_endpoint.start()
+        self.moto = MotoServer(
+            host=cfg.host,
+            port=cfg.aws_port,
+            log_path=cfg.log_dir / "moto.log",
+            invoke_url=self.invoke_endpoint.url,
+        )
         self.moto.start()
         configure_aws_environment(self.moto.endpoint_url)
         session = boto3.session.Session(region_name=REGION, **_lower(FAKE_CREDENTIALS))
         self.resources = create_resources(
             ResourceNames(), session=session, endpoint_url=self.moto.endpoint_url
         )
-        os.environ.update(self.resources.function_environment(tenant_claim=cfg.tenant_claim))
+        sfn = session.client("stepfunctions", endpoint_url=self.moto.endpoint_url)
+        # Created while the functions load (moto's first Step Functions call imports its
+        # interpreter, ~1.5 s); the ARN is known before, for the functions' environment.
+        creating: Future[str] | None = None
+        if self._render is not None:
+            self.state_machine_arn = state_machine_arn(self.resources.names.sharded_runs)
+            creating = self._background.submit(self._create_state_machine, sfn)
+        os.environ.update(
+            self.resources.function_environment(
+                tenant_claim=cfg.tenant_claim,
+                sharded_runs_state_machine_arn=self.state_machine_arn,
+            )
+        )
         os.environ.update(powertools_environment(cfg.log_level))
+        self.settings = passed_through_settings()
 
         self._redirect_function_output()
-        self.functions = load_functions(d.FUNCTIONS, cfg.functions_dir)
+        self.functions = load_functions((*d.FUNCTIONS, *shard_functions), cfg.functions_dir)
+        fail_shard = os.environ.get(FAIL_SHARD_ENV, "")
+        if fail_shard and d.SHARD_RUN.name in self.functions:
+            fail_shard_once(self.functions[d.SHARD_RUN.name], int(fail_shard))
+        for function in self.functions.values():
+            self.invoke_endpoint.add(function)
+        if creating is not None:
+            created = creating.result()
+            assert created == self.state_machine_arn, (created, self.state_machine_arn)
         self._repoint_powertools_logger(self._saved_stdout, self._function_log)
         isolate_log_keys(os.environ["POWERTOOLS_SERVICE_NAME"])
 
@@ -199,9 +279,56 @@ class LocalStack:
                 report=lambda line: self.console("  " + line),
             )
             self.sweep.start()
+        if self.state_machine_arn:
+            self.watcher = ExecutionWatcher(
+                sfn,
+                session.client("sqs", endpoint_url=self.moto.endpoint_url),
+                state_machine_arn=self.state_machine_arn,
+                queue_url=self.resources.queue_url,
+                interval_seconds=cfg.execution_watch_seconds,
+                report=lambda line: self.console("  " + line),
+            )
+            self.watcher.start()
+        self.timings["start_seconds"] = round(time.monotonic() - started, 2)
+        log.info("local stack started in %(start_seconds).2f s", self.timings)
+        log.info("settings passed through: %s", self.settings)
+
+    def _create_state_machine(self, sfn: Any) -> str:
+        assert self._render is not None and self.resources is not None
+        definition = self._render.result()
+        self.timings["state_machine_render_seconds"] = round(self._render.seconds, 2)
+        log.info(
+            "sharded-runs definition %s in %.2f s",
+            "read from the cache" if self._render.cached else "rendered",
+            self._render.seconds,
+        )
+        self._render = None
+        return create_state_machine(sfn, self.resources.names.sharded_runs, definition)
+
+    def _shard_functions(self) -> tuple[d.FunctionDef, ...]:
+        """The sharded-runs functions, when this checkout has them and the construct that
+        renders their state machine; without them every file runs in one invocation."""
+        wanted = tuple(f for f in d.SHARD_FUNCTIONS if f not in d.FUNCTIONS)
+        missing = [
+            f"functions/{f.name}/handler.py"
+            for f in wanted
+            if not (self.config.functions_dir / f.name / "handler.py").is_file()
+        ]
+        if not renderer_available():
+            missing.append("infra/sharded_runs.py")
+        if missing:
+            log.warning(
+                "sharded runs are off (no %s): every file runs in one invocation",
+                ", ".join(missing),
+            )
+            return ()
+        return wanted
 
     def stop(self) -> None:
         """Stop whatever was started, in reverse order; safe to call more than once."""
+        if self.watcher is not None:
+            self.watcher.stop()
+            self.watcher = None
         if self.sweep is not None:
             self.sweep.stop()
             self.sweep = None
@@ -214,6 +341,13 @@ class LocalStack:
         if self.moto is not None:
             self.moto.stop()
             self.moto = None
+        if self.invoke_endpoint is not None:
+            self.invoke_endpoint.stop()
+            self.invoke_endpoint = None
+        if self._render is not None:
+            self._render.cancel()
+            self._render = None
+        self._background.shutdown(wait=True)
         self._restore_output()
 
     # --- facts -----------------------------------------------------------------------------
@@ -239,6 +373,10 @@ class LocalStack:
             "queue_url": self.resources.queue_url,
             "queue_arn": self.resources.queue_arn,
             "dlq_url": self.resources.dlq_url,
+            # "" when sharded runs are off (see the start's warning).
+            "sharded_runs_state_machine_arn": self.state_machine_arn,
+            "settings": self.settings,
+            "timings": self.timings,
             "state_dir": str(self.config.state_dir),
             "log_dir": str(self.config.log_dir),
             "tenant_claim": self.config.tenant_claim,
@@ -311,6 +449,17 @@ class LocalStack:
             logging.getLogger("py.warnings").removeHandler(handler)
             handler.close()
         self._log_handlers.clear()
+
+
+def passed_through_settings() -> dict[str, int]:
+    """PASSED_THROUGH as the functions will read them (validated: a bad value stops the start,
+    not the first import), keyed by their environment variable names."""
+    try:
+        settings = Settings.model_validate(dict(os.environ))
+    except ValidationError as exc:
+        raise RuntimeError(f"a setting in the environment is invalid: {exc}") from None
+    fields = Settings.model_fields
+    return {str(fields[name].alias): int(getattr(settings, name)) for name in PASSED_THROUGH}
 
 
 def _lower(credentials: dict[str, str]) -> dict[str, str]:

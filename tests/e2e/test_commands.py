@@ -50,7 +50,7 @@ def test_the_demo_runs_the_whole_flow_and_stops_everything(
         assert expected in output
     # It stopped what it started: its moto server is gone.
     assert (
-        "moto_server"
+        "intake_local.moto_process"
         not in subprocess.run(
             ["ps", "-o", "args=", "--ppid", str(demo_run.pid)],
             capture_output=True,
