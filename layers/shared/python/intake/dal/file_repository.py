@@ -348,6 +348,11 @@ def claim_run(
     if record.run != run or record.status not in (FileStatus.QUEUED, FileStatus.PROCESSING):
         logger.info("stale import message dropped", extra={"status": record.status.value})
         return None
+    if record.status is FileStatus.PROCESSING and record.execution:
+        # Handed to the sharded-runs state machine, whose steps hold the lease from now on; a
+        # message that comes back (the worker stopped after handing it over) has nothing to do.
+        logger.info("run is in its state machine's hands", extra={"execution": record.execution})
+        return None
     lease_until = now + lease
     try:
         if record.status is FileStatus.QUEUED:
@@ -359,7 +364,15 @@ def claim_run(
                 condition=_this_run(run),
                 lease_until=lease_until,
                 progress=Progress(total=record.size),
-                remove=("errors", "warnings", "result", "error_report_key", "reason"),
+                remove=(
+                    "errors",
+                    "warnings",
+                    "result",
+                    "error_report_key",
+                    "reason",
+                    "execution",
+                    "redrivable",
+                ),
             )
         if record.lease_until and record.lease_until > now:
             raise RetryLater(f"run {record.run} is held until {record.lease_until.isoformat()}")
@@ -470,6 +483,116 @@ def fail_run(
         return None
 
 
+# --- sharded runs: the state machine's hold on a run ---------------------------------------
+
+
+def hand_over_run(
+    record: FileRecord, *, execution: str, now: datetime, lease: timedelta
+) -> FileRecord:
+    """The claimed run `record` is run from now on by the sharded-runs state machine's
+    execution `execution` (its name): a redelivered message leaves it alone (`claim_run`), the
+    execution's steps hold the lease (`hold_sharded_run`), and only a stop of that execution
+    fails it (`fail_sharded_run`). Conflict if the run is not PROCESSING any more."""
+    return update_fields(
+        record.tenant,
+        record.file_id,
+        expect_status=FileStatus.PROCESSING,
+        condition=_this_run(record.run),
+        execution=execution,
+        lease_until=now + lease,
+    )
+
+
+def hold_sharded_run(
+    tenant: str,
+    file_id: str,
+    run: int,
+    *,
+    now: datetime,
+    lease: timedelta,
+    progress: Progress | None = None,
+) -> FileRecord:
+    """A step of run `run`'s execution holds the run for `lease` from `now` (and sets its
+    `progress`, if given): a PROCESSING run handed to the state machine, or a run that FAILED
+    when its execution stopped (`fail_sharded_run`), which its redriven execution takes up
+    again (FAILED -> PROCESSING, the failure's reason gone).
+
+    Conflict when the run is not the state machine's to run: another run was queued since, the
+    run ended, or the sweep failed it. NotFound if the file is gone.
+    """
+    changes: dict[str, Any] = {"lease_until": now + lease}
+    if progress is not None:
+        changes["progress"] = progress
+    # Not conditional on `execution`: the worker marks the run after starting the execution,
+    # whose first step may come first.
+    held = _this_run(run)
+    try:
+        return update_fields(
+            tenant, file_id, expect_status=FileStatus.PROCESSING, condition=held, **changes
+        )
+    except Conflict:
+        pass
+    logger.warning("a redriven execution takes its failed run up again")
+    return transition(
+        tenant,
+        file_id,
+        FileStatus.PROCESSING,
+        now=now,
+        expect=[FileStatus.FAILED],
+        condition=held & Attr("redrivable").eq(True),  # only fail_sharded_run sets it
+        remove=("reason", "redrivable"),
+        **changes,
+    )
+
+
+def shard_reported(record: FileRecord, *, size: int, now: datetime, lease: timedelta) -> None:
+    """One more shard of the current pass reported, having read `size` bytes: the progress
+    counts it (atomically: shards report concurrently) and the lease is renewed."""
+    lease_until = now + lease
+    try:
+        _table().update_item(
+            Key=file_key(record.tenant, record.file_id),
+            UpdateExpression=(
+                "SET progress.done = progress.done + :size, "
+                "progress.shards.done = progress.shards.done + :one, "
+                "lease_until = :lease, #stale = :lease"
+            ),
+            ConditionExpression=Attr("status").eq(FileStatus.PROCESSING.value)
+            & _this_run(record.run)
+            & Attr("progress.shards").exists(),
+            ExpressionAttributeNames={"#stale": STALE_AT},
+            ExpressionAttributeValues={":size": size, ":one": 1, ":lease": iso(lease_until)},
+        )
+    except ClientError as exc:
+        if not _is_condition_failure(exc):
+            raise
+        raise Conflict(f"file {record.file_id} is not running run {record.run}") from None
+
+
+def fail_sharded_run(
+    tenant: str, file_id: str, run: int, *, execution: str, reason: str, now: datetime
+) -> FileRecord | None:
+    """Run `run`, whose execution `execution` stopped (failed, timed out or was aborted),
+    PROCESSING -> FAILED with the reason, whatever its lease says (no other attempt runs a
+    sharded run), and redrivable: a redrive of the execution takes it up again. None if the
+    run is not that execution's, or not PROCESSING (it ended, or another run was queued)."""
+    try:
+        return transition(
+            tenant,
+            file_id,
+            FileStatus.FAILED,
+            now=now,
+            expect=[FileStatus.PROCESSING],
+            # Under a live lease too: a stopped execution's steps hold it no more.
+            condition=_this_run(run) & Attr("execution").eq(execution),
+            reason=reason,
+            redrivable=True,
+            remove=("lease_until",),
+        )
+    except (Conflict, NotFound):
+        return None
+
+
 # --- shards: one report per shard and phase of a sharded run -------------------------------
 # In the tenant's partition but not under FILE#, so listings (begins_with FILE#) never see them.
 # The index is zero-padded: a query returns a run's reports in shard order.
@@ -533,6 +656,18 @@ def record_shard(
             )
         return first
     return report
+
+
+def shard_report(
+    tenant: str, file_id: str, run: int, index: int, phase: ShardPhase
+) -> ShardReport | None:
+    """Shard `index`'s report of run `run` in `phase`, if it has reported."""
+    item = (
+        _table()
+        .get_item(Key=_shard_key(tenant, file_id, run, index, phase), ConsistentRead=True)
+        .get("Item")
+    )
+    return _shard_report(item) if item else None
 
 
 def shard_reports(tenant: str, file_id: str, run: int, phase: ShardPhase) -> list[ShardReport]:

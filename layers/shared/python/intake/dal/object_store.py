@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Sequence
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import IO, Any
@@ -286,6 +289,50 @@ def upload_file(key: str, fileobj: IO[bytes], *, content_type: str) -> None:
     client("s3").upload_fileobj(
         fileobj, get_settings().bucket_name, key, ExtraArgs={"ContentType": content_type}
     )
+
+
+class StagedUpload:
+    """A plain copy being written to the bucket as it is produced (`staged_upload`)."""
+
+    def __init__(self, sink: IO[bytes]) -> None:
+        self._sink = sink
+        self.size = 0
+        self.version_id: str | None = None  # the object's version, once the upload is done
+
+    def write(self, chunk: bytes) -> None:
+        self._sink.write(chunk)
+        self.size += len(chunk)
+
+
+@contextmanager
+def staged_upload(key: str) -> Iterator[StagedUpload]:
+    """Write an object of unknown size as it is produced, in bounded memory: what is written
+    goes through a pipe to boto3's transfer manager (multipart past its threshold) in another
+    thread. The object exists, with `version_id` set, once the block exits without error."""
+    read_fd, write_fd = os.pipe()
+    failure: list[BaseException] = []
+
+    def upload() -> None:
+        with os.fdopen(read_fd, "rb") as source:
+            try:
+                client("s3").upload_fileobj(
+                    source, get_settings().bucket_name, key, ExtraArgs={"ContentType": "text/plain"}
+                )
+            except BaseException as exc:  # handed to the writer's thread below
+                failure.append(exc)
+                source.read()  # drain, so the writer never blocks on a full pipe
+
+    uploader = threading.Thread(target=upload, name="staged-upload", daemon=True)
+    uploader.start()
+    staging = StagedUpload(os.fdopen(write_fd, "wb"))
+    try:
+        yield staging
+    finally:
+        staging._sink.close()  # end of data: the upload completes (or sees the error)
+        uploader.join()
+    if failure:
+        raise failure[0]
+    staging.version_id = head(key).version_id
 
 
 def presign_get(key: str, *, filename: str) -> str:

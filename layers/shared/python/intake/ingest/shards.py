@@ -27,7 +27,7 @@ import functools
 import io
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import IO, Protocol
 
 from intake.ingest.csv_reader import _SEP_LINE, GUESS_BYTES, _encoding_of, sniff_delimiter
@@ -80,6 +80,30 @@ class Shard:
     def line_in_file(self, line: int) -> int:
         """The file's line for a line a reader reports while reading this shard."""
         return line - self.head_lines + self.first_line - 1
+
+    def to_item(self) -> dict[str, object]:
+        """The shard as JSON values (a state machine's map item), without the defaults."""
+        item: dict[str, object] = {}
+        for spec in fields(self):
+            value = getattr(self, spec.name)
+            if value == spec.default:
+                continue
+            # `prefix` and `suffix` are ASCII brackets: text in JSON.
+            item[spec.name] = value.decode("ascii") if isinstance(value, bytes) else value
+        return item
+
+    @classmethod
+    def from_item(cls, item: dict[str, object]) -> Shard:
+        values = dict(item)
+        for name in ("prefix", "suffix"):
+            if name in values:
+                values[name] = str(values[name]).encode("ascii")
+        return cls(**values)  # type: ignore[arg-type]
+
+    @classmethod
+    def whole(cls, size: int) -> Shard:
+        """The whole object as one shard (what cannot be cut is run in one piece)."""
+        return cls(index=0, start=0, end=size, first_line=1)
 
 
 def open_shard(shard: Shard, open_range: Callable[[int, int], IO[bytes]]) -> IO[bytes]:

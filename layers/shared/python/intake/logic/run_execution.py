@@ -1,8 +1,10 @@
 """Execute one queued import or validation, as the run protocol's state machine: claim the run
 (QUEUED -> PROCESSING, or take over an expired lease), run it (stream, validate, write, renewing
 the lease with the progress), then finish it (-> SUCCEEDED | VALIDATED | FAILED) or, if the
-attempt raises, release it for the next delivery. The protocol's conditional writes are the
-status table's (dal/file_repository.py, "runs"); runs are asked for in logic/run_requests.py."""
+attempt raises, release it for the next delivery. A large file's run is handed over to the
+sharded-runs state machine instead (logic/run_steps.py runs its steps). The protocol's
+conditional writes are the status table's (dal/file_repository.py, "runs"); runs are asked for
+in logic/run_requests.py."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from zipfile import ZipInfo
 from botocore.exceptions import ClientError
 
 from intake.clock import utcnow
-from intake.dal import file_repository, object_store
+from intake.dal import file_repository, object_store, run_executions
 from intake.dal.events import publish_file_finished
 from intake.dal.record_sink import DynamoDBSink, Sink
 from intake.errors import Conflict
@@ -77,12 +79,41 @@ def run_import(message: ImportMessage, *, sink_factory: SinkFactory = dynamodb_s
         return  # nothing of this run to do: unknown file, stale message, or claimed by another
     logger.thread_safe_append_keys(file_id=record.file_id, tenant=record.tenant, run=record.run)
     try:
-        _run(record, sink_factory)
+        if _sharded(record):
+            _hand_over(record)
+        else:
+            _run(record, sink_factory)
     except Conflict:
         logger.warning("lost the run to another delivery; leaving it")
     except Exception as exc:
         _release(record, exc)
         raise
+
+
+# What a sharded run can cut into byte ranges (plain or gzipped). Workbooks and ZIP archives
+# run in one invocation (docs/decisions.md, "Sharded runs: what is sharded").
+SHARDED_TYPES = frozenset({media.CSV, media.JSONL, media.JSON})
+
+
+def _sharded(record: FileRecord) -> bool:
+    """Whether the run goes to the sharded-runs state machine: a records file over the
+    threshold, in a format cut into shards, where the state machine exists."""
+    settings = get_settings()
+    return (
+        bool(settings.sharded_runs_state_machine_arn)
+        and record.size > settings.shard_threshold_bytes
+        and record.media_type in SHARDED_TYPES
+        and kind_of(get_import_type(record.run_type)) == "records"
+    )
+
+
+def _hand_over(record: FileRecord) -> None:
+    """The claimed run goes to the state machine (logic/run_steps.py runs its steps): start
+    its execution (one per run, however often the message comes), then mark the run as that
+    execution's, so a redelivered message leaves it alone."""
+    name = run_executions.start(record.tenant, record.file_id, record.run)
+    file_repository.hand_over_run(record, execution=name, now=utcnow(), lease=_lease())
+    logger.info("run handed to the sharded-runs state machine", extra={"execution": name})
 
 
 def _run(record: FileRecord, sink_factory: SinkFactory) -> None:
@@ -92,7 +123,7 @@ def _run(record: FileRecord, sink_factory: SinkFactory) -> None:
     try:
         runner = _RUNNERS[kind_of(import_type)]
         status, outcome = runner(record, import_type, errors, sink_factory)
-        _finish(record, status, outcome, errors)
+        end_run(record, status, outcome, errors)
     finally:
         errors.close()
     metrics.add_metric(name="RowsProcessed", unit="Count", value=outcome.result.rows_total)
@@ -391,9 +422,12 @@ class _ProgressTracker:
         )
 
 
-def _finish(
+def end_run(
     record: FileRecord, status: FileStatus, outcome: Outcome, errors: ErrorCollector
 ) -> None:
+    """End the claimed run `record` in `status` with what its passes found (one invocation's,
+    or a sharded run's summed): the full error report, the file's result, first errors and
+    warnings, and the completion event. Conflict if the run is not PROCESSING any more."""
     now = utcnow()
     report = None
     if errors.any:

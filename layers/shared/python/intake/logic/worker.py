@@ -1,4 +1,5 @@
-"""One message from the import queue: an S3 notification or an import request."""
+"""One message from the import queue: an S3 notification, an import request, or EventBridge's
+word that a sharded run's execution stopped."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pydantic import ValidationError
 
 from intake.errors import RetryLater
 from intake.keys import decode_event_key, parse_drop_key, parse_upload_key
+from intake.logic import run_steps
 from intake.logic.run_execution import fail_run, failure_kind, run_import
 from intake.logic.uploads import ObjectVersion, object_created
 from intake.models.messages import ImportMessage
@@ -35,6 +37,16 @@ def handle_message(body: str, *, receive_count: int) -> None:
         raise UnknownMessage("message body is not a JSON object")
     if payload.get("Event") == "s3:TestEvent":
         logger.info("s3:TestEvent skipped")
+        return
+    if (
+        payload.get("source") == run_steps.EXECUTION_EVENT_SOURCE
+        and payload.get("detail-type") == run_steps.EXECUTION_EVENT_TYPE
+    ):
+        # EventBridge: a sharded run's execution stopped before it ended the run.
+        try:
+            run_steps.execution_stopped(payload)
+        except ValidationError as exc:
+            raise UnknownMessage(f"malformed execution event: {exc.error_count()} errors") from None
         return
     if "Records" in payload:
         _s3_notification(S3Event(payload))

@@ -39,7 +39,9 @@ TRANSITIONS: dict[FileStatus, frozenset[FileStatus]] = {
     FileStatus.QUEUED: frozenset(
         {FileStatus.UPLOADED, FileStatus.VALIDATED, FileStatus.FAILED, FileStatus.SUCCEEDED}
     ),
-    FileStatus.PROCESSING: frozenset({FileStatus.QUEUED}),
+    # FAILED -> PROCESSING: only a sharded run that failed redrivably, when its execution is
+    # redriven (dal/file_repository.hold_sharded_run); every other run ends for good.
+    FileStatus.PROCESSING: frozenset({FileStatus.QUEUED, FileStatus.FAILED}),
     FileStatus.SUCCEEDED: frozenset({FileStatus.PROCESSING}),
     FileStatus.VALIDATED: frozenset({FileStatus.PROCESSING}),
     FileStatus.FAILED: frozenset({FileStatus.PROCESSING}),
@@ -79,10 +81,18 @@ class RowError(BaseModel):
     column_letter: str | None = Field(default=None, exclude_if=absent)
 
 
+class ShardProgress(BaseModel):
+    done: int = Field(0, description="Shards of the current pass that have reported")
+    total: int = Field(0, description="Shards the file was cut into")
+
+
 class Progress(BaseModel):
     done: int = 0
     total: int = 0
     unit: Literal["bytes", "rows"] = "bytes"
+    # Sharded runs: the current pass's shards (a run with on_invalid=fail makes two passes,
+    # validate then write; progress starts again at 0 for the second, as a small file's does).
+    shards: ShardProgress | None = Field(default=None, exclude_if=absent)
 
 
 class SourceColumn(BaseModel):
@@ -279,6 +289,10 @@ class FileRecord(BaseModel):
     error_report_key: str | None = None
     run: int = 0  # how many runs were queued
     lease_until: datetime | None = None
+    # A sharded run: the name of the state machine execution that runs it (set by the worker
+    # when it hands the run over), and whether a FAILED run may go on when it is redriven.
+    execution: str | None = None
+    redrivable: bool = False
 
     @property
     def run_type(self) -> str:

@@ -1,0 +1,23 @@
+"""Sharded runs: run one shard in one phase and report it (a map child of the state machine)."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from intake.logic.run_steps import ShardStep, run_shard
+from intake.observability import logger, metrics, tracer
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    step = ShardStep.model_validate(event)
+    logger.append_keys(
+        tenant=step.tenant,
+        file_id=step.file_id,
+        run=step.run,
+        phase=step.phase,
+        shard=step.shard.get("index"),
+    )
+    return run_shard(step)

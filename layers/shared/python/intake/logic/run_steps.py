@@ -1,0 +1,258 @@
+"""A sharded run, step by step, as the sharded-runs state machine invokes it.
+
+A records file over SHARD_THRESHOLD_BYTES is not run in one invocation: the worker claims the
+run and hands it to the state machine (run_execution.py), which runs these steps:
+
+    plan -> (shards of one phase, in parallel -> finish) ... until finish ends the run
+
+- `plan` cuts the object into byte-range shards at record boundaries (ingest/shards.py). A
+  gzip upload is inflated once, into a plain copy under staging/, and cut there.
+- `run_shard` runs one shard in one phase (logic/shard_runs.py) and reports it once. A shard
+  that has reported already (a retry after a report, a redriven execution) is not run again.
+- `finish` sums a phase's reports: the run either goes on to its next phase (the write phase
+  of on_invalid=fail once nothing was invalid) or ends, with the same result, errors, report
+  and completion event as a one-invocation run (run_execution.end_run).
+
+Every step holds the run's lease (dal: `hold_sharded_run`); when an execution stops before it
+ends the run (a shard failed past its retries, a timeout, an abort), the worker hears of it
+from EventBridge and ends the file FAILED, redrivably (`execution_stopped`): a redrive of the
+execution takes the run up again and runs only the shards that have not reported.
+"""
+
+from __future__ import annotations
+
+import gzip
+import math
+import time
+from datetime import timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from intake.clock import utcnow
+from intake.dal import file_repository, object_store
+from intake.dal.events import publish_file_finished
+from intake.errors import Conflict, NotFound
+from intake.ingest import media
+from intake.ingest.shards import (
+    NotShardable,
+    Readable,
+    Shard,
+    plan_csv,
+    plan_json_array,
+    plan_jsonl,
+    plan_restaged,
+)
+from intake.ingest.streams import open_bytes
+from intake.keys import staging_key
+from intake.logic import shard_runs
+from intake.logic.run_execution import end_run, run_ended
+from intake.models.domain import FileRecord, Progress, ShardPhase, ShardProgress
+from intake.observability import logger, metrics
+from intake.settings import get_settings
+
+# A plan's shards travel in the execution's state, which Step Functions caps at 256 KiB: a
+# shard is under 200 bytes of JSON, so at most this many, whatever SHARD_SIZE_BYTES says
+# (a 10 GiB file at the default 64 MiB is 160 shards).
+MAX_SHARDS = 1000
+
+
+class RunEnded(Exception):
+    """The run is not this execution's to run any more: it ended, the sweep failed it, or a
+    later run was queued. The step stops; the execution fails and changes nothing."""
+
+
+class RunRef(BaseModel):
+    """Which run a step is for: every step's input names it."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    tenant: str
+    file_id: str
+    run: int
+
+
+class StagedObject(BaseModel):
+    """The object a run's shards index: the upload itself, or its plain copy under staging/."""
+
+    key: str
+    version_id: str | None = None
+
+
+class ShardStep(RunRef):
+    phase: ShardPhase
+    shard: dict[str, Any]
+    object: StagedObject
+
+
+class FinishStep(RunRef):
+    phase: ShardPhase
+    shard_count: int = Field(ge=1)
+
+
+class ExecutionStopped(BaseModel):
+    """EventBridge's "Step Functions Execution Status Change" for an execution that stopped
+    without ending its run (the fields used; the rest of the event is ignored)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: str
+    status: Literal["FAILED", "TIMED_OUT", "ABORTED"]
+    input: str
+    error: str | None = None
+
+
+EXECUTION_EVENT_SOURCE = "aws.states"
+EXECUTION_EVENT_TYPE = "Step Functions Execution Status Change"
+
+
+def _lease() -> timedelta:
+    return timedelta(seconds=get_settings().processing_lease_seconds)
+
+
+# --- the worker's side ----------------------------------------------------------------------
+
+
+def execution_stopped(event: dict[str, Any]) -> None:
+    """An execution stopped without ending its run: the file ends FAILED, redrivably, saying
+    why and how to go on. Nothing happens if the run has ended or moved on."""
+    stopped = ExecutionStopped.model_validate(event.get("detail"))
+    ref = RunRef.model_validate_json(stopped.input)
+    what = {"FAILED": "failed", "TIMED_OUT": "timed out", "ABORTED": "was stopped"}[stopped.status]
+    reason = (
+        f"the sharded run {what}"
+        + (f" ({stopped.error})" if stopped.error else "")
+        + f"; redriving execution {stopped.name} finishes the shards that did not report"
+    )
+    failed = file_repository.fail_sharded_run(
+        ref.tenant, ref.file_id, ref.run, execution=stopped.name, reason=reason, now=utcnow()
+    )
+    if failed is None:
+        logger.info("stopped execution's run has ended already", extra={"execution": stopped.name})
+        return
+    run_ended(failed.status, reason=reason)
+    publish_file_finished(failed)
+
+
+# --- the state machine's steps --------------------------------------------------------------
+
+
+def _hold(ref: RunRef, progress: Progress | None = None) -> FileRecord:
+    try:
+        return file_repository.hold_sharded_run(
+            ref.tenant, ref.file_id, ref.run, now=utcnow(), lease=_lease(), progress=progress
+        )
+    except (Conflict, NotFound) as exc:
+        raise RunEnded(f"run {ref.run} of {ref.file_id} is not running: {exc}") from None
+
+
+def _pass_progress(record: FileRecord, shards: int) -> Progress:
+    """A pass starting: no bytes read yet, none of its shards reported."""
+    return Progress(total=record.size, shards=ShardProgress(total=shards))
+
+
+def plan(ref: RunRef) -> dict[str, Any]:
+    """Cut the run's object into shards; the first phase runs next."""
+    record = _hold(ref)
+    started = time.monotonic()
+    staged, shards = _plan(record)
+    _hold(ref, _pass_progress(record, len(shards)))
+    metrics.add_metric(name="ShardsPlanned", unit="Count", value=len(shards))
+    logger.info(
+        "run planned",
+        extra={
+            "shards": len(shards),
+            "staged": staged.key != record.object_key,
+            "seconds": round(time.monotonic() - started, 3),
+        },
+    )
+    return {
+        "shards": [shard.to_item() for shard in shards],
+        "phase": shard_runs.phases(record)[0],
+        "object": staged.model_dump(),
+    }
+
+
+def _plan(record: FileRecord) -> tuple[StagedObject, list[Shard]]:
+    size = max(get_settings().shard_size_bytes, math.ceil(record.size / MAX_SHARDS))
+    mapping = record.mapping
+
+    def cut(stream: Readable) -> list[Shard]:
+        if record.media_type == media.CSV:
+            return plan_csv(
+                stream,
+                shard_size=size,
+                encoding=mapping.encoding if mapping else None,
+                delimiter=(mapping.delimiter if mapping else None) or record.csv_delimiter,
+            )
+        if record.media_type == media.JSONL:
+            return plan_jsonl(stream, shard_size=size)
+        return plan_json_array(stream, shard_size=size)
+
+    upload = StagedObject(key=record.object_key, version_id=record.object_version)
+    with object_store.open_stream(upload.key, version_id=upload.version_id) as body:
+        stream, _ = open_bytes(body)
+        if not isinstance(stream, gzip.GzipFile):
+            try:
+                return upload, cut(stream)
+            except NotShardable as exc:
+                logger.info("run in one shard", extra={"why": str(exc)})
+                return upload, [Shard.whole(record.size)]
+        # Byte ranges of compressed bytes cannot be read alone: inflate once, into a plain copy.
+        key = staging_key(record.tenant, record.file_id, record.run, "plain")
+        with object_store.staged_upload(key) as staging:
+            try:
+                shards = plan_restaged(stream, staging.write, cut)
+            except NotShardable as exc:
+                logger.info("run in one shard", extra={"why": str(exc)})
+                shards = [Shard.whole(staging.size)]
+        return StagedObject(key=key, version_id=staging.version_id), shards
+
+
+def run_shard(step: ShardStep) -> dict[str, Any]:
+    """Run one shard in one phase and report it, once."""
+    record = _hold(step)
+    shard = Shard.from_item(step.shard)
+    done = file_repository.shard_report(
+        step.tenant, step.file_id, step.run, shard.index, step.phase
+    )
+    if done is not None:
+        logger.info("shard reported already", extra={"shard": shard.index, "phase": step.phase})
+        return {"index": shard.index, "rows": done.rows_total}
+    report = shard_runs.run_shard(
+        record,
+        shard,
+        phase=step.phase,
+        object_key=step.object.key,
+        version_id=step.object.version_id,
+    )
+    try:
+        file_repository.shard_reported(record, size=shard.size, now=utcnow(), lease=_lease())
+    except Conflict as exc:
+        raise RunEnded(str(exc)) from None
+    metrics.add_metric(name="ShardsRun", unit="Count", value=1)
+    return {"index": shard.index, "rows": report.rows_total}
+
+
+def finish(step: FinishStep) -> dict[str, Any]:
+    """Sum the phase's shard reports; end the run, or start its next phase. ShardsMissing
+    (retried by the state machine) while a shard has not reported."""
+    record = _hold(step)
+    # The finalize needs only the shards' indexes (TODO lead: finish_sharded takes a count).
+    shards = [Shard(index=i, start=0, end=0, first_line=1) for i in range(step.shard_count)]
+    summed = shard_runs.finish_sharded(record, shards, phase=step.phase)
+    try:
+        if summed.next_phase is not None:
+            _hold(step, _pass_progress(record, step.shard_count))
+            logger.info("next phase", extra={"phase": summed.next_phase})
+            return {"phase": summed.next_phase}
+        assert summed.status is not None
+        try:
+            end_run(record, summed.status, summed.outcome, summed.errors)
+        except Conflict as exc:
+            raise RunEnded(str(exc)) from None
+    finally:
+        summed.errors.close()
+    metrics.add_metric(name="RowsProcessed", unit="Count", value=summed.outcome.result.rows_total)
+    run_ended(summed.status, result=summed.outcome.result.model_dump(), sharded=True)
+    return {"phase": None}

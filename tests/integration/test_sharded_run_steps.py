@@ -1,0 +1,388 @@
+"""A sharded run through its handlers on moto: the worker hands a large file's run to the state
+machine, and the steps (shard_plan, shard_run, shard_finish), invoked as the state machine
+invokes them, end it exactly as one invocation would; progress counts shards; a stopped
+execution fails the file redrivably, and a redrive finishes only what did not report.
+
+The state machine itself runs on moto in tests/integration/test_local_state_machine.py and in
+the e2e suite; here each step is called directly, so a test can stop between any two."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+from collections.abc import Callable, Iterator
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+from boto3.dynamodb.conditions import Attr
+
+from intake.ingest.shards import plan_csv
+from intake.settings import get_settings
+from intake_local.resources import Resources
+from tests.integration.conftest import (
+    Drain,
+    Invoke,
+    declare_and_upload,
+    lambda_context,
+    load_handler,
+)
+
+ROWS = 6000
+SHARD_SIZE = 64 * 1024  # the setting's minimum
+
+
+def _csv() -> bytes:
+    """Contacts with bad rows spread over the file (every shard has some) and quoted line
+    breaks, CRLF line ends and a BOM, as a spreadsheet export writes them."""
+    lines = ["external_id,email,first_name,country"]
+    for i in range(1, ROWS + 1):
+        email, first, country = f"p{i}@example.com", f"Person {i}", "GB"
+        if i % 97 == 0:
+            email = "not-an-email"
+        if i % 89 == 0:
+            first = f'"Person {i}\r\nsecond line"'
+        if i % 331 == 0:
+            country = "Atlantis"
+        lines.append(f"c-{i},{email},{first},{country}")
+    return b"\xef\xbb\xbf" + ("\r\n".join(lines) + "\r\n").encode()
+
+
+CSV = _csv()
+SHARDS = len(plan_csv(io.BytesIO(CSV), shard_size=SHARD_SIZE))  # 4 of the ~240 KB file
+
+
+@pytest.fixture(scope="module")
+def steps() -> dict[str, ModuleType]:
+    return {name: load_handler(name) for name in ("shard_plan", "shard_run", "shard_finish")}
+
+
+@pytest.fixture
+def sharding(aws: Resources, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Sharding on for anything over 100 bytes, with a state machine to hand runs to (its
+    definition does not matter here: the test runs the steps itself)."""
+    sfn = boto3.client("stepfunctions")
+    arn = sfn.create_state_machine(
+        name="intake-test-sharded-runs",
+        definition=json.dumps(
+            {"StartAt": "Wait", "States": {"Wait": {"Type": "Pass", "End": True}}}
+        ),
+        roleArn="arn:aws:iam::123456789012:role/intake-test",
+    )["stateMachineArn"]
+    monkeypatch.setenv("SHARDED_RUNS_STATE_MACHINE_ARN", arn)
+    monkeypatch.setenv("SHARD_THRESHOLD_BYTES", "100")
+    monkeypatch.setenv("SHARD_SIZE_BYTES", str(SHARD_SIZE))
+    get_settings.cache_clear()
+    yield arn
+    get_settings.cache_clear()
+
+
+def _import(api: Invoke, drain: Drain, body: bytes, **request: Any) -> str:
+    file_id = declare_and_upload(api, body)
+    assert drain()["failures"] == []  # the upload check
+    status, _ = api("POST", f"/files/{file_id}/import", body=request)
+    assert status == 202
+    assert drain()["failures"] == []  # the worker claims the run and hands it over
+    return file_id
+
+
+def _file(api: Invoke, file_id: str) -> dict[str, Any]:
+    status, body = api("GET", f"/files/{file_id}")
+    assert status == 200
+    return dict(body)
+
+
+class Machine:
+    """The state machine's loop, step by step: plan, then per phase every shard and finish."""
+
+    def __init__(self, steps: dict[str, ModuleType], file_id: str, run: int = 1) -> None:
+        self.steps = steps
+        self.ref = {"tenant": "acme", "file_id": file_id, "run": run}
+        self.plan: dict[str, Any] = {}
+
+    def call(self, step: str, event: dict[str, Any]) -> Any:
+        return self.steps[step].lambda_handler(json.loads(json.dumps(event)), lambda_context())
+
+    def start(self) -> str:
+        self.plan = self.call("shard_plan", self.ref)
+        return str(self.plan["phase"])
+
+    def shard(self, phase: str, index: int) -> Any:
+        item = self.plan["shards"][index]
+        return self.call(
+            "shard_run",
+            {**self.ref, "phase": phase, "object": self.plan["object"], "shard": item},
+        )
+
+    def finish(self, phase: str) -> str | None:
+        event = {**self.ref, "phase": phase, "shard_count": len(self.plan["shards"])}
+        return self.call("shard_finish", event)["phase"]  # type: ignore[no-any-return]
+
+    def run(self, between: Callable[[str, int], None] = lambda phase, i: None) -> None:
+        phase: str | None = self.start()
+        while phase is not None:
+            for index in range(len(self.plan["shards"])):
+                self.shard(phase, index)
+                between(phase, index)
+            phase = self.finish(phase)
+
+
+def _one_invocation(
+    api: Invoke, drain: Drain, monkeypatch: pytest.MonkeyPatch, body: bytes, **request: Any
+) -> dict[str, Any]:
+    """The same file and request, run in one invocation (sharding off)."""
+    monkeypatch.setenv("SHARD_THRESHOLD_BYTES", str(10 * len(body)))
+    get_settings.cache_clear()
+    file_id = _import(api, drain, body, **request)
+    monkeypatch.setenv("SHARD_THRESHOLD_BYTES", "100")
+    get_settings.cache_clear()
+    return _file(api, file_id)
+
+
+def _records(aws: Resources, file_id: str) -> int:
+    """Records in the records table last written by the file's runs."""
+    table = boto3.resource("dynamodb").Table(aws.names.records_table)
+    return sum(page["Count"] for page in _pages(table, file_id))
+
+
+def _pages(table: Any, file_id: str) -> Iterator[dict[str, Any]]:
+    kwargs: dict[str, Any] = {"Select": "COUNT", "FilterExpression": Attr("file_id").eq(file_id)}
+    while True:
+        page = table.scan(**kwargs)
+        yield page
+        if "LastEvaluatedKey" not in page:
+            return
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _same_run(sharded: dict[str, Any], whole: dict[str, Any]) -> None:
+    """What the user sees of the two runs is the same, but for result.shards."""
+    assert sharded["status"] == whole["status"]
+    assert sharded.get("reason") == whole.get("reason")
+    result = dict(sharded["result"])
+    assert result.pop("shards") == SHARDS > 2
+    assert result == whole["result"]
+    assert sharded["errors"] == whole["errors"]
+    assert sharded["progress"]["done"] == sharded["progress"]["total"] == len(CSV)
+
+
+@pytest.mark.parametrize(
+    ("request_body", "status"),
+    [
+        ({"check_only": True}, "FAILED"),
+        ({"on_invalid": "fail"}, "FAILED"),
+        ({"on_invalid": "skip"}, "SUCCEEDED"),
+    ],
+    ids=["check_only", "fail", "skip"],
+)
+def test_a_sharded_run_ends_as_one_invocation_does(
+    aws: Resources,
+    api: Invoke,
+    drain: Drain,
+    steps: dict[str, ModuleType],
+    sharding: str,
+    monkeypatch: pytest.MonkeyPatch,
+    request_body: dict[str, Any],
+    status: str,
+) -> None:
+    whole = _one_invocation(api, drain, monkeypatch, CSV, **request_body)
+    assert whole["status"] == status and whole["result"]["rows_invalid"] > 0
+
+    file_id = _import(api, drain, CSV, **request_body)
+    handed = _file(api, file_id)
+    assert handed["status"] == "PROCESSING"
+    executions = boto3.client("stepfunctions").list_executions(stateMachineArn=sharding)
+    [execution] = executions["executions"]
+    assert execution["name"] == f"{file_id}-run-1"
+
+    Machine(steps, file_id).run()
+
+    sharded = _file(api, file_id)
+    _same_run(sharded, whole)
+    written = _records(aws, file_id)
+    assert written == sharded["result"]["rows_written"]
+    if request_body.get("on_invalid") == "skip":
+        assert written == whole["result"]["rows_valid"]
+    else:
+        assert written == 0
+    # The full report lists the same lines.
+    assert sharded["error_report_url"] and whole["error_report_url"]
+
+
+def test_a_redelivered_message_leaves_a_handed_over_run_alone(
+    aws: Resources, api: Invoke, drain: Drain, steps: dict[str, ModuleType], sharding: str
+) -> None:
+    file_id = _import(api, drain, CSV, on_invalid="skip")
+    boto3.client("sqs").send_message(
+        QueueUrl=aws.queue_url,
+        MessageBody=json.dumps(
+            {
+                "kind": "intake.import",
+                "tenant": "acme",
+                "file_id": file_id,
+                "run": 1,
+                "check_only": False,
+                "on_invalid": "skip",
+            }
+        ),
+    )
+    assert drain()["failures"] == []  # nothing to do: not a retry, not a second execution
+    executions = boto3.client("stepfunctions").list_executions(stateMachineArn=sharding)
+    assert len(executions["executions"]) == 1
+    assert _file(api, file_id)["status"] == "PROCESSING"
+
+
+def test_progress_counts_the_shards_of_the_current_pass(
+    api: Invoke, drain: Drain, steps: dict[str, ModuleType], sharding: str
+) -> None:
+    file_id = _import(api, drain, CSV, on_invalid="fail")
+    seen: list[tuple[str, dict[str, Any]]] = []
+
+    def look(phase: str, index: int) -> None:
+        seen.append((phase, _file(api, file_id)["progress"]))
+
+    machine = Machine(steps, file_id)
+    machine.run(between=look)
+    # on_invalid=fail: validate (which finds errors) is the only pass, one shard at a time.
+    assert [p["shards"] for _, p in seen] == [
+        {"done": i, "total": SHARDS} for i in range(1, SHARDS + 1)
+    ]
+    assert [p["done"] for _, p in seen] == sorted(p["done"] for _, p in seen)
+    assert seen[-1][1]["done"] == len(CSV) - _header_bytes()
+    assert "shards" not in _file(api, file_id)["progress"]  # finished: bytes only
+
+
+def _header_bytes() -> int:
+    """Shards hold the rows; the header is read with each but counted with none."""
+    return CSV.index(b"\r\n") + 2
+
+
+def test_a_clean_file_makes_both_passes_and_writes_every_row(
+    aws: Resources, api: Invoke, drain: Drain, steps: dict[str, ModuleType], sharding: str
+) -> None:
+    clean = b"external_id,email,first_name\n" + b"".join(
+        f"c-{i},p{i}@example.com,P{i}\n".encode() for i in range(8000)
+    )
+    file_id = _import(api, drain, clean, on_invalid="fail")
+    machine = Machine(steps, file_id)
+    phases: list[str] = []
+    machine.run(between=lambda phase, i: phases.append(phase))
+    shards = len(machine.plan["shards"])
+    assert shards > 2
+    assert phases == ["validate"] * shards + ["write"] * shards
+    done = _file(api, file_id)
+    assert done["status"] == "SUCCEEDED"
+    assert done["result"]["rows_written"] == 8000 == _records(aws, file_id)
+
+
+def test_a_gzip_upload_is_inflated_once_and_cut(
+    aws: Resources,
+    api: Invoke,
+    drain: Drain,
+    steps: dict[str, ModuleType],
+    sharding: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    whole = _one_invocation(api, drain, monkeypatch, CSV, check_only=True)
+    packed = gzip.compress(CSV)
+    file_id = declare_and_upload(api, packed, name="people.csv.gz")
+    assert drain()["failures"] == []
+    assert api("POST", f"/files/{file_id}/import", body={"check_only": True})[0] == 202
+    assert drain()["failures"] == []
+    machine = Machine(steps, file_id)
+    machine.run()
+    assert machine.plan["object"]["key"] == f"staging/acme/{file_id}/run-1/plain"
+    staged = (
+        boto3.client("s3")
+        .get_object(
+            Bucket=aws.names.bucket,
+            Key=machine.plan["object"]["key"],
+            VersionId=machine.plan["object"]["version_id"],
+        )["Body"]
+        .read()
+    )
+    assert staged == CSV
+    sharded = _file(api, file_id)
+    assert sharded["status"] == whole["status"] == "FAILED"
+    assert sharded["errors"] == whole["errors"]
+    assert sharded["result"]["rows_invalid"] == whole["result"]["rows_invalid"]
+
+
+def _stopped(aws: Resources, file_id: str, arn: str, **detail: Any) -> None:
+    """EventBridge's event for the run's execution stopping, as the rule delivers it to SQS."""
+    event = {
+        "version": "0",
+        "id": "7bf73129-1428-4cd3-a780-95db273d1602",
+        "detail-type": "Step Functions Execution Status Change",
+        "source": "aws.states",
+        "account": "123456789012",
+        "time": "2026-12-01T06:00:00Z",
+        "region": "us-east-1",
+        "resources": [f"{arn}:{file_id}-run-1"],
+        "detail": {
+            "executionArn": f"{arn}:{file_id}-run-1",
+            "stateMachineArn": arn,
+            "name": f"{file_id}-run-1",
+            "status": "FAILED",
+            "input": json.dumps({"tenant": "acme", "file_id": file_id, "run": 1}),
+            "error": "States.TaskFailed",
+            "cause": "shard 2 failed 3 times",
+            **detail,
+        },
+    }
+    boto3.client("sqs").send_message(QueueUrl=aws.queue_url, MessageBody=json.dumps(event))
+
+
+def test_a_stopped_execution_fails_the_file_and_a_redrive_finishes_only_the_rest(
+    aws: Resources, api: Invoke, drain: Drain, steps: dict[str, ModuleType], sharding: str
+) -> None:
+    file_id = _import(api, drain, CSV, on_invalid="skip")
+    machine = Machine(steps, file_id)
+    phase = machine.start()
+    for index in (0, 2):  # shard 1 failed past its retries; the last never started
+        machine.shard(phase, index)
+    written = _records(aws, file_id)
+
+    _stopped(aws, file_id, sharding)
+    assert drain()["failures"] == []
+    failed = _file(api, file_id)
+    assert failed["status"] == "FAILED"
+    assert failed["reason"] == (
+        f"the sharded run failed (States.TaskFailed); redriving execution {file_id}-run-1 "
+        "finishes the shards that did not report"
+    )
+
+    # The redrive: Step Functions runs the map's unsuccessful children, then finish. Shards
+    # that reported are not read again, even if run again.
+    for index in range(SHARDS):
+        machine.shard(phase, index)
+    assert machine.finish(phase) is None
+    done = _file(api, file_id)
+    assert done["status"] == "SUCCEEDED"
+    assert "reason" not in done or done["reason"] is None
+    assert done["result"]["rows_written"] == _records(aws, file_id) > written
+    assert done["result"]["rows_written"] == done["result"]["rows_valid"]
+
+
+def test_a_stop_after_the_run_ended_changes_nothing(
+    aws: Resources, api: Invoke, drain: Drain, steps: dict[str, ModuleType], sharding: str
+) -> None:
+    file_id = _import(api, drain, CSV, check_only=True)
+    Machine(steps, file_id).run()
+    _stopped(aws, file_id, sharding, status="ABORTED")
+    assert drain()["failures"] == []
+    assert _file(api, file_id)["status"] == "FAILED"  # the validation's own end
+    assert _file(api, file_id)["reason"].endswith("rows are invalid")
+
+
+def test_a_step_of_a_run_that_moved_on_stops(
+    api: Invoke, drain: Drain, steps: dict[str, ModuleType], sharding: str
+) -> None:
+    file_id = _import(api, drain, CSV, check_only=True)
+    machine = Machine(steps, file_id)
+    machine.run()
+    with pytest.raises(Exception, match="is not running") as raised:
+        machine.shard("validate", 0)
+    assert type(raised.value).__name__ == "RunEnded"
