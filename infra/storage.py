@@ -78,6 +78,11 @@ def _lifecycle_rules() -> list[s3.LifecycleRule]:
             prefix=d.REPORT_PREFIX,
             expiration=Duration.days(d.REPORT_EXPIRY_DAYS),
         ),
+        s3.LifecycleRule(
+            id="expire-staging",
+            prefix=d.STAGING_PREFIX,
+            expiration=Duration.days(d.STAGING_EXPIRY_DAYS),
+        ),
     ]
     if d.BUCKET_VERSIONED:
         rules.append(

@@ -62,6 +62,8 @@ def test_bucket_lifecycle_rules(resources: Resources) -> None:
     ]
     reports = [rule for rule in rules if rule.get("Prefix") == d.REPORT_PREFIX]
     assert [rule["ExpirationInDays"] for rule in reports] == [d.REPORT_EXPIRY_DAYS]
+    staging = [rule for rule in rules if rule.get("Prefix") == d.STAGING_PREFIX]
+    assert [rule["ExpirationInDays"] for rule in staging] == [d.STAGING_EXPIRY_DAYS]
     noncurrent = [
         r["NoncurrentVersionExpiration"] for r in rules if "NoncurrentVersionExpiration" in r
     ]
