@@ -74,7 +74,8 @@ class ProgressBars:
 
     def import_progress(self, description: str) -> Callable[[dict[str, Any]], None]:
         """A bar fed with the file as GET /files/{file_id} answers it: its status, and its
-        `progress` {done, total} while a run reads it."""
+        `progress` {done, total} while a run reads it (with a sharded run's shards reported
+        of the pass's total)."""
         if self._progress is None:
             return lambda file: None
         progress = self._progress
@@ -83,11 +84,10 @@ class ProgressBars:
         def show(file: dict[str, Any]) -> None:
             state = file.get("progress") or {}
             done, total = state.get("done"), state.get("total")
-            progress.update(
-                task,
-                total=total or None,
-                completed=done or 0,
-                detail=str(file.get("status", "")),
-            )
+            detail = str(file.get("status", ""))
+            shards = state.get("shards")
+            if isinstance(shards, dict):
+                detail += f", {shards.get('done', 0)} of {shards.get('total', 0)} shards"
+            progress.update(task, total=total or None, completed=done or 0, detail=detail)
 
         return show

@@ -48,3 +48,13 @@ def test_bars_show_bytes_sent_and_the_imports_progress(monkeypatch: pytest.Monke
     assert "upload big.csv" in drawn
     assert "40.0 of 40.0 MiB" in drawn
     assert "import f1" in drawn and "SUCCEEDED" in drawn
+
+
+def test_a_sharded_runs_bar_counts_its_shards(monkeypatch: pytest.MonkeyPatch) -> None:
+    err = _Terminal()
+    monkeypatch.setattr(sys, "stderr", err)
+    with progress.ProgressBars(True) as bars:
+        show = bars.import_progress("import f2")
+        shards = {"done": 3, "total": 8}
+        show({"status": "PROCESSING", "progress": {"done": 3, "total": 8, "shards": shards}})
+    assert "PROCESSING, 3 of 8 shards" in err.getvalue()
