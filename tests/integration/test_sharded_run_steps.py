@@ -386,3 +386,28 @@ def test_a_step_of_a_run_that_moved_on_stops(
     with pytest.raises(Exception, match="is not running") as raised:
         machine.shard("validate", 0)
     assert type(raised.value).__name__ == "RunEnded"
+
+
+def test_an_undeclared_windows_1252_file_gets_the_same_errors_in_every_shard(
+    api: Invoke,
+    drain: Drain,
+    steps: dict[str, ModuleType],
+    sharding: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A Windows-1252 export declared as nothing: every shard reads it as one invocation does
+    (UTF-8), and names the same likely encoding on the same spoilt rows."""
+    lines = ["external_id,email,first_name,country"]
+    for i in range(1, 5001):
+        first = f"Søren {i}" if i % 250 == 0 else f"Person {i}"
+        lines.append(f"c-{i},p{i}@example.com,{first},DK")
+    body = ("\r\n".join(lines) + "\r\n").encode("cp1252")
+    whole = _one_invocation(api, drain, monkeypatch, body, check_only=True)
+    assert {e["code"] for e in whole["errors"]} == {"invalid_encoding"}
+    file_id = _import(api, drain, body, check_only=True)
+    machine = Machine(steps, file_id)
+    machine.run()
+    assert len(machine.plan["shards"]) > 2
+    sharded = _file(api, file_id)
+    assert sharded["errors"] == whole["errors"]
+    assert sharded["result"].get("encoding") == whole["result"].get("encoding")
