@@ -26,12 +26,13 @@ LEASE = timedelta(minutes=16)
 SHARD_SIZE = 84  # bytes: two or three rows a shard, cut in 5 rows with quoted line breaks
 
 
-def _csv() -> bytes:
+def _csv(keys: dict[int, str] | None = None, rows: int = 40) -> bytes:
     """40 rows; every 7th has a quoted line break, so physical lines run ahead of rows, and
     bad rows (bad e-mail, bad country, no first name, a missing column) spread over the file,
-    several of them first or last in their shard (test_the_file_is_cut_across_bad_rows)."""
+    several of them first or last in their shard (test_the_file_is_cut_across_bad_rows).
+    Row i's key is c-i, or `keys[i]`; its first name says which row it is (P<i>)."""
     lines = [b"external_id,email,first_name,country"]
-    for i in range(1, 41):
+    for i in range(1, rows + 1):
         email, first, country = f"p{i}@example.com", f"P{i}", "GB"
         if i % 7 == 0:
             first = f'"P{i}\nsecond line"'
@@ -41,9 +42,10 @@ def _csv() -> bytes:
             country = "Atlantis"
         if i % 11 == 0:
             first = '""'
-        row = f"c-{i},{email},{first},{country}"
+        key = (keys or {}).get(i, f"c-{i}")
+        row = f"{key},{email},{first},{country}"
         if i % 13 == 0:
-            row = f"c-{i},{email}"  # a column short
+            row = f"{key},{email}"  # a column short
         lines.append(row.encode())
     return b"\n".join(lines) + b"\n"
 
@@ -109,18 +111,36 @@ def _one_invocation(
     return file_repository.get("acme", file_id)
 
 
-def _sharded(record: FileRecord, shards: list[Shard]) -> tuple[FileStatus, Any, list[Any]]:
-    """Every phase as the state machine will run it: all shards, then finalize; the write
-    phase only if the validate phase let the run go on."""
-    for phase in phases(record):
+def _sharded(
+    record: FileRecord,
+    shards: list[Shard],
+    ran: list[str] | None = None,
+    reports: list[bytes] | None = None,
+) -> tuple[FileStatus, Any, list[Any]]:
+    """Every phase as the state machine runs it: all shards, then finalize, which ends the
+    run or names the next phase (`ran` gets the phases run, in order; `reports` the CSV error
+    report the run would store)."""
+    phase: Any = phases(record)[0]
+    while phase is not None:
+        if ran is not None:
+            ran.append(phase)
         for shard in shards:
             run_shard(record, shard, phase=phase)
-        end = finish_sharded(record, shards, phase=phase)
+        # The finalize knows only the shards' indexes (the state machine's finish step).
+        end = finish_sharded(
+            record,
+            [Shard(index=s.index, start=0, end=0, first_line=1) for s in shards],
+            phase=phase,
+        )
         try:
             if end.status is not None:
+                assert end.next_phase is None
+                if reports is not None:
+                    reports.append(end.errors.report().read())
                 return end.status, end.outcome.result, list(end.errors.inline)
         finally:
             end.errors.close()
+        phase = end.next_phase
     raise AssertionError("no phase ended the run")
 
 
@@ -309,3 +329,180 @@ def test_fail_with_a_clean_file_validates_then_writes(aws: Resources) -> None:
 
     assert (status, errors) == (FileStatus.SUCCEEDED, [])
     assert result.rows_written == result.rows_valid == 20 == len(_records(aws))
+
+
+# --- repeated natural keys: exactly what one invocation finds -------------------------------
+
+# Row -> key. c-3 on rows 3-4 and c-16 on rows 16-17, side by side; c-1 again on rows 23 and
+# 24; c-2 on four more rows, two of them bad (33 has no first name, 35 a bad e-mail: a bad
+# row's key is never seen); c-10 first valid on row 12 (row 10's e-mail is bad); row 20, c-1
+# with a bad e-mail, repeats nothing.
+DUPLICATES = {
+    4: "c-3",
+    12: "c-10",
+    14: "c-10",
+    17: "c-16",
+    20: "c-1",
+    23: "c-1",
+    24: "c-1",
+    31: "c-2",
+    33: "c-2",
+    35: "c-2",
+    37: "c-2",
+}
+DUPLICATED = _csv(DUPLICATES)
+
+
+def _shard_of(shards: list[Shard], line: int) -> int:
+    return max(s.index for s in shards if s.first_line <= line)
+
+
+def _first_line(message: str) -> int:
+    return int(message.rsplit(" ", 1)[1])
+
+
+@pytest.mark.parametrize(
+    ("check_only", "on_invalid", "ran"),
+    [
+        (True, "fail", ["validate", "locate"]),
+        (False, "fail", ["validate", "locate"]),  # never the write phase
+        (False, "skip", ["single", "locate", "keep"]),
+    ],
+)
+def test_repeated_keys_within_and_across_shards_are_what_one_invocation_reports(
+    aws: Resources, check_only: bool, on_invalid: str, ran: list[str]
+) -> None:
+    # Given a file whose keys repeat inside shards and across their boundaries
+    whole = _one_invocation(aws, check_only=check_only, on_invalid=on_invalid, body=DUPLICATED)
+    shards = plan_csv(io.BytesIO(DUPLICATED), shard_size=SHARD_SIZE)
+    record = _claimed(
+        aws,
+        "018f2a3b4c5d0000000000000011",
+        check_only=check_only,
+        on_invalid=on_invalid,
+        body=DUPLICATED,
+    )
+
+    # When the shards run phase after phase, as the finalizes say
+    phases_run: list[str] = []
+    status, result, errors = _sharded(record, shards, phases_run)
+
+    # Then: the errors (codes, lines, messages, columns), counts and status of one invocation
+    assert whole.result is not None
+    assert phases_run == ran
+    assert status is whole.status
+    counts = ("rows_total", "rows_valid", "rows_invalid", "rows_written", "errors_truncated")
+    assert {n: getattr(result, n) for n in counts} == {n: getattr(whole.result, n) for n in counts}
+    assert errors == whole.errors
+    duplicates = [e for e in errors if e.code == "duplicate_key"]
+    assert len(duplicates) == 7  # rows 4, 14, 17, 23, 24, 31, 37
+    assert duplicates[0].column == 1 and duplicates[0].field == "external_id"
+    # some name a line in their own shard, some a line in an earlier one
+    same = [
+        _shard_of(shards, e.line) == _shard_of(shards, _first_line(e.message)) for e in duplicates
+    ]
+    assert any(same) and not all(same)
+    assert status is (FileStatus.SUCCEEDED if on_invalid == "skip" else FileStatus.FAILED)
+
+
+def test_with_skip_the_first_row_of_a_repeated_key_is_what_stays(aws: Resources) -> None:
+    record = _claimed(
+        aws, "018f2a3b4c5d0000000000000012", check_only=False, on_invalid="skip", body=DUPLICATED
+    )
+
+    status, result, _ = _sharded(record, plan_csv(io.BytesIO(DUPLICATED), shard_size=SHARD_SIZE))
+
+    assert status is FileStatus.SUCCEEDED
+    stored = _records(aws)
+    assert len(stored) == result.rows_written == result.rows_valid
+    firsts = {"c-1": "P1", "c-2": "P2", "c-3": "P3", "c-10": "P12", "c-16": "P16"}
+    assert {k: stored[k]["first_name"] for k in firsts} == firsts
+    assert stored["c-2"]["email"] == "p2@example.com"
+
+
+def test_fail_with_repeated_keys_writes_nothing(aws: Resources) -> None:
+    # Every row valid, but one key twice, in shards far apart
+    clean = b"external_id,email,first_name\n" + b"".join(
+        f"c-{i % 19},p{i}@example.com,P{i}\n".encode() for i in range(1, 21)
+    )
+    record = _claimed(
+        aws, "018f2a3b4c5d0000000000000013", check_only=False, on_invalid="fail", body=clean
+    )
+    phases_run: list[str] = []
+
+    status, result, errors = _sharded(
+        record, plan_csv(io.BytesIO(clean), shard_size=SHARD_SIZE), phases_run
+    )
+
+    assert phases_run == ["validate", "locate"]
+    assert status is FileStatus.FAILED
+    assert [(e.line, e.code, e.message) for e in errors] == [
+        (21, "duplicate_key", "external_id repeats the value first seen on line 2")
+    ]
+    assert (result.rows_valid, result.rows_invalid, result.rows_written) == (19, 1, 0)
+    assert _records(aws) == {}
+
+
+@pytest.mark.parametrize(("check_only", "on_invalid"), [(True, "fail"), (False, "skip")])
+def test_a_key_on_hundreds_of_rows_across_shards_is_what_one_invocation_reports(
+    aws: Resources, check_only: bool, on_invalid: str
+) -> None:
+    # 300 valid rows, 240 of them with the key c-1: more later rows than a shard's report lists
+    body = b"external_id,email,first_name\n" + b"".join(
+        f"{f'c-{i}' if i % 5 == 0 else 'c-1'},p{i}@example.com,P{i}\n".encode()
+        for i in range(1, 301)
+    )
+    whole = _one_invocation(aws, check_only=check_only, on_invalid=on_invalid, body=body)
+    record = _claimed(
+        aws, "018f2a3b4c5d0000000000000014", check_only=check_only, on_invalid=on_invalid, body=body
+    )
+    shards = plan_csv(io.BytesIO(body), shard_size=1000)
+    reports: list[bytes] = []
+
+    status, result, errors = _sharded(record, shards, reports=reports)
+
+    assert whole.result is not None
+    assert len(shards) >= 6
+    assert status is whole.status
+    counts = ("rows_total", "rows_valid", "rows_invalid", "rows_written", "errors_truncated")
+    assert {n: getattr(result, n) for n in counts} == {n: getattr(whole.result, n) for n in counts}
+    assert result.rows_invalid == 239
+    assert errors == whole.errors
+    assert len(errors) == 100 and {e.message for e in errors} == {
+        "external_id repeats the value first seen on line 2"
+    }
+    # and the full report lists every later row, as one invocation's does
+    assert whole.error_report_key is not None
+    s3 = boto3.client("s3")
+    report = s3.get_object(Bucket=aws.names.bucket, Key=whole.error_report_key)["Body"].read()
+    assert reports == [report]
+    assert report.count(b"duplicate_key") == 239
+
+
+def test_more_repeated_keys_than_are_located_is_said_as_one_invocation_says_it(
+    aws: Resources, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given both runs locate only 3 repeated keys (100,000 in production)
+    from functools import partial
+
+    from intake.ingest import duplicates
+    from intake.logic import run_execution, shard_runs
+
+    monkeypatch.setattr(run_execution, "KeyTracker", partial(duplicates.KeyTracker, max_repeated=3))
+    monkeypatch.setattr(
+        shard_runs, "repeated_across", partial(duplicates.repeated_across, max_repeated=3)
+    )
+    body = _csv({i: f"c-{i - 20}" for i in range(21, 41)})  # rows 21-40 repeat rows 1-20
+    whole = _one_invocation(aws, check_only=True, on_invalid="fail", body=body)
+    record = _claimed(
+        aws, "018f2a3b4c5d0000000000000015", check_only=True, on_invalid="fail", body=body
+    )
+
+    status, result, errors = _sharded(record, plan_csv(io.BytesIO(body), shard_size=SHARD_SIZE))
+
+    assert whole.result is not None
+    assert status is whole.status is FileStatus.FAILED
+    counts = ("rows_total", "rows_valid", "rows_invalid", "errors_truncated")
+    assert {n: getattr(result, n) for n in counts} == {n: getattr(whole.result, n) for n in counts}
+    assert errors == whole.errors
+    assert errors[-1].line is None and "only 3 repeated keys are located" in errors[-1].message

@@ -10,26 +10,61 @@ does (`run_execution._run_records`), so the user sees what a small file would sh
 
 Phases, by what the run was asked for (docs/design "Large files"): check_only -> "validate";
 on_invalid=fail -> "validate", then "write" only if nothing was invalid; on_invalid=skip ->
-"single", one pass that writes the valid rows.
+"single", one pass that writes the valid rows. Each finalize names the phase that runs next
+(`ShardedOutcome.next_phase`), or ends the run.
 
-What is not here: the state machine and its handlers (which claim the run, call these, renew
-the lease and finish the run), and duplicate natural keys across shards (a one-invocation run
-finds them; a sharded run does not yet: docs/decisions.md, "Sharded runs: shard reports").
+Repeated natural keys, exactly as a one-invocation run finds them (`run_execution._checked_pass`):
+- validate / single: each shard hands every valid row's key hash (`stable_hash`, as a
+  KeyTracker does) to the finalize as one object under the run's staging/ prefix
+  (`KeyTracker.dump`, 8 bytes a row). The finalize checks all shards' hashes together in
+  bounded memory (`repeated_across`: 16 groups, each split and spilled as a KeyTracker's
+  partition) and, if any repeats (and no file error stopped the reading), names "locate".
+- locate: each shard reads its range again and writes, for the keys whose hash repeats, each
+  key's first row in the shard and its later rows there. The finalize reads them in shard
+  order, comparing exact keys: a key's first row in the file is its first row in the first
+  shard that has it; every other row is a `duplicate_key` error naming that line, in the file's
+  order, after the first pass's errors. It moves those rows from valid to invalid (and from
+  written, for skip) and decides the status as `_checked_pass` and `run_status` do: fail never
+  writes when a key repeats; check_only ends FAILED.
+- keep (on_invalid=skip, once locate found later rows): the shards wrote concurrently, so a
+  repeated key holds an arbitrary row; each shard puts again the first row of the keys whose
+  first row in the file it holds, so the first row is what stays. Its finalize ends the run
+  with the locate finalize's result.
+Only the finalize (which knows every shard) decides; a retried shard or finalize rewrites the
+same objects, from the same pinned bytes.
+
+What is not here: the state machine and its handlers (logic/run_steps.py), which claim the
+run, call these, renew the lease and finish the run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+import tempfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import IO
+from functools import partial
+from typing import IO, Any
 
 from intake.dal import file_repository, object_store
 from intake.dal.record_sink import Sink
-from intake.import_types import get_import_type
+from intake.import_types import ImportType, get_import_type
+from intake.ingest.duplicates import (
+    DUMP_BITS,
+    DUPLICATE_KEY,
+    HashDump,
+    KeyLocator,
+    KeyTracker,
+    Occurrence,
+    RepeatedKeys,
+    duplicate_key_error,
+    repeated_across,
+)
 from intake.ingest.error_report import ErrorCollector
 from intake.ingest.readers import read_records
 from intake.ingest.shards import Shard, open_shard
-from intake.logic.engine import Outcome, validate_records
+from intake.keys import staging_key
+from intake.logic.engine import Outcome, _key_cell, locate_duplicates, validate_records
 from intake.logic.run_execution import SinkFactory, dynamodb_sink, run_status
 from intake.models.domain import (
     FileRecord,
@@ -45,6 +80,12 @@ from intake.observability import logger
 # finalized run's inline errors are exactly a one-invocation run's; small enough that a report
 # stays far below DynamoDB's 400 KB item limit (an error is a few hundred bytes).
 SHARD_ERRORS = 100
+# The checking phases: every shard hands its valid rows' key hashes to the finalize.
+CHECKING: frozenset[ShardPhase] = frozenset({"validate", "single"})
+# The finalize reads each shard's hashes whole (one GET a shard) while all of them together
+# are at most this many (32 MiB); past it, one ranged GET per shard and group of hashes.
+WHOLE_HASHES = 4 * 1024 * 1024
+_SPOOL_BYTES = 8 * 1024 * 1024  # what a staged object holds in memory before /tmp
 
 
 class ShardsMissing(Exception):
@@ -58,13 +99,16 @@ class ShardsMissing(Exception):
 
 
 def phases(record: FileRecord) -> tuple[ShardPhase, ...]:
-    """The phases a run goes through, in order (the write phase of on_invalid=fail runs only
-    if the validate phase finds nothing invalid: `finish_sharded` says)."""
+    """The phases a run may go through, in order. The first always runs (the state machine
+    starts with `phases(record)[0]`); each other one only when the finalize of the phase
+    before names it (`ShardedOutcome.next_phase`): locate when key hashes repeat; write
+    (on_invalid=fail) when nothing was invalid and no key repeats; keep (on_invalid=skip)
+    when locate found later rows of repeated keys."""
     if record.check_only:
-        return ("validate",)
+        return ("validate", "locate")
     if record.on_invalid == "fail":
-        return ("validate", "write")
-    return ("single",)
+        return ("validate", "locate", "write")
+    return ("single", "locate", "keep")
 
 
 class _AtFileLines(ErrorCollector):
@@ -84,6 +128,9 @@ class _AtFileLines(ErrorCollector):
         super().add(self.at_file_line(error))
 
 
+OpenRange = Callable[[int, int], IO[bytes]]
+
+
 def run_shard(
     record: FileRecord,
     shard: Shard,
@@ -93,13 +140,19 @@ def run_shard(
     object_key: str | None = None,
     version_id: str | None = None,
 ) -> ShardReport:
-    """Read, validate and (in the write and single phases) write one shard, then report it.
+    """Run one shard in one phase, then report it.
+
+    validate, write, single: read, validate and (write, single) write the shard; validate and
+    single also stage its valid rows' key hashes for the finalize. locate: stage where the
+    keys whose hash repeats appear in the shard. keep: put again the first row of the keys
+    whose first row in the file is in this shard.
 
     `record` is the claimed run. The bytes are the object's version the upload check pinned
     (`object_key`/`version_id` name another object instead, e.g. a gzip re-staged as plain
     bytes, which its shards index). Returns the report that counts: a retry of a shard that
     already reported returns the first report (its rows were upserted by key again, so the
-    records table holds each row once either way).
+    records table holds each row once either way; its staged object is written again, the
+    same).
     """
     if phase not in phases(record):
         raise ValueError(f"a run with {_asked(record)} has no {phase} phase")
@@ -112,8 +165,34 @@ def run_shard(
             key, version_id=version, byte_range=f"bytes={start}-{end - 1}"
         )
 
+    if phase == "locate":
+        report = _locate(record, shard, import_type, open_range)
+    elif phase == "keep":
+        report = _keep(record, shard, import_type, open_range, sink_factory)
+    else:
+        report = _read_rows(record, shard, phase, import_type, open_range, sink_factory)
+    logger.info(
+        "shard run",
+        extra={"shard": shard.index, "phase": phase, "rows": report.rows_total},
+    )
+    return file_repository.record_shard(
+        record.tenant, record.file_id, record.run, shard.index, phase=phase, report=report
+    )
+
+
+def _read_rows(
+    record: FileRecord,
+    shard: Shard,
+    phase: ShardPhase,
+    import_type: ImportType,
+    open_range: OpenRange,
+    sink_factory: SinkFactory,
+) -> ShardReport:
     sink: Sink | None = sink_factory(record) if phase != "validate" else None
     errors = _AtFileLines(shard)
+    # As a one-invocation run's KeyTracker (bounded memory, spills to /tmp), grouped for the
+    # finalize's ranged reads; the write phase follows a validate phase that checked keys.
+    keys = KeyTracker(partition_bits=DUMP_BITS) if phase in CHECKING else None
     try:
         with open_shard(shard, open_range) as stream:
             events = read_records(
@@ -123,12 +202,21 @@ def run_shard(
                 delimiter=shard.delimiter or record.csv_delimiter,
             )
             outcome = validate_records(
-                events, import_type, errors, sink=sink, mapping=record.mapping
+                events,
+                import_type,
+                errors,
+                sink=sink,
+                mapping=record.mapping,
+                track=keys.add if keys is not None else None,
             )
+        if keys is not None:
+            _stage(_hashes_key(record, phase, shard.index), keys.dump)
     finally:
         errors.close()
+        if keys is not None:
+            keys.close()
     result = outcome.result
-    report = ShardReport(
+    return ShardReport(
         index=shard.index,
         phase=phase,
         rows_total=result.rows_total,
@@ -141,37 +229,137 @@ def run_shard(
         columns=result.columns,
         encoding=result.encoding,
     )
-    logger.info(
-        "shard run",
-        extra={"shard": shard.index, "phase": phase, "rows": result.rows_total},
-    )
-    return file_repository.record_shard(
-        record.tenant, record.file_id, record.run, shard.index, phase=phase, report=report
-    )
+
+
+class _ShardOccurrences(KeyLocator):
+    """The locate phase in one shard: for each key whose hash repeats, its first row in the
+    shard, and its later rows there (the first `listed` of them; all counted). Rows are
+    numbered in read order (lines may be None). It never answers an earlier occurrence: which
+    row is first in the file is for the finalize to say, once it has every shard's."""
+
+    def __init__(self, hashes: frozenset[int], shard: Shard, listed: int) -> None:
+        super().__init__(hashes)
+        self._shard = shard
+        self._listed = listed
+        self._row = 0
+        self.firsts: dict[str, tuple[int, int | None]] = {}  # key -> (row, file line)
+        self.later: list[tuple[int, int | None, str]] = []  # (row, file line, key)
+        self.later_count = 0
+
+    def check(self, key: str, line: int | None, member: str | None = None) -> Occurrence | None:
+        self._row += 1
+        if self._hash(key) not in self._hashes:
+            return None
+        at = self._shard.line_in_file(line) if line is not None else None
+        if key not in self.firsts:
+            self.firsts[key] = (self._row, at)
+        else:
+            self.later_count += 1
+            if len(self.later) < self._listed:
+                self.later.append((self._row, at, key))
+        return None
+
+    def write(self, out: IO[bytes]) -> None:
+        found = {
+            "later_count": self.later_count,
+            "firsts": [[row, line, key] for key, (row, line) in self.firsts.items()],
+            "later": self.later,
+        }
+        out.write(json.dumps(found).encode())  # ASCII: keys may hold lone surrogates
+
+
+def _locate(
+    record: FileRecord, shard: Shard, import_type: ImportType, open_range: OpenRange
+) -> ShardReport:
+    repeated = RepeatedKeys.from_bytes(_read(_repeated_key(record)))
+    # Later rows listed up to the run's error cap: the finalize lists what one invocation would.
+    found = _ShardOccurrences(repeated.hashes, shard, listed=import_type.max_errors)
+    unused = ErrorCollector()  # found never answers an earlier occurrence: no error is added
+    try:
+        with open_shard(shard, open_range) as stream:
+            events = read_records(
+                stream,
+                record.media_type,
+                mapping=record.mapping,
+                delimiter=shard.delimiter or record.csv_delimiter,
+            )
+            locate_duplicates(events, import_type, unused, locator=found, mapping=record.mapping)
+    finally:
+        unused.close()
+    _stage(_located_key(record, shard.index), found.write)
+    return ShardReport(index=shard.index, phase="locate", rows_invalid=found.later_count)
+
+
+class _FirstRows(KeyLocator):
+    """The keep phase in one shard: the first row here of each of `keys` (the keys whose
+    first row in the file is in this shard) is put again (`key in self` right after check)."""
+
+    def __init__(self, keys: set[str]) -> None:
+        super().__init__(frozenset())
+        self._keys = keys
+        self._put: str | None = None
+
+    def check(self, key: str, line: int | None, member: str | None = None) -> Occurrence | None:
+        self._put = key if key in self._keys else None
+        self._keys.discard(key)
+        return None
+
+    def __contains__(self, key: object) -> bool:
+        return self._put is not None and key == self._put
+
+
+def _keep(
+    record: FileRecord,
+    shard: Shard,
+    import_type: ImportType,
+    open_range: OpenRange,
+    sink_factory: SinkFactory,
+) -> ShardReport:
+    keys = set(json.loads(_read(_keep_key(record))).get(str(shard.index), []))
+    written = 0
+    if keys:
+        unused = ErrorCollector()
+        try:
+            with open_shard(shard, open_range) as stream:
+                events = read_records(
+                    stream,
+                    record.media_type,
+                    mapping=record.mapping,
+                    delimiter=shard.delimiter or record.csv_delimiter,
+                )
+                outcome = locate_duplicates(
+                    events,
+                    import_type,
+                    unused,
+                    locator=_FirstRows(keys),
+                    sink=sink_factory(record),
+                    mapping=record.mapping,
+                )
+        finally:
+            unused.close()
+        written = outcome.result.rows_written
+    return ShardReport(index=shard.index, phase="keep", rows_written=written)
 
 
 @dataclass
 class ShardedOutcome:
-    """What a phase's finalize found. `status` is the run's end, or None when the run goes on
-    to the write phase (on_invalid=fail, nothing invalid). `errors` holds every listed error
-    in shard order, as a one-invocation run's collector would: the caller finishes the run
-    with it (report, inline errors) and closes it."""
+    """What a phase's finalize found. `status` is the run's end, or None while the run goes
+    on to `next_phase` (exactly one of them is None). `errors` holds every listed error in
+    shard order, as a one-invocation run's collector would: the caller finishes the run with
+    it (report, inline errors) and closes it."""
 
     status: FileStatus | None
     outcome: Outcome
     errors: ErrorCollector
-
-    @property
-    def next_phase(self) -> ShardPhase | None:
-        """The phase the shards run next, or None once the run has ended (`status`)."""
-        return "write" if self.status is None else None
+    next_phase: ShardPhase | None = None
 
 
 def finish_sharded(
     record: FileRecord, shards: Sequence[Shard], *, phase: ShardPhase
 ) -> ShardedOutcome:
-    """Sum the reports of `phase` over `shards` and decide the run's status as
-    `run_execution._run_records` does for one invocation.
+    """Sum the reports of `phase` over `shards` (only their indexes are read) and decide
+    the run's status as `run_execution._run_records` does for one invocation, or name the
+    phase that runs next.
 
     Raises ShardsMissing if a shard has not reported (the state machine retries this step).
 
@@ -181,22 +369,154 @@ def finish_sharded(
     """
     if phase not in phases(record):
         raise ValueError(f"a run with {_asked(record)} has no {phase} phase")
+    import_type = get_import_type(record.run_type)
+    indexes = sorted(s.index for s in shards)
+    errors = ErrorCollector(max_errors=import_type.max_errors)
+    try:
+        return _finish(record, import_type, indexes, phase, errors)
+    except BaseException:
+        errors.close()
+        raise
+
+
+def _finish(
+    record: FileRecord,
+    import_type: ImportType,
+    indexes: list[int],
+    phase: ShardPhase,
+    errors: ErrorCollector,
+) -> ShardedOutcome:
+    checking = phases(record)[0]
+    if phase in ("locate", "keep"):
+        _reports(record, indexes, phase)  # every shard has reported
+        rewrite = phase == "locate" and checking == "single"  # skip: the keep phase may run
+        outcome, located = _with_duplicates(
+            record, import_type, indexes, errors, stage_keep=rewrite
+        )
+        if rewrite and located:
+            return ShardedOutcome(None, outcome, errors, next_phase="keep")
+        return _decided(run_status(record, checking, outcome, errors), outcome, errors)
+    reports = _reports(record, indexes, phase)
+    outcome = _merge(reports, errors)
+    if phase in CHECKING and outcome.file_error is None and _keys_repeat(record, phase, reports):
+        return ShardedOutcome(None, outcome, errors, next_phase="locate")
+    return _decided(run_status(record, phase, outcome, errors), outcome, errors)
+
+
+def _decided(status: FileStatus | None, outcome: Outcome, errors: ErrorCollector) -> ShardedOutcome:
+    # No status after a validate pass: every row valid, every key distinct, write them.
+    return ShardedOutcome(
+        status, outcome, errors, next_phase=None if status is not None else "write"
+    )
+
+
+def _reports(record: FileRecord, indexes: list[int], phase: ShardPhase) -> list[ShardReport]:
+    """Every shard's report of `phase`, in shard order; ShardsMissing if one has not."""
     reports = {
         r.index: r
         for r in file_repository.shard_reports(record.tenant, record.file_id, record.run, phase)
     }
-    missing = [s.index for s in shards if s.index not in reports]
+    missing = [i for i in indexes if i not in reports]
     if missing:
         raise ShardsMissing(phase, missing)
-    ordered = [reports[s.index] for s in sorted(shards, key=lambda s: s.index)]
-    import_type = get_import_type(record.run_type)
-    errors = ErrorCollector(max_errors=import_type.max_errors)
-    try:
-        outcome = _merge(ordered, errors)
-    except BaseException:
-        errors.close()
-        raise
-    return ShardedOutcome(run_status(record, phase, outcome, errors), outcome, errors)
+    return [reports[i] for i in indexes]
+
+
+def _keys_repeat(record: FileRecord, phase: ShardPhase, reports: list[ShardReport]) -> bool:
+    """Whether a valid row's key hash repeats anywhere in the file (every shard's hashes
+    checked together); if so, the hashes to locate are staged for the locate phase."""
+    keys = [_hashes_key(record, phase, r.index) for r in reports]
+    if sum(r.rows_valid for r in reports) <= WHOLE_HASHES:
+        dumps = [HashDump(partial(_slice, _read(key))) for key in keys]
+    else:
+        dumps = [HashDump(partial(_read_range, key)) for key in keys]
+    repeated = repeated_across(dumps)
+    logger.info(
+        "shards' keys checked",
+        extra={"repeated_keys": repeated.total, "later_rows": repeated.extra_rows},
+    )
+    if not repeated:
+        return False
+    _stage(_repeated_key(record), lambda out: out.write(repeated.to_bytes()))
+    return True
+
+
+def _with_duplicates(
+    record: FileRecord,
+    import_type: ImportType,
+    indexes: list[int],
+    errors: ErrorCollector,
+    *,
+    stage_keep: bool,
+) -> tuple[Outcome, int]:
+    """The checking phase's outcome with the later rows of repeated keys made invalid, as
+    `run_execution._checked_pass` does: the first pass's errors, then a `duplicate_key` error
+    on each later row, in the file's order. Returns it and the later rows located.
+
+    Shard by shard, in order, with exact keys: a key's first row in the file is its first row
+    in the first shard that has it. `stage_keep` stages, per shard, the keys whose first row
+    it holds, for the keep phase (on_invalid=skip). Memory: one entry per distinct key whose
+    hash repeats (<= DEFAULT_MAX_REPEATED, bar collisions), and one shard's staged object."""
+    checking = phases(record)[0]
+    outcome = _merge(_reports(record, indexes, checking), errors)
+    repeated = RepeatedKeys.from_bytes(_read(_repeated_key(record)))
+    field = import_type.natural_key
+    where = _key_cell(import_type, outcome.result, None)
+    firsts: dict[str, int | None] = {}  # key -> its first row's line in the file
+    keep: dict[str, list[str]] = {}  # shard -> the keys whose first row it holds
+    located = 0
+    unlisted = False
+    for index in indexes:
+        found = json.loads(_read(_located_key(record, index)))
+        again = []  # the shard's first rows of keys that an earlier shard has
+        for row, line, key in found["firsts"]:
+            if key in firsts:
+                again.append((row, line, key))
+            else:
+                firsts[key] = line
+                keep.setdefault(str(index), []).append(key)
+        later = [tuple(entry) for entry in found["later"]]
+        listed = sorted(again + later)  # read order (rows are distinct in a shard)
+        if found["later_count"] > len(later):
+            # Later rows past the listed ones are only counted: list nothing after them.
+            last = later[-1][0] if later else 0
+            listed = [entry for entry in listed if entry[0] <= last]
+        count = len(again) + found["later_count"]
+        for _row, line, key in listed:
+            error = duplicate_key_error(
+                field=field, line=line, member=None, first=Occurrence(firsts[key])
+            )
+            errors.add(error.model_copy(update=where) if where else error)
+        errors.count_unlisted(count - len(listed))
+        unlisted = unlisted or count > len(listed)
+        located += count
+    if stage_keep and located:
+        _stage(
+            _keep_key(record),
+            lambda out: out.write(json.dumps(keep).encode()),
+        )
+    later_rows = located + repeated.unlocated_rows
+    if repeated.truncated:
+        errors.add(
+            RowError(
+                field=field,
+                code=DUPLICATE_KEY,
+                message=f"{repeated.unlocated_rows} more rows repeat the key of an earlier row; "
+                f"only {len(repeated)} repeated keys are located, and with on_invalid=skip "
+                "the others keep their last row's values",
+            )
+        )
+    result = outcome.result
+    result.rows_valid -= later_rows
+    result.rows_invalid += later_rows
+    if checking == "single":
+        result.rows_written -= later_rows
+    result.errors_truncated = result.errors_truncated or errors.truncated or unlisted
+    logger.info(
+        "repeated keys found",
+        extra={"rows": later_rows, "keys": len(repeated), "first_rows": len(firsts)},
+    )
+    return outcome, located
 
 
 def _merge(reports: list[ShardReport], errors: ErrorCollector) -> Outcome:
@@ -220,6 +540,44 @@ def _merge(reports: list[ShardReport], errors: ErrorCollector) -> Outcome:
         file_error = report.file_error
     total.errors_truncated = errors.truncated or unlisted
     return Outcome(total, file_error)
+
+
+def _hashes_key(record: FileRecord, phase: ShardPhase, index: int) -> str:
+    return staging_key(record.tenant, record.file_id, record.run, f"keys/{phase}-{index:06d}")
+
+
+def _repeated_key(record: FileRecord) -> str:
+    return staging_key(record.tenant, record.file_id, record.run, "keys/repeated")
+
+
+def _located_key(record: FileRecord, index: int) -> str:
+    return staging_key(record.tenant, record.file_id, record.run, f"keys/located-{index:06d}")
+
+
+def _keep_key(record: FileRecord) -> str:
+    return staging_key(record.tenant, record.file_id, record.run, "keys/keep")
+
+
+def _stage(key: str, write: Callable[[IO[bytes]], Any]) -> None:
+    """Put what `write` writes as the object `key` (in memory up to 8 MiB, then in /tmp)."""
+    with tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES) as spool:
+        write(spool)
+        spool.seek(0)
+        object_store.upload_file(key, spool, content_type="application/octet-stream")
+
+
+def _read(key: str) -> bytes:
+    with object_store.open_stream(key) as body:
+        return body.read()
+
+
+def _read_range(key: str, start: int, end: int) -> bytes:
+    with object_store.open_stream(key, byte_range=f"bytes={start}-{end - 1}") as body:
+        return body.read()
+
+
+def _slice(data: bytes, start: int, end: int) -> bytes:
+    return data[start:end]
 
 
 def _asked(record: FileRecord) -> str:
