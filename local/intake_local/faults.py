@@ -4,6 +4,10 @@ INTAKE_LOCAL_FAIL_SHARD=<index>: the first time shard <index> runs a writing pha
 or "single" for `skip`), it dies after its first batch of records reached the records table,
 as a Lambda killed mid-run (timeout, out of memory) would: some rows written, no report. The
 map's Retry runs it again; the rows it writes twice are upserts of the same keys.
+
+INTAKE_LOCAL_FAIL_FUNCTION=<name>[,<name>...]: every invocation of those functions (FunctionDef
+names, e.g. shard_plan) raises FunctionFault before the handler runs: a sharded run whose
+execution fails, to watch the failure reach the worker.
 """
 
 from __future__ import annotations
@@ -18,11 +22,16 @@ from intake_local.lambda_runtime import LocalFunction
 log = logging.getLogger("intake_local.faults")
 
 FAIL_SHARD_ENV = "INTAKE_LOCAL_FAIL_SHARD"
+FAIL_FUNCTION_ENV = "INTAKE_LOCAL_FAIL_FUNCTION"
 WRITING_PHASES = frozenset({"write", "single"})
 
 
 class ShardKilled(RuntimeError):
     """The injected fault: a shard's invocation ended mid-run."""
+
+
+class FunctionFault(RuntimeError):
+    """The injected fault: a function that always fails."""
 
 
 _armed = threading.local()  # set on the thread running the shard that is to die
@@ -74,3 +83,28 @@ def fail_shard_once(function: LocalFunction, index: int) -> None:
             _armed.shard = None
 
     function.handler = faulty
+
+
+def fail_always(function: LocalFunction) -> None:
+    """Every invocation of `function` raises FunctionFault (module doc)."""
+
+    def failing(event: Any, context: Any) -> Any:
+        raise FunctionFault(f"{FAIL_FUNCTION_ENV}: {function.definition.name} always fails")
+
+    function.handler = failing
+
+
+def inject(functions: dict[str, LocalFunction], environ: dict[str, str]) -> None:
+    """The faults `environ` asks for (FAIL_SHARD_ENV, FAIL_FUNCTION_ENV), on `functions`
+    (keyed by FunctionDef name); unknown names stop the start."""
+    shard = environ.get(FAIL_SHARD_ENV, "").strip()
+    if shard:
+        from infra.definitions import SHARD_RUN
+
+        if SHARD_RUN.name not in functions:
+            raise RuntimeError(f"{FAIL_SHARD_ENV} is set but sharded runs are off")
+        fail_shard_once(functions[SHARD_RUN.name], int(shard))
+    for name in filter(None, (n.strip() for n in environ.get(FAIL_FUNCTION_ENV, "").split(","))):
+        if name not in functions:
+            raise RuntimeError(f"{FAIL_FUNCTION_ENV}: no function {name!r}")
+        fail_always(functions[name])

@@ -32,7 +32,7 @@ from pydantic import ValidationError
 
 from infra import definitions as d
 from intake.settings import Settings
-from intake_local.faults import FAIL_SHARD_ENV, fail_shard_once
+from intake_local.faults import inject as inject_faults
 from intake_local.gateway import Gateway
 from intake_local.lambda_invoke import InvokeEndpoint
 from intake_local.lambda_runtime import (
@@ -239,9 +239,7 @@ class LocalStack:
 
         self._redirect_function_output()
         self.functions = load_functions((*d.FUNCTIONS, *shard_functions), cfg.functions_dir)
-        fail_shard = os.environ.get(FAIL_SHARD_ENV, "")
-        if fail_shard and d.SHARD_RUN.name in self.functions:
-            fail_shard_once(self.functions[d.SHARD_RUN.name], int(fail_shard))
+        inject_faults(self.functions, dict(os.environ))
         for function in self.functions.values():
             self.invoke_endpoint.add(function)
         if creating is not None:

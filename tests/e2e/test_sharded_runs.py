@@ -14,7 +14,9 @@ in errors are tested.
 
 What a one-invocation run reports is computed by running the same bytes on a second stack
 with sharding left at its 1 GiB threshold. A third stack kills one shard mid-run
-(INTAKE_LOCAL_FAIL_SHARD, local/intake_local/faults.py) to see the map retry it.
+(INTAKE_LOCAL_FAIL_SHARD, local/intake_local/faults.py) to see the map retry it; a fourth has
+a planner that always fails, so the execution fails and (moto emitting no events) the local
+stack's stand-in for the EventBridge rule tells the worker.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import requests
 
 from intake.ingest.shards import plan_csv
 from intake.settings import Settings
-from intake_local.faults import FAIL_SHARD_ENV
+from intake_local.faults import FAIL_FUNCTION_ENV, FAIL_SHARD_ENV
 from tests.e2e.conftest import local_stack
 from tests.e2e.support import FINAL, Api, Stack
 
@@ -154,6 +156,12 @@ def sharded() -> Iterator[Stack]:
 @pytest.fixture(scope="module")
 def killing() -> Iterator[Stack]:
     with local_stack("-killing", {**SHARDED, FAIL_SHARD_ENV: str(KILLED_SHARD)}) as started:
+        yield started
+
+
+@pytest.fixture(scope="module")
+def failing() -> Iterator[Stack]:
+    with local_stack("-failing", {**SHARDED, FAIL_FUNCTION_ENV: "shard_plan"}) as started:
         yield started
 
 
@@ -301,3 +309,19 @@ def test_a_shard_killed_mid_run_is_retried_and_the_rows_are_exact(
     stored = stored_ids(killing, "killed")
     assert len(stored) == len(big_csv.valid)
     assert set(stored) == big_csv.valid
+
+
+def test_a_failed_execution_ends_the_file_failed_saying_why(
+    failing: Stack, big_csv: BigCsv
+) -> None:
+    # Given a stack whose planner always fails (a Plan error is not retried)
+    # When a file over the threshold is imported
+    outcome = run(failing, big_csv.data, "failing", {"on_invalid": "skip"})
+
+    # Then the execution's failure reaches the worker, which ends the file FAILED with the
+    # execution's error in its reason, and nothing was written
+    file = outcome.file
+    assert file["status"] == "FAILED", file
+    assert "FunctionFault" in (file["reason"] or ""), file["reason"]
+    assert (file.get("result") or {}).get("rows_written", 0) == 0
+    assert stored_ids(failing, "failing") == []
