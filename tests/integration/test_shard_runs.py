@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,7 +15,7 @@ import pytest
 
 from intake.clock import utcnow
 from intake.dal import file_repository
-from intake.ingest.shards import Shard, plan_csv
+from intake.ingest.shards import Shard, plan_csv, plan_jsonl
 from intake.logic.run_execution import run_import
 from intake.logic.shard_runs import ShardsMissing, finish_sharded, phases, run_shard
 from intake.models.domain import FileRecord, FileStatus, ShardReport
@@ -58,7 +59,13 @@ def _shards() -> list[Shard]:
 
 
 def _queued(
-    aws: Resources, file_id: str, *, check_only: bool, on_invalid: str, body: bytes = CSV
+    aws: Resources,
+    file_id: str,
+    *,
+    check_only: bool,
+    on_invalid: str,
+    body: bytes = CSV,
+    media_type: str = "text/csv",
 ) -> None:
     """An uploaded file (its bytes at a pinned version) with run 1 queued."""
     key = f"uploads/acme/{file_id}"
@@ -67,7 +74,7 @@ def _queued(
         tenant="acme",
         file_id=file_id,
         name="people.csv",
-        media_type="text/csv",
+        media_type=media_type,
         size=len(body),
         import_type="contacts",
         status=FileStatus.UPLOADED,
@@ -86,20 +93,35 @@ def _queued(
 
 
 def _claimed(
-    aws: Resources, file_id: str, *, check_only: bool, on_invalid: str, body: bytes = CSV
+    aws: Resources,
+    file_id: str,
+    *,
+    check_only: bool,
+    on_invalid: str,
+    body: bytes = CSV,
+    media_type: str = "text/csv",
 ) -> FileRecord:
     """As the state machine's first step will: run 1 queued, then claimed."""
-    _queued(aws, file_id, check_only=check_only, on_invalid=on_invalid, body=body)
+    _queued(
+        aws, file_id, check_only=check_only, on_invalid=on_invalid, body=body, media_type=media_type
+    )
     claimed = file_repository.claim_run("acme", file_id, 1, now=utcnow(), lease=LEASE)
     assert claimed is not None
     return claimed
 
 
 def _one_invocation(
-    aws: Resources, *, check_only: bool, on_invalid: str, body: bytes = CSV
+    aws: Resources,
+    *,
+    check_only: bool,
+    on_invalid: str,
+    body: bytes = CSV,
+    media_type: str = "text/csv",
 ) -> FileRecord:
     file_id = "018f2a3b4c5d0000000000000001"
-    _queued(aws, file_id, check_only=check_only, on_invalid=on_invalid, body=body)
+    _queued(
+        aws, file_id, check_only=check_only, on_invalid=on_invalid, body=body, media_type=media_type
+    )
     message = ImportMessage(
         tenant="acme",
         file_id=file_id,
@@ -506,3 +528,42 @@ def test_more_repeated_keys_than_are_located_is_said_as_one_invocation_says_it(
     assert {n: getattr(result, n) for n in counts} == {n: getattr(whole.result, n) for n in counts}
     assert errors == whole.errors
     assert errors[-1].line is None and "only 3 repeated keys are located" in errors[-1].message
+
+
+def test_json_lines_with_keys_repeated_across_shards_read_by_ranges(
+    aws: Resources, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given JSON Lines (no header: errors have no column) and a finalize that reads every
+    # shard's hashes group by group with ranged GETs, as it does past 4Mi rows
+    from intake.logic import shard_runs
+
+    monkeypatch.setattr(shard_runs, "WHOLE_HASHES", 0)
+    body = b"".join(
+        json.dumps(
+            {"external_id": f"c-{i % 17}", "email": f"p{i}@example.com", "first_name": f"P{i}"}
+        ).encode()
+        + b"\n"
+        for i in range(1, 41)
+    )
+    jsonl = "application/x-ndjson"
+    whole = _one_invocation(aws, check_only=True, on_invalid="fail", body=body, media_type=jsonl)
+    record = _claimed(
+        aws,
+        "018f2a3b4c5d0000000000000016",
+        check_only=True,
+        on_invalid="fail",
+        body=body,
+        media_type=jsonl,
+    )
+    shards = plan_jsonl(io.BytesIO(body), shard_size=300)
+
+    status, result, errors = _sharded(record, shards)
+
+    assert len(shards) >= 5
+    assert whole.result is not None
+    assert status is whole.status is FileStatus.FAILED
+    counts = ("rows_total", "rows_valid", "rows_invalid", "errors_truncated")
+    assert {n: getattr(result, n) for n in counts} == {n: getattr(whole.result, n) for n in counts}
+    assert errors == whole.errors
+    assert len(errors) == 23 and errors[0].line == 18 and errors[0].column is None
+    assert errors[0].message == "external_id repeats the value first seen on line 1"
