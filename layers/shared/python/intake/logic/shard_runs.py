@@ -41,7 +41,8 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from typing import IO, Any
@@ -62,6 +63,7 @@ from intake.ingest.duplicates import (
 )
 from intake.ingest.error_report import ErrorCollector
 from intake.ingest.readers import read_records
+from intake.ingest.records import ReadEvent
 from intake.ingest.shards import Shard, open_shard
 from intake.keys import staging_key
 from intake.logic.engine import Outcome, _key_cell, locate_duplicates, validate_records
@@ -180,6 +182,20 @@ def run_shard(
     )
 
 
+@contextmanager
+def _shard_records(
+    record: FileRecord, shard: Shard, open_range: OpenRange
+) -> Iterator[Iterable[ReadEvent]]:
+    """The shard's records, read as the whole file's are (same reader, mapping, delimiter)."""
+    with open_shard(shard, open_range) as stream:
+        yield read_records(
+            stream,
+            record.media_type,
+            mapping=record.mapping,
+            delimiter=shard.delimiter or record.csv_delimiter,
+        )
+
+
 def _read_rows(
     record: FileRecord,
     shard: Shard,
@@ -194,13 +210,7 @@ def _read_rows(
     # finalize's ranged reads; the write phase follows a validate phase that checked keys.
     keys = KeyTracker(partition_bits=DUMP_BITS) if phase in CHECKING else None
     try:
-        with open_shard(shard, open_range) as stream:
-            events = read_records(
-                stream,
-                record.media_type,
-                mapping=record.mapping,
-                delimiter=shard.delimiter or record.csv_delimiter,
-            )
+        with _shard_records(record, shard, open_range) as events:
             outcome = validate_records(
                 events,
                 import_type,
@@ -276,13 +286,7 @@ def _locate(
     found = _ShardOccurrences(repeated.hashes, shard, listed=import_type.max_errors)
     unused = ErrorCollector()  # found never answers an earlier occurrence: no error is added
     try:
-        with open_shard(shard, open_range) as stream:
-            events = read_records(
-                stream,
-                record.media_type,
-                mapping=record.mapping,
-                delimiter=shard.delimiter or record.csv_delimiter,
-            )
+        with _shard_records(record, shard, open_range) as events:
             locate_duplicates(events, import_type, unused, locator=found, mapping=record.mapping)
     finally:
         unused.close()
@@ -320,13 +324,7 @@ def _keep(
     if keys:
         unused = ErrorCollector()
         try:
-            with open_shard(shard, open_range) as stream:
-                events = read_records(
-                    stream,
-                    record.media_type,
-                    mapping=record.mapping,
-                    delimiter=shard.delimiter or record.csv_delimiter,
-                )
+            with _shard_records(record, shard, open_range) as events:
                 outcome = locate_duplicates(
                     events,
                     import_type,
