@@ -18,9 +18,11 @@ a moto upgrade moves or changes the patch point.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
+import threading
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -131,12 +133,30 @@ def configure(port: int, invoke_url: str | None) -> None:
         LambdaSimpleBackend.invoke = forwarding_invoke(invoke_url)  # type: ignore[assignment,method-assign]
 
 
+EARLY_IMPORTS = (
+    "moto.stepfunctions.responses",
+    "moto.stepfunctions.parser.models",
+    "moto.awslambda_simple.responses",
+)
+
+
+def _import_early(modules: Sequence[str]) -> None:
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except Exception:  # noqa: S112 - the request that needs it imports it (and says why)
+            continue
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="intake_local.moto_process", description=__doc__)
     parser.add_argument("-H", "--host", default="127.0.0.1")
     parser.add_argument("-p", "--port", type=int, required=True)
     args = parser.parse_args(argv)
     configure(args.port, os.environ.get(INVOKE_URL_ENV))
+    # moto imports a service on its first request; Step Functions' interpreter takes ~1.5 s,
+    # which the stack would wait for when it creates the state machine. Imported meanwhile.
+    threading.Thread(target=_import_early, args=(EARLY_IMPORTS,), daemon=True).start()
 
     from moto.server import main as moto_main
 
