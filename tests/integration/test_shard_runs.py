@@ -567,3 +567,55 @@ def test_json_lines_with_keys_repeated_across_shards_read_by_ranges(
     assert errors == whole.errors
     assert len(errors) == 23 and errors[0].line == 18 and errors[0].column is None
     assert errors[0].message == "external_id repeats the value first seen on line 1"
+
+
+@pytest.mark.parametrize(
+    ("check_only", "on_invalid", "ran", "status"),
+    [
+        (True, "fail", ["validate", "locate"], FileStatus.VALIDATED),
+        (False, "fail", ["validate", "locate", "write"], FileStatus.SUCCEEDED),
+        (False, "skip", ["single", "locate"], FileStatus.SUCCEEDED),
+    ],
+)
+def test_keys_whose_hashes_collide_are_not_duplicates(
+    aws: Resources,
+    monkeypatch: pytest.MonkeyPatch,
+    check_only: bool,
+    on_invalid: str,
+    ran: list[str],
+    status: FileStatus,
+) -> None:
+    # Given the finalize's hash check says two distinct keys' hashes repeat (what a 64-bit
+    # collision would make it say), in a file where every key is distinct
+    from intake.ingest.duplicates import RepeatedKeys, stable_hash
+    from intake.logic import shard_runs
+
+    collided = RepeatedKeys(
+        frozenset({stable_hash("c-3"), stable_hash("c-15")}),
+        total=2,
+        extra_rows=1,
+        unlocated_rows=0,
+    )
+    monkeypatch.setattr(shard_runs, "repeated_across", lambda dumps: collided)
+    clean = b"external_id,email,first_name\n" + b"".join(
+        f"c-{i},p{i}@example.com,P{i}\n".encode() for i in range(1, 21)
+    )
+    record = _claimed(
+        aws,
+        "018f2a3b4c5d0000000000000017",
+        check_only=check_only,
+        on_invalid=on_invalid,
+        body=clean,
+    )
+    phases_run: list[str] = []
+
+    # When the locate phase compares the exact keys
+    end, result, errors = _sharded(
+        record, plan_csv(io.BytesIO(clean), shard_size=SHARD_SIZE), phases_run
+    )
+
+    # Then nothing repeats: the run goes on as it would have without the collision
+    assert phases_run == ran
+    assert (end, errors) == (status, [])
+    assert (result.rows_valid, result.rows_invalid) == (20, 0)
+    assert result.rows_written == len(_records(aws)) == (0 if check_only else 20)
