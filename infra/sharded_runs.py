@@ -226,11 +226,14 @@ class ShardedRuns(Construct):
         # The plan reads the whole object once; a gzip or ZIP member is re-staged as a plain
         # copy under staging/ (put), which the shards then read by byte range.
         self._grant(plan, bucket, read=sources, put=(d.STAGING_PREFIX,))
-        # A shard reads its byte range and writes its records (overflow objects under records/).
-        self._grant(run, bucket, read=sources, put=(d.RECORD_PREFIX,))
+        # A shard reads its byte range and writes its records (overflow objects under records/)
+        # and its valid rows' key hashes and repeated-key findings (under staging/).
+        self._grant(run, bucket, read=sources, put=(d.RECORD_PREFIX, d.STAGING_PREFIX))
         records_table.grant_write_data(run)
-        # The finish step writes the run's error report and the completion event.
-        self._grant(finish, bucket, read=(), put=(d.REPORT_PREFIX,))
+        # The finish step reads the shards' key hashes and findings and writes what it found
+        # repeated (staging/), the run's error report (reports/) and the completion event.
+        staging = (d.STAGING_PREFIX,)
+        self._grant(finish, bucket, read=staging, put=(d.REPORT_PREFIX, d.STAGING_PREFIX))
         bus = events.EventBus.from_event_bus_name(self, "DefaultBus", d.EVENT_BUS_NAME)
         bus.grant_put_events_to(finish)
         finish.add_environment("EVENT_BUS_NAME", bus.event_bus_name)

@@ -203,8 +203,12 @@ SOURCES = {f"/{p}*" for p in (*d.NOTIFIED_PREFIXES, d.STAGING_PREFIX)}
     ("fn", "reads", "puts"),
     [
         (d.SHARD_PLAN, SOURCES, {f"/{d.STAGING_PREFIX}*"}),
-        (d.SHARD_RUN, SOURCES, {f"/{d.RECORD_PREFIX}*"}),
-        (d.SHARD_FINISH, set(), {f"/{d.REPORT_PREFIX}*"}),
+        (d.SHARD_RUN, SOURCES, {f"/{d.RECORD_PREFIX}*", f"/{d.STAGING_PREFIX}*"}),
+        (
+            d.SHARD_FINISH,
+            {f"/{d.STAGING_PREFIX}*"},
+            {f"/{d.REPORT_PREFIX}*", f"/{d.STAGING_PREFIX}*"},
+        ),
     ],
     ids=lambda v: v.name if isinstance(v, d.FunctionDef) else "",
 )
