@@ -1,8 +1,10 @@
-"""`make bench`: measure P1-P4, print them, rewrite docs/benchmarks.md.
+"""`make bench`: measure P1-P5, print them, rewrite docs/benchmarks.md.
 
-    python -m benchmarks.run                 # everything (~10 min: a 1 GB file goes through S3)
+    python -m benchmarks.run                 # everything (~13 min: a 1 GB file goes through S3)
     python -m benchmarks.run --quick         # smoke run: smaller sizes, docs left alone
     python -m benchmarks.run --only P1 --only P3
+    python -m benchmarks.run --only P5 --p5-mb 2048   # P5 at the size docs/benchmarks.md used
+    python -m benchmarks.run --render        # rewrite the doc from its stored results only
 
 Generated files go to bench-data/ (gitignored) and are reused by later runs.
 """
@@ -36,7 +38,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--only",
         action="append",
         type=str.upper,
-        choices=("P1", "P2", "P3", "P4"),
+        choices=("P1", "P2", "P3", "P4", "P5"),
         help="run only this figure (repeatable)",
     )
     parser.add_argument("--write", action="store_true", help="rewrite the docs even with --quick")
@@ -57,6 +59,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--p4-xlsx-rows", type=int, help="P4 rows of the .xlsx copy (default 50,000; quick 10,000)"
     )
+    parser.add_argument(
+        "--p5-mb", type=int, help="P5 large file (MiB; default 256, quick 32; the doc's: 2048)"
+    )
+    parser.add_argument("--p5-small-mb", type=int, default=10, help="P5 small file (MiB)")
+    parser.add_argument("--p5-shard-mb", type=int, help="P5 shard size (MiB; default 64, quick 8)")
+    parser.add_argument(
+        "--render",
+        action="store_true",
+        help="measure nothing: rewrite the doc from the results stored in it",
+    )
     return parser.parse_args(argv)
 
 
@@ -72,7 +84,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     use_fake_aws(None)  # before any intake module reads the environment
     quick = args.quick
-    figures = args.only or ["P1", "P2", "P3", "P4"]
+    if args.render:
+        from benchmarks.report import load_previous, render
+
+        args.doc.write_text(render(load_previous(args.doc)))
+        print(f"rewrote {args.doc} from its stored results")
+        return 0
+    figures = args.only or ["P1", "P2", "P3", "P4", "P5"]
     run_info = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M"),
         "command": command_line(argv),
@@ -84,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     run_info["machine"] = machine()
     results: dict[str, Any] = {}
     started = time.monotonic()
-    for name in ("P1", "P4", "P3", "P2"):  # CPU-time figures first: most sensitive to noise
+    for name in ("P1", "P4", "P3", "P2", "P5"):  # CPU-time figures first: most sensitive
         if name not in figures:
             continue
         t0 = time.monotonic()
@@ -94,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     run_info["load_end"] = _load()
     run_info["seconds"] = round(time.monotonic() - started)
 
-    for name in ("P1", "P2", "P3", "P4"):
+    for name in ("P1", "P2", "P3", "P4", "P5"):
         if name in results:
             print(f"\n{name}: " + json.dumps(_brief(name, results[name]), indent=1))
     current = {name: {"data": data, "run": run_info} for name, data in results.items()}
@@ -135,6 +153,14 @@ def _run_figure(name: str, args: argparse.Namespace, quick: bool) -> dict[str, A
             reps=args.p1_reps or (2 if quick else 3),
             xlsx_rows=args.p4_xlsx_rows or (10_000 if quick else 50_000),
         )
+    if name == "P5":
+        from benchmarks import p5
+
+        return p5.run(
+            size=(args.p5_mb or (32 if quick else 256)) * MB,
+            small=args.p5_small_mb * MB,
+            shard_bytes=(args.p5_shard_mb or (8 if quick else 64)) * MB,
+        )
     from benchmarks import p3
 
     rows = args.p3_rows or (2_000 if quick else 20_000)
@@ -152,6 +178,10 @@ def _brief(name: str, data: dict[str, Any]) -> dict[str, Any]:
                 side: {k: data[side][k] for k in keep}
                 for side in ("intake", "sample", "batch_writer")
             },
+        }
+    if name == "P5":
+        return {k: v for k, v in data.items() if k not in ("sharded", "small")} | {
+            "sharded": {k: v for k, v in data["sharded"].items() if k != "per_shard"}
         }
     return data
 
