@@ -408,6 +408,19 @@ class RepeatedKeys:
     def locator(self) -> KeyLocator:
         return KeyLocator(self.hashes, self._hash)
 
+    def unlocated_error(self, field: str) -> RowError | None:
+        """The one error that counts the later rows no `duplicate_key` error locates (more
+        keys repeated than were kept), or None when every one is located."""
+        if not self.truncated:
+            return None
+        return RowError(
+            field=field,
+            code=DUPLICATE_KEY,
+            message=f"{self.unlocated_rows} more rows repeat the key of an earlier row; "
+            f"only {len(self)} repeated keys are located, and with on_invalid=skip "
+            "the others keep their last row's values",
+        )
+
     def to_bytes(self) -> bytes:
         """The hashes kept and the counts, to hand to other processes (stable_hash only)."""
         words = array("Q", [self.total, self.extra_rows, self.unlocated_rows])

@@ -173,7 +173,7 @@ def locate_duplicates(
         first = next(iterator, None)
         seen = ImportResult()
         shape, _ = _shape(events, first, import_type, mapping, member, seen)
-        where = _key_cell(import_type, seen, getattr(events, "sheet", None))
+        where = key_cell(import_type, seen, getattr(events, "sheet", None))
         for event in chain((first,), iterator) if first is not None else ():
             total += 1
             if type(event) is RowError:
@@ -202,7 +202,7 @@ def locate_duplicates(
     return Outcome(result, None)
 
 
-def _key_cell(import_type: ImportType, seen: ImportResult, sheet: str | None) -> dict[str, Any]:
+def key_cell(import_type: ImportType, seen: ImportResult, sheet: str | None) -> dict[str, Any]:
     """Where a duplicate_key error points in a file with a header: the key's column (and, in
     a spreadsheet, its sheet and letter)."""
     columns = seen.columns.mapped if seen.columns else []

@@ -26,7 +26,7 @@ from intake.import_types import ImportType, get_import_type
 from intake.import_types.registry import Kind, archive_limits, kind_of
 from intake.ingest import media
 from intake.ingest.archive import Archive, open_archive
-from intake.ingest.duplicates import DUPLICATE_KEY, KeyLocator, KeyTracker
+from intake.ingest.duplicates import KeyLocator, KeyTracker
 from intake.ingest.error_report import ErrorCollector
 from intake.ingest.readers import read_records
 from intake.ingest.records import FileLevelError, ReadEvent
@@ -202,16 +202,9 @@ def _checked_pass(
     locator = repeated.locator()
     second = _pass(record, import_type, errors, sink=sink, reading=_Reading(locator=locator))
     later = second.result.rows_invalid + repeated.unlocated_rows
-    if repeated.truncated:
-        errors.add(
-            RowError(
-                field=import_type.natural_key,
-                code=DUPLICATE_KEY,
-                message=f"{repeated.unlocated_rows} more rows repeat the key of an earlier row; "
-                f"only {len(repeated)} repeated keys are located, and with on_invalid=skip "
-                "the others keep their last row's values",
-            )
-        )
+    unlocated = repeated.unlocated_error(import_type.natural_key)
+    if unlocated is not None:
+        errors.add(unlocated)
     result = outcome.result
     result.rows_valid -= later
     result.rows_invalid += later

@@ -52,7 +52,6 @@ from intake.dal.record_sink import Sink
 from intake.import_types import ImportType, get_import_type
 from intake.ingest.duplicates import (
     DUMP_BITS,
-    DUPLICATE_KEY,
     HashDump,
     KeyLocator,
     KeyTracker,
@@ -66,7 +65,7 @@ from intake.ingest.readers import read_records
 from intake.ingest.records import ReadEvent
 from intake.ingest.shards import Shard, open_shard
 from intake.keys import staging_key
-from intake.logic.engine import Outcome, _key_cell, locate_duplicates, validate_records
+from intake.logic.engine import Outcome, key_cell, locate_duplicates, validate_records
 from intake.logic.run_execution import SinkFactory, dynamodb_sink, run_status
 from intake.models.domain import (
     FileRecord,
@@ -459,7 +458,7 @@ def _with_duplicates(
     outcome = _merge(_reports(record, indexes, checking), errors)
     repeated = RepeatedKeys.from_bytes(_read(_repeated_key(record)))
     field = import_type.natural_key
-    where = _key_cell(import_type, outcome.result, None)
+    where = key_cell(import_type, outcome.result, None)
     firsts: dict[str, int | None] = {}  # key -> its first row's line in the file
     keep: dict[str, list[str]] = {}  # shard -> the keys whose first row it holds
     located = 0
@@ -494,16 +493,9 @@ def _with_duplicates(
             lambda out: out.write(json.dumps(keep).encode()),
         )
     later_rows = located + repeated.unlocated_rows
-    if repeated.truncated:
-        errors.add(
-            RowError(
-                field=field,
-                code=DUPLICATE_KEY,
-                message=f"{repeated.unlocated_rows} more rows repeat the key of an earlier row; "
-                f"only {len(repeated)} repeated keys are located, and with on_invalid=skip "
-                "the others keep their last row's values",
-            )
-        )
+    unlocated = repeated.unlocated_error(field)
+    if unlocated is not None:
+        errors.add(unlocated)
     result = outcome.result
     result.rows_valid -= later_rows
     result.rows_invalid += later_rows
