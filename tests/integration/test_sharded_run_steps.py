@@ -411,3 +411,39 @@ def test_an_undeclared_windows_1252_file_gets_the_same_errors_in_every_shard(
     sharded = _file(api, file_id)
     assert sharded["errors"] == whole["errors"]
     assert sharded["result"].get("encoding") == whole["result"].get("encoding")
+
+
+def test_a_long_shard_keeps_holding_the_run_while_it_reads(
+    api: Invoke,
+    drain: Drain,
+    steps: dict[str, ModuleType],
+    sharding: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A shard renews the run's lease as it reads (here at every progress call, every 5,000
+    rows), so the sweep never takes a working shard's run for stuck."""
+    from intake.dal import file_repository
+    from intake.logic import run_steps
+
+    monkeypatch.setenv("SHARD_SIZE_BYTES", str(256 * 1024))  # about 8,000 rows a shard
+    get_settings.cache_clear()
+    body = b"external_id,email,first_name\n" + b"".join(
+        f"c-{i},p{i}@example.com,P{i}\n".encode() for i in range(20000)
+    )
+    file_id = _import(api, drain, body, check_only=True)
+    machine = Machine(steps, file_id)
+    phase = machine.start()
+    holds: list[str] = []
+    hold = file_repository.hold_sharded_run
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        held = hold(*args, **kwargs)
+        holds.append(held.lease_until.isoformat())
+        return held
+
+    monkeypatch.setattr(run_steps, "PROGRESS_INTERVAL_SECONDS", 0.0)
+    monkeypatch.setattr(file_repository, "hold_sharded_run", counted)
+    rows = machine.shard(phase, 0)["rows"]
+    assert 5000 < rows < 10000
+    assert len(holds) == 2  # the step's own hold at its start, then one while it read
+    assert holds[1] > holds[0]

@@ -46,7 +46,7 @@ from intake.ingest.shards import (
 from intake.ingest.streams import open_bytes
 from intake.keys import staging_key
 from intake.logic import shard_runs
-from intake.logic.run_execution import end_run, run_ended
+from intake.logic.run_execution import PROGRESS_INTERVAL_SECONDS, end_run, run_ended
 from intake.models.domain import FileRecord, Progress, ShardPhase, ShardProgress
 from intake.observability import logger, metrics
 from intake.settings import get_settings
@@ -209,6 +209,21 @@ def _plan(record: FileRecord) -> tuple[StagedObject, list[Shard]]:
         return StagedObject(key=key, version_id=staging.version_id), shards
 
 
+class _LeaseKeeper:
+    """Holds the run while a long shard reads, at most every few seconds: the lease never
+    runs out under a shard that is still working (the sweep would take it for stuck)."""
+
+    def __init__(self, ref: RunRef) -> None:
+        self._ref = ref
+        self._last = time.monotonic()
+
+    def __call__(self, rows: int) -> None:
+        now = time.monotonic()
+        if now - self._last >= PROGRESS_INTERVAL_SECONDS:
+            self._last = now
+            _hold(self._ref)
+
+
 def run_shard(step: ShardStep) -> dict[str, Any]:
     """Run one shard in one phase and report it, once."""
     record = _hold(step)
@@ -225,6 +240,7 @@ def run_shard(step: ShardStep) -> dict[str, Any]:
         phase=step.phase,
         object_key=step.object.key,
         version_id=step.object.version_id,
+        on_progress=_LeaseKeeper(step),
     )
     try:
         file_repository.shard_reported(record, size=shard.size, now=utcnow(), lease=_lease())

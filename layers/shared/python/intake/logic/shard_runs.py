@@ -140,6 +140,7 @@ def run_shard(
     sink_factory: SinkFactory = dynamodb_sink,
     object_key: str | None = None,
     version_id: str | None = None,
+    on_progress: Callable[[int], None] | None = None,
 ) -> ShardReport:
     """Run one shard in one phase, then report it.
 
@@ -153,7 +154,8 @@ def run_shard(
     bytes, which its shards index). Returns the report that counts: a retry of a shard that
     already reported returns the first report (its rows were upserted by key again, so the
     records table holds each row once either way; its staged object is written again, the
-    same).
+    same). `on_progress` is called with the rows read so far, as a one-invocation run's
+    tracker is, while the validate, write and single phases read.
     """
     if phase not in phases(record):
         raise ValueError(f"a run with {_asked(record)} has no {phase} phase")
@@ -171,7 +173,9 @@ def run_shard(
     elif phase == "keep":
         report = _keep(record, shard, import_type, open_range, sink_factory)
     else:
-        report = _read_rows(record, shard, phase, import_type, open_range, sink_factory)
+        report = _read_rows(
+            record, shard, phase, import_type, open_range, sink_factory, on_progress
+        )
     logger.info(
         "shard run",
         extra={"shard": shard.index, "phase": phase, "rows": report.rows_total},
@@ -202,6 +206,7 @@ def _read_rows(
     import_type: ImportType,
     open_range: OpenRange,
     sink_factory: SinkFactory,
+    on_progress: Callable[[int], None] | None,
 ) -> ShardReport:
     sink: Sink | None = sink_factory(record) if phase != "validate" else None
     errors = _AtFileLines(shard)
@@ -217,6 +222,7 @@ def _read_rows(
                 sink=sink,
                 mapping=record.mapping,
                 track=keys.add if keys is not None else None,
+                on_progress=on_progress,
             )
         if keys is not None:
             _stage(_hashes_key(record, phase, shard.index), keys.dump)
