@@ -4,13 +4,14 @@ real handlers in the stack's process.
 
 The issue's check runs a 200 MB file against `make up`; here the file is about 24 MB, with
 SHARD_THRESHOLD_BYTES 8 MB and SHARD_SIZE_BYTES 3 MB passed through the stack's environment
-as `make up` passes them, so it is cut into 8 shards and the module stays within minutes
-(moto writes about 1,500 records a second). Rows are about 1 KB (an unused `notes` column)
-so the file is large in bytes, not in records. Every record's notes are quoted with doubled
-quotes; invalid records sit on both sides of every shard boundary, and those next to a
-boundary carry quoted line breaks (the one before it a whole fake record after a quoted
-line break, where a cut that ignored quotes would fall), so both the cut and the line numbers
-in errors are tested.
+as `make up` passes them, so it is cut into 8 shards and the module stays within two minutes
+(moto writes about 1,000-1,500 records a second). INTAKE_E2E_SHARDED_MB=200 runs it at the
+issue's size (shards of about 16 MB; about 10 minutes, most of it moto's writes). Rows are
+about 1 KB (an unused `notes` column) so the file is large in bytes, not in records. Every
+record's notes are quoted with doubled quotes; invalid records sit on both sides of every
+shard boundary, and those next to a boundary carry quoted line breaks (the one before it a
+whole fake record after a quoted line break, where a cut that ignored quotes would fall), so
+both the cut and the line numbers in errors are tested.
 
 What a one-invocation run reports is computed by running the same bytes on a second stack
 with sharding left at its 1 GiB threshold. A third stack kills one shard mid-run
@@ -22,6 +23,7 @@ stack's stand-in for the EventBridge rule tells the worker.
 from __future__ import annotations
 
 import io
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -36,17 +38,24 @@ from intake_local.faults import FAIL_FUNCTION_ENV, FAIL_SHARD_ENV
 from tests.e2e.conftest import local_stack
 from tests.e2e.support import FINAL, Api, Stack
 
+FILE_MB = int(os.environ.get("INTAKE_E2E_SHARDED_MB") or 24)
+FILE_SIZE = FILE_MB * 1_000_000
 THRESHOLD = 8_000_000
-SHARD_SIZE = 3_000_000
-FILE_SIZE = 24_000_000
+SHARD_SIZE = max(3_000_000, FILE_SIZE // 12)
 KILLED_SHARD = 2
-RUN_TIMEOUT = 240.0  # seconds for one run of the whole file (a write pass is ~20 s here)
+# Seconds for one run of the whole file: a write pass of 24 MB (24k records) takes ~20 s here.
+RUN_TIMEOUT = 10.0 * max(FILE_MB, 24)
 
 THRESHOLD_ENV = str(Settings.model_fields["shard_threshold_bytes"].alias)
 SHARD_SIZE_ENV = str(Settings.model_fields["shard_size_bytes"].alias)
-SHARDED = {THRESHOLD_ENV: str(THRESHOLD), SHARD_SIZE_ENV: str(SHARD_SIZE)}
+# Every file here is PUT in one request, whatever its size (multipart is not what is tested).
+ONE_PUT = {
+    str(Settings.model_fields[name].alias): str(5 * 1024**3)
+    for name in ("multipart_threshold_bytes", "multipart_part_bytes")
+}
+SHARDED = {**ONE_PUT, THRESHOLD_ENV: str(THRESHOLD), SHARD_SIZE_ENV: str(SHARD_SIZE)}
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(int(4 * RUN_TIMEOUT))]
 
 
 # --- the file ---------------------------------------------------------------------------------
@@ -200,7 +209,7 @@ def run(stack: Stack, data: bytes, tenant: str, body: dict[str, Any]) -> Outcome
 @pytest.fixture(scope="module")
 def one_invocation(big_csv: BigCsv) -> Outcome:
     """The same file validated in one invocation: a stack at the default threshold."""
-    with local_stack("-unsharded") as stack:
+    with local_stack("-unsharded", ONE_PUT) as stack:
         assert stack.info["settings"][THRESHOLD_ENV] > len(big_csv.data)
         outcome = run(stack, big_csv.data, "reference", {"check_only": True})
         # The report is fetched while its stack runs.
