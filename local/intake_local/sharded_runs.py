@@ -70,13 +70,16 @@ class DefinitionRender:
     def __init__(self, function_arns: Mapping[str, str], cache_dir: Path) -> None:
         self.function_arns = dict(function_arns)
         self.cache_path = cache_dir / f"sharded-runs-{cache_key(function_arns)}.asl.json"
-        self.cached = self.cache_path.is_file()
         self.seconds = 0.0
         self._started = time.monotonic()
         self._process: subprocess.Popen[str] | None = None
         self._definition: str | None = None
-        if self.cached:
+        try:
             self._definition = self.cache_path.read_text()
+        except FileNotFoundError:  # (or another stack of the checkout just replaced it)
+            pass
+        self.cached = self._definition is not None
+        if self.cached:
             self.seconds = time.monotonic() - self._started
         else:
             self._process = subprocess.Popen(
