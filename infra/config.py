@@ -13,6 +13,7 @@ from typing import Annotated
 from constructs import Node
 from pydantic import TypeAdapter, ValidationError
 
+from infra import definitions as d
 from intake.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -31,6 +32,9 @@ DEFAULTS: dict[str, object] = {
     "logLevel": "INFO",
     "cognitoDomainPrefix": "",
     "alarmEmail": "",
+    # The write rate (items/s) the records table is given: a new on-demand table's by default;
+    # above it, the table is warmed to it. The sharded runs' concurrency follows from it.
+    "recordsWritesPerSecond": d.NEW_TABLE_WRITES_PER_SECOND,
 }
 
 # Sizes the functions read from their environment (intake.settings), set per deployment:
@@ -68,6 +72,18 @@ class IntakeConfig:
     cognito_domain_prefix: str | None
     alarm_email: str | None
     sizes: dict[str, int]  # Settings field -> value (SIZE_SETTINGS)
+    records_writes_per_second: int = d.NEW_TABLE_WRITES_PER_SECOND
+
+    @property
+    def records_warm_writes(self) -> int | None:
+        """The records table's warm write throughput, when more than a new table takes."""
+        rate = self.records_writes_per_second
+        return rate if rate > d.NEW_TABLE_WRITES_PER_SECOND else None
+
+    @property
+    def shard_max_concurrency(self) -> int:
+        """The sharded runs' map concurrency: as many shards as the table's rate keeps busy."""
+        return d.shard_max_concurrency(self.records_writes_per_second)
 
     def environment(self, *fields: str) -> dict[str, str]:
         """The functions' variables for these Settings fields of `sizes`."""
@@ -117,6 +133,7 @@ class IntakeConfig:
             cognito_domain_prefix=_text(get("cognitoDomainPrefix")),
             alarm_email=_text(get("alarmEmail")),
             sizes={field: _size(key, field, get(key)) for key, field in SIZE_SETTINGS.items()},
+            records_writes_per_second=_writes(get("recordsWritesPerSecond")),
         )
 
 
@@ -130,6 +147,19 @@ def _size(key: str, field: str, value: object) -> int:
     except ValidationError as error:
         problem = error.errors()[0]["msg"]
         raise ValueError(f"context {key}: {problem} (got {value!r})") from None
+
+
+def _writes(value: object) -> int:
+    try:
+        rate = int(str(value))
+    except ValueError:
+        rate = 0
+    if not 1 <= rate <= d.TABLE_MAX_WRITES_PER_SECOND:
+        raise ValueError(
+            f"context recordsWritesPerSecond must be a whole number from 1 to "
+            f"{d.TABLE_MAX_WRITES_PER_SECOND} (DynamoDB's table quota), got {value!r}"
+        )
+    return rate
 
 
 def _text(value: object) -> str | None:

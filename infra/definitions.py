@@ -67,11 +67,24 @@ SHARD_FINISH = FunctionDef(
     memory_mb=1024,
 )
 SHARD_FUNCTIONS = (SHARD_PLAN, SHARD_RUN, SHARD_FINISH)
-# Shards run at once (the Distributed Map's MaxConcurrency). Each shard writes about 4,000
-# items/s at most (25-item batches); a new on-demand records table takes about 4,000 writes/s
-# until warmed, so 8 shards ask for 8x the warm throughput the table must be given
-# (docs/benchmarks.md, "A 10 GiB file in AWS", works it out).
-SHARD_MAX_CONCURRENCY = 8
+# How many shards run at once (the Distributed Map's MaxConcurrency) follows from the write
+# rate the records table is given (context `recordsWritesPerSecond`, infra/config.py): each
+# shard's sink keeps one 25-item BatchWriteItem in flight, about 1,000 items/s at ~25 ms a
+# batch in the same Region (an estimate: moto's latency says nothing of DynamoDB's). A new
+# on-demand table takes about 4,000 writes/s until it is warmed; a rate above that is set as
+# the records table's warm throughput. DynamoDB's default table quota is 40,000 write units/s.
+SHARD_WRITES_PER_SECOND = 1000
+NEW_TABLE_WRITES_PER_SECOND = 4000
+TABLE_MAX_WRITES_PER_SECOND = 40000
+
+
+def shard_max_concurrency(records_writes_per_second: int) -> int:
+    """The shards the records table's write rate keeps busy without throttling (at least 1)."""
+    return max(1, records_writes_per_second // SHARD_WRITES_PER_SECOND)
+
+
+# With the default rate (a new table's): 4 shards (docs/benchmarks.md, "A 10 GiB file in AWS").
+SHARD_MAX_CONCURRENCY = shard_max_concurrency(NEW_TABLE_WRITES_PER_SECOND)
 
 FUNCTIONS = (FILES_API, IMPORTS_API, CATALOG_API, PROFILES_API, IMPORT_WORKER, RUN_SWEEP)
 

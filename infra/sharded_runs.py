@@ -52,6 +52,8 @@ def build_definition(
     plan_fn: lambda_.IFunction,
     run_fn: lambda_.IFunction,
     finish_fn: lambda_.IFunction,
+    *,
+    max_concurrency: int = d.SHARD_MAX_CONCURRENCY,
 ) -> sfn.IChainable:
     """Plan -> Phase -> Shards (Distributed Map of shard_run) -> Finish -> Done? -> (Next phase
     -> Shards | Ended). JSONPath throughout; no Catch anywhere.
@@ -106,7 +108,7 @@ def build_definition(
             "object": sfn.JsonPath.object_at("$.plan.object"),
             "shard": sfn.JsonPath.object_at("$$.Map.Item.Value"),
         },
-        max_concurrency=d.SHARD_MAX_CONCURRENCY,
+        max_concurrency=max_concurrency,
         map_execution_type=sfn.StateMachineType.STANDARD,
         # The shards' answers are in the status table (shard reports); the state keeps only
         # the plan, so a file of many shards stays far from the 256 KiB state limit.
@@ -206,6 +208,7 @@ class ShardedRuns(Construct):
         records_table: dynamodb.ITable,
         import_queue: sqs.IQueue,
         environment: Mapping[str, str],
+        max_concurrency: int = d.SHARD_MAX_CONCURRENCY,
     ) -> None:
         super().__init__(scope, id)
         self.functions = {fn.name: factory.create(self, fn) for fn in d.SHARD_FUNCTIONS}
@@ -245,7 +248,7 @@ class ShardedRuns(Construct):
             comment=COMMENT,
             state_machine_type=sfn.StateMachineType.STANDARD,
             definition_body=sfn.DefinitionBody.from_chainable(
-                build_definition(self, plan, run, finish)
+                build_definition(self, plan, run, finish, max_concurrency=max_concurrency)
             ),
             tracing_enabled=True,
             # ALL events without execution data: the history says which step failed and why;

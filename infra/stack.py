@@ -26,7 +26,7 @@ class IntakeStack(Stack):
         config = IntakeConfig.from_context(self.node)
 
         storage = Storage(self, "Storage", cors_origins=config.cors_origins)
-        tables = Tables(self, "Tables")
+        tables = Tables(self, "Tables", records_warm_writes=config.records_warm_writes)
         pipeline = ImportQueue(self, "ImportQueue", bucket=storage.bucket)
         auth = Auth(
             self,
@@ -57,6 +57,7 @@ class IntakeStack(Stack):
             records_table=tables.records_table,
             import_queue=pipeline.queue,
             environment=config.shard_environment,
+            max_concurrency=config.shard_max_concurrency,
         )
         worker = ImportWorker(
             self,

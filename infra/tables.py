@@ -11,14 +11,26 @@ from infra import definitions as d
 
 
 class Tables(Construct):
-    def __init__(self, scope: Construct, id: str) -> None:
+    """`records_warm_writes`: the records table's warm write throughput (write units/s), so a
+    sharded run's writes are taken at once rather than as an on-demand table scales up."""
+
+    def __init__(
+        self, scope: Construct, id: str, *, records_warm_writes: int | None = None
+    ) -> None:
         super().__init__(scope, id)
         self.status_table = _table(self, d.STATUS_TABLE)
-        self.records_table = _table(self, d.RECORDS_TABLE)
+        warm = (
+            dynamodb.WarmThroughput(write_units_per_second=records_warm_writes)
+            if records_warm_writes
+            else None
+        )
+        self.records_table = _table(self, d.RECORDS_TABLE, warm_throughput=warm)
         self.idempotency_table = _table(self, d.IDEMPOTENCY_TABLE)
 
 
-def _table(scope: Construct, table: d.TableDef) -> dynamodb.Table:
+def _table(
+    scope: Construct, table: d.TableDef, *, warm_throughput: dynamodb.WarmThroughput | None = None
+) -> dynamodb.Table:
     created = dynamodb.Table(
         scope,
         table.logical_name,
@@ -36,6 +48,7 @@ def _table(scope: Construct, table: d.TableDef) -> dynamodb.Table:
         ),
         time_to_live_attribute=table.ttl_attribute,
         removal_policy=RemovalPolicy.RETAIN,
+        warm_throughput=warm_throughput,
     )
     for index in table.indexes:
         created.add_global_secondary_index(

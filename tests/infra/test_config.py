@@ -97,3 +97,21 @@ def test_sizes_come_from_context_as_numbers_or_text() -> None:
 def test_sizes_the_functions_would_refuse_fail_synth(key: str, value: object) -> None:
     with pytest.raises(ValueError, match=key):
         IntakeConfig.from_context(App(context={key: value}).node)
+
+
+def test_the_records_tables_write_rate_sets_the_shards_concurrency() -> None:
+    default = IntakeConfig.from_context(App().node)
+    assert default.records_writes_per_second == 4000
+    assert default.shard_max_concurrency == 4
+    assert default.records_warm_writes is None  # a new on-demand table takes 4,000 writes/s
+    warmed = IntakeConfig.from_context(App(context={"recordsWritesPerSecond": "32000"}).node)
+    assert warmed.shard_max_concurrency == 32
+    assert warmed.records_warm_writes == 32000
+    slow = IntakeConfig.from_context(App(context={"recordsWritesPerSecond": 500}).node)
+    assert slow.shard_max_concurrency == 1
+
+
+@pytest.mark.parametrize("value", [0, 50000, "fast"])
+def test_a_write_rate_dynamodb_cannot_give_fails_synth(value: object) -> None:
+    with pytest.raises(ValueError, match="recordsWritesPerSecond"):
+        IntakeConfig.from_context(App(context={"recordsWritesPerSecond": value}).node)

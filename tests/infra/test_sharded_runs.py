@@ -17,6 +17,7 @@ from moto.awslambda_simple.models import LambdaSimpleBackend
 from infra import definitions as d
 from infra.config import DEFAULTS, SIZE_SETTINGS, env_name
 from infra.sharded_runs import render_definition
+from tests.infra.conftest import build
 from tests.infra.helpers import (
     Resources,
     actions,
@@ -482,3 +483,30 @@ def test_moto_accepts_and_runs_the_rendered_definition(monkeypatch: pytest.Monke
     ]
     # The shards' answers were discarded: the state still holds the plan, not 3 results.
     assert json.loads(described["output"])["plan"]["phase"] == "validate"
+
+
+def test_the_records_tables_write_rate_sizes_the_map_and_warms_the_table(
+    tmp_path_factory: pytest.TempPathFactory, deps_layer: Any, resources: Resources
+) -> None:
+    # Default: a new on-demand table's 4,000 writes/s, 4 shards of ~1,000 writes/s; not warmed.
+    _, shards = _the(_template_definition(resources), "Map")
+    assert shards["MaxConcurrency"] == 4
+    records = _records_table(resources)
+    assert "WarmThroughput" not in records["Properties"]
+    # An operator gives the table 12,000 writes/s: it is warmed to that, and 12 shards run.
+    warmed = build(tmp_path_factory, deps_layer, recordsWritesPerSecond=12000)
+    warmed_resources = warmed.template.to_json()["Resources"]
+    _, shards = _the(_template_definition(warmed_resources), "Map")
+    assert shards["MaxConcurrency"] == 12
+    assert _records_table(warmed_resources)["Properties"]["WarmThroughput"] == {
+        "WriteUnitsPerSecond": 12000
+    }
+
+
+def _records_table(resources: Resources) -> dict[str, Any]:
+    [table] = [
+        t
+        for logical_id, t in of_type(resources, "AWS::DynamoDB::Table").items()
+        if logical_id.startswith(f"Tables{d.RECORDS_TABLE.logical_name}")
+    ]
+    return table
