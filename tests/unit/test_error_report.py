@@ -98,6 +98,29 @@ def test_past_the_cap_it_stops_recording_and_says_how_many_more(make: Make) -> N
     ]
 
 
+def test_errors_counted_elsewhere_take_no_room_in_the_report(make: Make) -> None:
+    # A sharded run's finalize: each shard lists its first errors and counts the rest.
+    # Counted-only errors must not use up the cap, and the closing line counts exactly what
+    # the report does not list.
+    collector = make(inline_limit=2, max_errors=5)
+    collector.add(error(1))
+    collector.add(error(2))
+    collector.count_unlisted(100)  # shard 0 counted 102 errors, listed 2
+    collector.add(error(500))
+    collector.count_unlisted(50)  # shard 1 counted 51, listed 1
+
+    assert collector.count == 153
+    assert collector.truncated is True
+    assert collector.inline == [error(1), error(2)]
+    assert report_rows(collector) == [
+        HEADER,
+        ["", "1", "2", "email", "invalid_email", "bad 1", "error"],
+        ["", "2", "2", "email", "invalid_email", "bad 2", "error"],
+        ["", "500", "2", "email", "invalid_email", "bad 500", "error"],
+        ["", "", "", "", "too_many_errors", "150 more errors not listed", "error"],
+    ]
+
+
 def test_inline_stops_at_the_cap_even_below_the_inline_limit(make: Make) -> None:
     collector = make(inline_limit=10, max_errors=2)
     for n in range(1, 6):

@@ -23,6 +23,7 @@ class ErrorCollector:
     def __init__(self, *, inline_limit: int = INLINE_ERRORS, max_errors: int = MAX_ERRORS) -> None:
         self.inline: list[RowError] = []
         self.count = 0  # every error seen, recorded or not
+        self.listed = 0  # errors written to the report (at most max_errors)
         self.warnings: list[RowError] = []  # the first warnings, as `inline` for errors
         self.warning_count = 0
         self._inline_limit = inline_limit
@@ -35,19 +36,23 @@ class ErrorCollector:
 
     @property
     def truncated(self) -> bool:
-        return self.count > self._max
+        """Whether the report lists fewer errors than were counted."""
+        return self.count > self.listed
 
     def add(self, error: RowError) -> None:
         self.count += 1
-        if self.count > self._max:
+        # The cap is on what is listed: errors only counted (count_unlisted) take no room.
+        if self.listed >= self._max:
             return
+        self.listed += 1
         if len(self.inline) < self._inline_limit:
             self.inline.append(error)
         self._write(error, "error")
 
     def count_unlisted(self, n: int) -> None:
         """Errors found and counted elsewhere (a shard's beyond the first it reported): they
-        decide the run like any other, but have nothing to list."""
+        decide the run like any other, but have nothing to list, and leave the report's room
+        to the errors added after them."""
         self.count += n
 
     def warn(self, warning: RowError) -> None:
@@ -79,7 +84,7 @@ class ErrorCollector:
     def report(self) -> IO[bytes]:
         """The CSV report, rewound, with a closing line for each kind that was cut short."""
         for more, kind in (
-            (self.count - self._max, "error"),
+            (self.count - self.listed, "error"),
             (self.warning_count - self._max, "warning"),
         ):
             if more > 0:
