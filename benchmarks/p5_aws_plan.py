@@ -17,12 +17,11 @@ GiB = 1024**3
 MiB = 1024**2
 FILE_BYTES = 10 * GiB  # contacts' max_size (import_types/contacts.py; README, issue 9)
 
-# AWS's published limits (AWS documentation, as copied on 2026-12-01).
+# AWS's published limits (AWS documentation, as copied on 2026-12-01). A new on-demand table's
+# 4,000 writes/s and the 40,000 write units/s default table quota are infra/definitions.py's.
 LAMBDA_FULL_VCPU_MB = 1769  # Lambda: "at 1,769 MB, a function has the equivalent of one vCPU"
 LAMBDA_TIMEOUT_S = 900  # Lambda's maximum timeout (15 minutes); SHARD_RUN uses it
-NEW_TABLE_WRITES = 4000  # a new on-demand table: up to 4,000 writes/s until warmed
 PARTITION_WRITES = 1000  # one DynamoDB partition: 1,000 write units/s
-TABLE_MAX_WRITES = 40000  # default per-table quota, write request units/s (Service Quotas)
 ITEM_WRU_BYTES = 1024  # one write request unit writes an item up to 1 KB
 
 # Prices, us-east-1 (AWS pricing pages for Lambda, Step Functions, DynamoDB and S3, as
@@ -35,9 +34,9 @@ DDB_STORAGE_GB_MONTH = 0.25  # Standard table class, after 25 GB free
 S3_GET = 0.0004 / 1000  # S3 Standard GET
 
 # Assumptions, not measured and not published (say so wherever they are used).
-# Per shard, one BatchWriteItem of 25 items at a time: about 6 ms a round trip from Lambda to
-# DynamoDB in the same Region is 4,000 items/s, infra/definitions.py's figure.
-SHARD_NETWORK_ITEMS_S = 4000
+BATCH_ITEMS = 25  # the sink's BatchWriteItem, one in flight per shard
+# Round trips of a batch shown besides infra/definitions.py's estimate (~25 ms).
+OTHER_ROUND_TRIPS_MS = (6, 10)
 # State transitions a shard costs: the Distributed Map's child execution (start, the
 # shard_run task, end), plus a fixed number for the parent (plan, map, check, finish).
 TRANSITIONS_PER_SHARD = 3
@@ -86,25 +85,34 @@ def ten_gib(p5: dict[str, Any], p1: dict[str, Any] | None) -> list[str]:
     items = rows * valid_share
     shards = math.ceil(FILE_BYTES / shard_bytes)
     rows_shard = shard_bytes / bytes_per_row
-    items_shard = rows_shard * valid_share
     cpu_share = run_fn.memory_mb / LAMBDA_FULL_VCPU_MB
     measured = sh["shard_rows_per_s"]["median"]
     cpu_rate = measured * cpu_share * CORE_SPEED  # rows/s one shard's CPU allows in Lambda
-    # One thread: a row's CPU and its share of a batch's round trip add up.
-    rate = 1 / (1 / cpu_rate + valid_share / SHARD_NETWORK_ITEMS_S)
+    new_table = int(d.NEW_TABLE_WRITES_PER_SECOND)
+    table_max = int(d.TABLE_MAX_WRITES_PER_SECOND)
+    shard_net = int(d.SHARD_WRITES_PER_SECOND)  # items/s a shard's one batch in flight allows
+    rtt_ms = BATCH_ITEMS / shard_net * 1000
+
+    def shard_rate(net_items_s: float) -> float:
+        """rows/s of one shard: a row's CPU and its share of a batch's round trip add up."""
+        return 1 / (1 / cpu_rate + valid_share / net_items_s)
+
+    rate = shard_rate(shard_net)
     shard_s = rows_shard / rate
-    waves = math.ceil(shards / concurrency)
-    demand = concurrency * rate * valid_share  # writes/s the table must take
+    fits = shard_s <= LAMBDA_TIMEOUT_S
+    # The largest shard a 15-minute invocation finishes at this rate.
+    max_shard_mib = LAMBDA_TIMEOUT_S * rate * bytes_per_row / MiB
     plan_rate = sh["plan_mb_per_s"] * MiB * cpu_share * CORE_SPEED
     plan_s = FILE_BYTES / plan_rate
-    finish_s = max(sh["finish_work_s"], 0.1) * shards / max(p5["sharded"]["shards"], 1)
-    map_s = waves * shard_s
-    warm_total = plan_s + map_s + finish_s
-    cold_total = plan_s + items / NEW_TABLE_WRITES
-    cold_shard_rate = NEW_TABLE_WRITES / concurrency
-    cold_shard_s = items_shard / cold_shard_rate
-    cold_max_concurrency = int(NEW_TABLE_WRITES * LAMBDA_TIMEOUT_S / items_shard)
+    finish_s = max(sh["finish_work_s"], 0.1) * shards / max(sh["shards"], 1)
+
+    def wall(concurrency_: int) -> float:
+        return plan_s + math.ceil(shards / concurrency_) * shard_s + finish_s
+
+    warmed = int(d.shard_max_concurrency(table_max))
     one_invocation_rows = LAMBDA_TIMEOUT_S * rate
+
+    others = [(ms, shard_rate(BATCH_ITEMS / ms * 1000)) for ms in (*OTHER_ROUND_TRIPS_MS, rtt_ms)]
     gb = run_fn.memory_mb / 1024
 
     gb_s = shards * shard_s * gb + plan_s * plan_fn.memory_mb / 1024 + finish_s * gb
@@ -159,51 +167,79 @@ def ten_gib(p5: dict[str, Any], p1: dict[str, Any] | None) -> list[str]:
         f"{cpu_share:.2f} of a vCPU ({run_fn.memory_mb} / {LAMBDA_FULL_VCPU_MB} MB); taking "
         "a Graviton core as fast as this machine's (**assumption**): "
         f"**{_n(cpu_rate)} rows/s**.",
-        f"- Network: the sink sends one 25-item BatchWriteItem at a time and waits for it. "
-        f"At about 6 ms a round trip (**assumption**, infra/definitions.py's "
-        f"{_n(SHARD_NETWORK_ITEMS_S)} items/s a shard) the waits add "
-        f"{valid_share / SHARD_NETWORK_ITEMS_S * 1e6:.0f} µs a row to the CPU's "
-        f"{1e6 / cpu_rate:.0f} µs: **{_n(rate)} rows/s a shard**, "
+        f"- Network: the sink keeps one {BATCH_ITEMS}-item BatchWriteItem in flight and waits "
+        f"for it. infra/definitions.py estimates ~{rtt_ms:.0f} ms a batch in the same Region, "
+        f"{_n(shard_net)} items/s a shard (**assumption**: moto's latency says nothing of "
+        f"DynamoDB's). The waits add {valid_share / shard_net * 1e6:,.0f} µs a row to the "
+        f"CPU's {1e6 / cpu_rate:.0f} µs: **{_n(rate)} rows/s a shard**, "
         f"{_n(rate * valid_share)} writes/s.",
         f"- A shard: {rows_shard / 1e6:.2f}M rows / {_n(rate)} rows/s = **{shard_s:,.0f} s** "
-        f"(Lambda's limit: {LAMBDA_TIMEOUT_S} s), if the table takes its writes.",
+        f"against Lambda's {LAMBDA_TIMEOUT_S} s: "
+        + (
+            "it fits."
+            if fits
+            else f"**it does not fit**. At this rate a shard must be at most about "
+            f"{max_shard_mib:,.0f} MiB (SHARD_SIZE_BYTES is {shard_bytes // MiB} MiB), or "
+            "the sink must keep several batches in flight (the CPU alone allows "
+            f"{_n(cpu_rate)} rows/s). **This is the first thing to settle** before a 10 GiB "
+            "file runs: measure a batch's round trip from a Lambda."
+        ),
         "",
-        "### Concurrency and DynamoDB capacity",
+        "The round trip decides a shard's time; the same arithmetic for other values:",
         "",
-        f"`SHARD_MAX_CONCURRENCY` = **{concurrency}** (infra/definitions.py): {concurrency} "
-        f"shards at {_n(rate * valid_share)} writes/s ask for **{_n(demand)} writes/s**. Why "
-        f"{concurrency}, as infra/definitions.py reasons it: a shard writes at most about "
-        f"{_n(SHARD_NETWORK_ITEMS_S)} items/s, so {concurrency} shards ask for up to "
-        f"{_n(concurrency * SHARD_NETWORK_ITEMS_S)} writes/s, the warm throughput the records "
-        "table must be given; that stays under the default per-table quota of "
-        f"{_n(TABLE_MAX_WRITES)} write units/s with room for other imports, where more shards "
-        "would need a quota increase. A new table takes only "
-        f"{_n(NEW_TABLE_WRITES)}: see the cold case below.",
+        "| A batch's round trip | items/s a shard (network) | rows/s a shard | a "
+        f"{shard_bytes // MiB} MiB shard | largest shard in {LAMBDA_TIMEOUT_S} s |",
+        "|---|---|---|---|---|",
+        *(
+            f"| {ms:.0f} ms | {_n(BATCH_ITEMS / ms * 1000)} | {_n(r)} | "
+            f"{rows_shard / r:,.0f} s | {LAMBDA_TIMEOUT_S * r * bytes_per_row / MiB:,.0f} MiB |"
+            for ms, r in others
+        ),
         "",
-        f"- **A warmed table** (on-demand, `warm_throughput` of at least {_n(demand)} write "
-        f"units/s; TableV2's `warm_throughput`, set ahead of the import): {shards} shards / "
-        f"{concurrency} = {waves} waves x {shard_s:,.0f} s = {map_s / 60:,.0f} min of map, "
-        f"plus the plan pass ({plan_s / 60:.1f} min: 10 GiB at P5's "
+        "### Concurrency, DynamoDB capacity and wall time",
+        "",
+        f"`SHARD_MAX_CONCURRENCY` follows from the write rate the records table is given "
+        "(infra/definitions.py, `shard_max_concurrency`: the rate / "
+        f"{_n(shard_net)} items/s a shard; the rate is the `recordsWritesPerSecond` context, "
+        f"default {_n(new_table)}, a new on-demand table's until it is warmed; above that "
+        "the stack sets the table's warm throughput to it). So by default "
+        f"**{concurrency} shards** ask for {_n(concurrency * rate * valid_share)} writes/s, "
+        f"within what a new table takes; at the default table quota of {_n(table_max)} write "
+        f"units/s, {warmed} shards.",
+        "",
+        "| Records table's rate | Shards at once | Waves | Wall time (plan + waves x shard "
+        "+ finalize) | Writes/s asked |",
+        "|---|---|---|---|---|",
+        *(
+            f"| {label} | {c} | {math.ceil(shards / c)} | **{wall(c) / 3600:.1f} h** | "
+            f"{_n(c * rate * valid_share)} |"
+            for label, c in (
+                (f"{_n(new_table)} writes/s (default: a new table)", concurrency),
+                (f"{_n(table_max)} writes/s (warmed, the default quota)", warmed),
+            )
+        ),
+        "",
+        f"The plan pass is {plan_s / 60:.1f} min of it (10 GiB at P5's "
         f"{sh['plan_mb_per_s']} MB/s x {cpu_share:.2f} of a vCPU, if one S3 stream delivers "
-        f"that) and the finalize (seconds): **about {warm_total / 3600:.1f} h**.",
-        f"- **A new, cold table** takes about {_n(NEW_TABLE_WRITES)} writes/s: "
-        f"{items / 1e6:,.0f}M items take **{cold_total / 3600:.1f} h** at that rate. Worse, "
-        f"{concurrency} shards share it ({_n(cold_shard_rate)} writes/s each), so a shard "
-        f"needs {cold_shard_s:,.0f} s, past Lambda's {LAMBDA_TIMEOUT_S} s: every shard times "
-        "out and is retried (its rows are upserts, never counted twice, but the run does not "
-        f"finish). On a cold table the concurrency must be at most "
-        f"**{cold_max_concurrency}** ({_n(NEW_TABLE_WRITES)} x {LAMBDA_TIMEOUT_S} s / "
-        f"{items_shard / 1e6:.2f}M items a shard), or the table warmed first. On-demand "
-        "tables raise their own warm throughput as traffic grows (up to twice the previous "
-        "peak, with throttling if that is passed within 30 minutes), so a long import speeds "
-        "up as it goes; this plan does not count on it.",
+        f"that) and the finalize about {finish_s:,.0f} s (P5's, scaled to {shards} shards)."
+        + (
+            ""
+            if fits
+            else " Both rows assume shards that finish: with 64 MiB shards at this rate they "
+            "time out and are retried without end (their rows are upserts, never counted "
+            "twice, but the run does not finish)."
+        )
+        + " On-demand tables also raise their own warm throughput as traffic grows (up to "
+        "twice the previous peak, with throttling if that is passed within 30 minutes); "
+        "MaxConcurrency does not follow it, so this plan does not count on it.",
+        "",
         f"- **One partition key per tenant and type**: every item of the import has the same "
         f"`pk`, and one partition takes {_n(PARTITION_WRITES)} write units/s. DynamoDB splits a "
         "hot item collection by sort key when the table has no local secondary index (the "
         "records table has none), but it adapts over minutes, and keys written in ascending "
         f"order all land at the end of the range. Until it splits, the import runs at "
         f"{_n(PARTITION_WRITES)} writes/s ({items / PARTITION_WRITES / 3600:.0f} h, and "
-        "shards time out as above). **This is the plan's largest risk**: measure it against "
+        "shards time out). **A risk next to the round trip's**: measure it against "
         "a real table before promising a 10 GiB import a time, or spread the key "
         "(e.g. a suffix bucket in `pk`) with the reads that go with it.",
         f"- The same arithmetic for one invocation: at {_n(rate)} rows/s, 15 minutes is "
@@ -216,7 +252,10 @@ def ten_gib(p5: dict[str, Any], p1: dict[str, Any] | None) -> list[str]:
         "pass alone runs at P1's rate and is not at risk): the threshold wants lowering, or "
         "the sink's CPU cutting (P5 above).",
         "",
-        "### Cost of one 10 GiB import (on_invalid=skip, a warmed table)",
+        "### Cost of one 10 GiB import (on_invalid=skip)",
+        "",
+        "The same whatever the concurrency (it changes the wall time, not the work), counting "
+        "shards that finish at the rate above:",
         "",
         "| Item | Quantity | Price | Cost |",
         "|---|---|---|---|",
@@ -257,21 +296,21 @@ def ten_gib(p5: dict[str, Any], p1: dict[str, Any] | None) -> list[str]:
         "machine) |",
         f"| shard size, shard threshold | {shard_bytes // MiB} MiB, {threshold // MiB:,} MiB | "
         "layers/shared/python/intake/settings.py |",
-        f"| MaxConcurrency; SHARD_RUN's memory and timeout | {concurrency}; "
+        f"| MaxConcurrency (default); SHARD_RUN's memory and timeout | {concurrency}; "
         f"{run_fn.memory_mb} MB, {run_fn.timeout_seconds} s | infra/definitions.py |",
         f"| vCPU share of a Lambda | 1 vCPU at {_n(LAMBDA_FULL_VCPU_MB)} MB, in proportion "
         "below | AWS Lambda Developer Guide, memory and computing power (copied 2026-12-01) |",
-        f"| new on-demand table | {_n(NEW_TABLE_WRITES)} writes/s (12,000 reads/s), 2x the "
+        f"| new on-demand table | {_n(new_table)} writes/s (12,000 reads/s), 2x the "
         "previous peak within 30 minutes | DynamoDB Developer Guide, pre-warming on-demand "
         "tables and warm throughput (copied 2026-12-01); ../shared/toolchain.md |",
         f"| one partition | {_n(PARTITION_WRITES)} write units/s (3,000 read units/s) | "
         "DynamoDB Developer Guide, warm throughput scenarios (copied 2026-12-01) |",
-        f"| per-table default quota | {_n(TABLE_MAX_WRITES)} write units/s | DynamoDB Developer "
-        "Guide, service quotas (copied 2026-12-01) |",
+        f"| per-table default quota | {_n(table_max)} write units/s | DynamoDB Developer "
+        "Guide, service quotas (copied 2026-12-01); infra/definitions.py |",
         f"| write request unit | an item up to {ITEM_WRU_BYTES // 1024} KB | DynamoDB on-demand "
         "pricing page (copied 2026-12-01) |",
-        "| a round trip of BatchWriteItem | ~6 ms (4,000 items/s a shard) | **assumption** "
-        "(infra/definitions.py's comment); not measured here |",
+        f"| a round trip of BatchWriteItem | ~{rtt_ms:.0f} ms ({_n(shard_net)} items/s a "
+        "shard) | **assumption**: infra/definitions.py's estimate; not measured here |",
         "| Graviton core vs this machine's core | equal | **assumption** |",
         "",
         "Prices, us-east-1, from the AWS pricing pages of each service (copied 2026-12-01 "

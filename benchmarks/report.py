@@ -7,6 +7,7 @@ The raw results ride along at the end of the file (an HTML comment), so a run of
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import re
@@ -624,9 +625,14 @@ def _p5_keys(sh: dict[str, Any]) -> str:
         "Both runs check that no natural key repeats, each as it does in AWS: the one "
         "invocation with its KeyTracker, the shards by staging their valid rows' key hashes "
         f"({sh['staged_bytes'] / 1e6:,.1f} MB in all, 8 bytes a row, written as files here), "
-        f"which the finalize reads back ({sh['staged_read_bytes'] / 1e6:,.1f} MB) and checks "
-        "together. The generated file repeats no key, so neither run reads the file a "
-        "second time."
+        "which the finalize reads back"
+        + (
+            f" ({sh['staged_read_bytes'] / 1e6:,.1f} MB)"
+            if sh.get("staged_read_bytes") is not None
+            else ""
+        )
+        + " and checks together. The generated file repeats no key, so neither run reads the "
+        "file a second time."
     )
 
 
@@ -707,7 +713,7 @@ def _p5(d: dict[str, Any]) -> list[str]:
         f"The plan pass took {sh['plan_s']} s ({sh['plan_work_s']} s of planning: "
         f"{sh['plan_mb_per_s']} MB/s, one process reading the whole file once, included in the "
         f"sharded total as it is in AWS); the finalize {sh['finish_s']} s "
-        f"({sh['finish_work_s']} s after start-up).",
+        f"({sh['finish_work_s']:.1f} s after start-up).",
         "",
         "Peak RSS (VmHWM, read by each process when its step is done, as in P2): every shard "
         f"peaks at {sh['shard_vmhwm_mb']['min']}-{sh['shard_vmhwm_mb']['max']} MB, against "
@@ -735,17 +741,41 @@ def _p5(d: dict[str, Any]) -> list[str]:
     ]
     if not d["pass_speedup"]:
         plan_share = sh["plan_s"] / sh["total_s"]
+        median = sh["shard_wall_s"]["median"]
+        slow = [s for s in sh.get("per_shard", []) if s["wall_s"] > 1.5 * median]
         out += [
             "",
             "### What limits P5",
             "",
+        ]
+        if slow:
+            # Every shard at the median shard's wall time, the lanes full: what the run took
+            # where it was not slowed.
+            even = sh["plan_s"] + math.ceil(n / d["concurrency"]) * median + sh["finish_s"]
+            out.append(
+                f"- **The machine's other load.** {len(slow)} of the {n} shards (indexes "
+                f"{', '.join(str(s['index']) for s in slow)}) took "
+                f"{min(s['wall_s'] for s in slow):,.0f}-{max(s['wall_s'] for s in slow):,.0f} s "
+                f"for the same ~{_n(sh['shard_rows']['median'])} rows the others read in a "
+                f"median {median:,.0f} s: other sessions' suites ran on this 2-core machine "
+                "then (load average in Runs), and two shard processes have no core to spare "
+                f"where the one invocation (CPU {w['cpu_s']:,.0f} s in {w['wall_s']:,.0f} s "
+                "of wall) shared its second one. With every shard at the median the same run "
+                f"takes about {even:,.0f} s: **{w['wall_s'] / even:.2f}x** against the one "
+                f"invocation as measured, {w['cpu_s'] / even:.2f}x against its CPU time. "
+                "Estimates both: rerun on a quiet machine for the figure."
+            )
+        out += [
             f"- The plan pass is serial: {sh['plan_s']} s ({plan_share:.0%} of the sharded "
             "run) before any shard starts. It reads the whole file once, as it must in AWS too.",
+            f"- The finalize is serial too: {sh['finish_s']} s"
+            + (
+                " (it reads and checks every shard's staged key hashes together)."
+                if sh.get("staged_bytes")
+                else "."
+            ),
             f"- Each shard is a fresh process: {sh['shard_startup_s']['median']} s of imports "
             f"and clients per shard, {n} times over {d['concurrency']} lanes.",
-            "- The machine: two cores, shared. Two shard processes use both; any other work "
-            "on the machine (see the load average in Runs) takes from the sharded run's "
-            "lanes while the one invocation leaves a core free for it.",
         ]
     out += [
         "",
