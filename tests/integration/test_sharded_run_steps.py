@@ -310,6 +310,30 @@ def test_a_gzip_upload_is_inflated_once_and_cut(
     assert sharded["result"]["rows_invalid"] == whole["result"]["rows_invalid"]
 
 
+def test_a_gzip_uploads_progress_counts_the_plain_bytes_it_reads(
+    api: Invoke, drain: Drain, steps: dict[str, ModuleType], sharding: str
+) -> None:
+    # Shards read the inflated copy, so the bar's total is its size, not the upload's: a
+    # client never sees more bytes done than the total, in either pass of on_invalid=fail.
+    plain = b"external_id,email,first_name\n" + b"".join(
+        f"c-{i},p{i}@example.com,P{i}\n".encode() for i in range(8000)
+    )
+    packed = gzip.compress(plain)
+    assert len(packed) < len(plain) // 3
+    file_id = declare_and_upload(api, packed, name="people.csv.gz")
+    assert drain()["failures"] == []
+    assert api("POST", f"/files/{file_id}/import", body={"on_invalid": "fail"})[0] == 202
+    assert drain()["failures"] == []
+    seen: list[tuple[str, dict[str, Any]]] = []
+    machine = Machine(steps, file_id)
+    machine.run(between=lambda phase, i: seen.append((phase, _file(api, file_id)["progress"])))
+
+    assert {phase for phase, _ in seen} == {"validate", "write"}
+    assert {p["total"] for _, p in seen} == {len(plain)}
+    assert all(p["done"] <= p["total"] for _, p in seen)
+    assert _file(api, file_id)["status"] == "SUCCEEDED"
+
+
 def _stopped(aws: Resources, file_id: str, arn: str, **detail: Any) -> None:
     """EventBridge's event for the run's execution stopping, as the rule delivers it to SQS."""
     event = {

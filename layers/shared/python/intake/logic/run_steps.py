@@ -146,9 +146,10 @@ def _hold(ref: RunRef, progress: Progress | None = None) -> FileRecord:
         raise RunEnded(f"run {ref.run} of {ref.file_id} is not running: {exc}") from None
 
 
-def _pass_progress(record: FileRecord, shards: int) -> Progress:
-    """A pass starting: no bytes read yet, none of its shards reported."""
-    return Progress(total=record.size, shards=ShardProgress(total=shards))
+def _pass_progress(total: int, shards: int) -> Progress:
+    """A pass starting: none of the `total` bytes its shards read (the object they index: a
+    gzip upload's inflated copy, not the upload) read yet, none of its shards reported."""
+    return Progress(total=total, shards=ShardProgress(total=shards))
 
 
 def plan(ref: RunRef) -> dict[str, Any]:
@@ -156,7 +157,7 @@ def plan(ref: RunRef) -> dict[str, Any]:
     record = _hold(ref)
     started = time.monotonic()
     staged, shards = _plan(record)
-    _hold(ref, _pass_progress(record, len(shards)))
+    _hold(ref, _pass_progress(shards[-1].end, len(shards)))
     metrics.add_metric(name="ShardsPlanned", unit="Count", value=len(shards))
     logger.info(
         "run planned",
@@ -259,7 +260,8 @@ def finish(step: FinishStep) -> dict[str, Any]:
     summed = shard_runs.finish_sharded(record, shards, phase=step.phase)
     try:
         if summed.next_phase is not None:
-            _hold(step, _pass_progress(record, step.shard_count))
+            total = record.progress.total if record.progress else record.size
+            _hold(step, _pass_progress(total, step.shard_count))
             logger.info("next phase", extra={"phase": summed.next_phase})
             return {"phase": summed.next_phase}
         assert summed.status is not None
