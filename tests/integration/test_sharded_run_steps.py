@@ -462,6 +462,7 @@ def test_a_long_shard_keeps_holding_the_run_while_it_reads(
 
     def counted(*args: Any, **kwargs: Any) -> Any:
         held = hold(*args, **kwargs)
+        assert held.lease_until is not None
         holds.append(held.lease_until.isoformat())
         return held
 
