@@ -86,7 +86,7 @@ def run(
 
 
 def label(size: int) -> str:
-    return f"{size / 1024**3:g} GB" if size >= 1024**3 else f"{size // MB} MB"
+    return f"{size / 1024**3:.3g} GB" if size >= 1023 * MB else f"{round(size / MB)} MB"
 
 
 def _warm(path: Path) -> None:
