@@ -14,7 +14,7 @@ whole fake record after a quoted line break, where a cut that ignored quotes wou
 both the cut and the line numbers in errors are tested.
 
 What a one-invocation run reports is computed by running the same bytes on a second stack
-with sharding left at its 1 GiB threshold. A third stack kills one shard mid-run
+with a threshold above any file here. A third stack kills one shard mid-run
 (INTAKE_LOCAL_FAIL_SHARD, local/intake_local/faults.py) to see the map retry it; a fourth has
 a planner that always fails, so the execution fails and (moto emitting no events) the local
 stack's stand-in for the EventBridge rule tells the worker.
@@ -54,6 +54,8 @@ ONE_PUT = {
     for name in ("multipart_threshold_bytes", "multipart_part_bytes")
 }
 SHARDED = {**ONE_PUT, THRESHOLD_ENV: str(THRESHOLD), SHARD_SIZE_ENV: str(SHARD_SIZE)}
+# One invocation for every file here, whatever its size and the default threshold.
+UNSHARDED = {**ONE_PUT, THRESHOLD_ENV: str(5 * 1024**3)}
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(int(4 * RUN_TIMEOUT))]
 
@@ -209,7 +211,7 @@ def run(stack: Stack, data: bytes, tenant: str, body: dict[str, Any]) -> Outcome
 @pytest.fixture(scope="module")
 def one_invocation(big_csv: BigCsv) -> Outcome:
     """The same file validated in one invocation: a stack at the default threshold."""
-    with local_stack("-unsharded", ONE_PUT) as stack:
+    with local_stack("-unsharded", UNSHARDED) as stack:
         assert stack.info["settings"][THRESHOLD_ENV] > len(big_csv.data)
         outcome = run(stack, big_csv.data, "reference", {"check_only": True})
         # The report is fetched while its stack runs.

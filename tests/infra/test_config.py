@@ -71,8 +71,8 @@ def test_sizes_default_to_the_settings_defaults() -> None:
         "MULTIPART_PART_BYTES": str(16 * 1024**2),
     }
     assert config.shard_environment == {
-        "SHARD_THRESHOLD_BYTES": str(1024**3),
-        "SHARD_SIZE_BYTES": str(64 * 1024**2),
+        "SHARD_THRESHOLD_BYTES": str(32 * 1024**2),
+        "SHARD_SIZE_BYTES": str(32 * 1024**2),
     }
 
 

@@ -38,9 +38,10 @@ class Settings(BaseModel):
     # Sharded runs (docs/design "Large files"): a records file larger than this runs on the
     # sharded-runs state machine, cut into shards of about SHARD_SIZE_BYTES; smaller files
     # (and every file while SHARDED_RUNS_STATE_MACHINE_ARN is unset) run in one invocation.
-    # Small values let the local stack shard small files (docs/decisions.md: why 1 GiB/64 MiB).
-    shard_threshold_bytes: int = Field(1024**3, alias="SHARD_THRESHOLD_BYTES", ge=1)
-    shard_size_bytes: int = Field(64 * 1024**2, alias="SHARD_SIZE_BYTES", ge=64 * 1024)
+    # Small values let the local stack shard small files. 32 MiB both: a file larger than one
+    # shard is sharded (docs/decisions.md, "Sharded runs: the sizes").
+    shard_threshold_bytes: int = Field(32 * 1024**2, alias="SHARD_THRESHOLD_BYTES", ge=1)
+    shard_size_bytes: int = Field(32 * 1024**2, alias="SHARD_SIZE_BYTES", ge=64 * 1024)
     sharded_runs_state_machine_arn: str = Field("", alias="SHARDED_RUNS_STATE_MACHINE_ARN")
     # How long a worker owns a PROCESSING file before another delivery may take it over.
     processing_lease_seconds: int = Field(960, alias="PROCESSING_LEASE_SECONDS", ge=10)

@@ -53,7 +53,7 @@ from intake.settings import get_settings
 
 # A plan's shards travel in the execution's state, which Step Functions caps at 256 KiB: a
 # shard is under 200 bytes of JSON, so at most this many, whatever SHARD_SIZE_BYTES says
-# (a 10 GiB file at the default 64 MiB is 160 shards).
+# (a 10 GiB file at the default 32 MiB is 320 shards).
 MAX_SHARDS = 1000
 
 
