@@ -222,7 +222,7 @@ def finish(path: Path, plan_json: Path, file_id: str) -> dict[str, Any]:
     moved = local_objects(path, record.object_key)
     shards = load_shards(plan_json)
     ready = time.perf_counter()
-    done = finish_sharded(record, shards, phase="single")
+    done = finish_sharded(record, len(shards), phase="single")
     work = time.perf_counter() - ready
     try:
         result = done.outcome.result

@@ -255,9 +255,7 @@ def finish(step: FinishStep) -> dict[str, Any]:
     """Sum the phase's shard reports; end the run, or start its next phase. ShardsMissing
     (retried by the state machine) while a shard has not reported."""
     record = _hold(step)
-    # The finalize needs only the shards' indexes (TODO lead: finish_sharded takes a count).
-    shards = [Shard(index=i, start=0, end=0, first_line=1) for i in range(step.shard_count)]
-    summed = shard_runs.finish_sharded(record, shards, phase=step.phase)
+    summed = shard_runs.finish_sharded(record, step.shard_count, phase=step.phase)
     try:
         if summed.next_phase is not None:
             total = record.progress.total if record.progress else record.size

@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -357,10 +357,8 @@ class ShardedOutcome:
     next_phase: ShardPhase | None = None
 
 
-def finish_sharded(
-    record: FileRecord, shards: Sequence[Shard], *, phase: ShardPhase
-) -> ShardedOutcome:
-    """Sum the reports of `phase` over `shards` (only their indexes are read) and decide
+def finish_sharded(record: FileRecord, shard_count: int, *, phase: ShardPhase) -> ShardedOutcome:
+    """Sum the reports of `phase` over the run's `shard_count` shards and decide
     the run's status as `run_execution._run_records` does for one invocation, or name the
     phase that runs next.
 
@@ -373,7 +371,7 @@ def finish_sharded(
     if phase not in phases(record):
         raise ValueError(f"a run with {_asked(record)} has no {phase} phase")
     import_type = get_import_type(record.run_type)
-    indexes = sorted(s.index for s in shards)
+    indexes = list(range(shard_count))
     errors = ErrorCollector(max_errors=import_type.max_errors)
     try:
         return _finish(record, import_type, indexes, phase, errors)
