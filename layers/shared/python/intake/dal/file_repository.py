@@ -468,6 +468,15 @@ def fail_run(
     """PROCESSING -> FAILED for run `run`, whose last delivery failed, with the reason. Never
     under a live lease: another delivery may be finishing the run right now. None if there is
     no such run to fail (no such file, another run or state, a live lease)."""
+    return _fail_processing(
+        tenant, file_id, condition=_this_run(run) & _lease_over(now), reason=reason, now=now
+    )
+
+
+def _fail_processing(
+    tenant: str, file_id: str, *, condition: Any, reason: str, now: datetime, **changes: Any
+) -> FileRecord | None:
+    """PROCESSING -> FAILED under `condition`, with the reason; None if it does not hold."""
     try:
         return transition(
             tenant,
@@ -475,9 +484,10 @@ def fail_run(
             FileStatus.FAILED,
             now=now,
             expect=[FileStatus.PROCESSING],
-            condition=_this_run(run) & _lease_over(now),
+            condition=condition,
             reason=reason,
             remove=("lease_until",),
+            **changes,
         )
     except (Conflict, NotFound):
         return None
@@ -576,21 +586,15 @@ def fail_sharded_run(
     PROCESSING -> FAILED with the reason, whatever its lease says (no other attempt runs a
     sharded run), and redrivable: a redrive of the execution takes it up again. None if the
     run is not that execution's, or not PROCESSING (it ended, or another run was queued)."""
-    try:
-        return transition(
-            tenant,
-            file_id,
-            FileStatus.FAILED,
-            now=now,
-            expect=[FileStatus.PROCESSING],
-            # Under a live lease too: a stopped execution's steps hold it no more.
-            condition=_this_run(run) & Attr("execution").eq(execution),
-            reason=reason,
-            redrivable=True,
-            remove=("lease_until",),
-        )
-    except (Conflict, NotFound):
-        return None
+    # Under a live lease too: a stopped execution's steps hold it no more.
+    return _fail_processing(
+        tenant,
+        file_id,
+        condition=_this_run(run) & Attr("execution").eq(execution),
+        reason=reason,
+        now=now,
+        redrivable=True,
+    )
 
 
 # --- shards: one report per shard and phase of a sharded run -------------------------------
