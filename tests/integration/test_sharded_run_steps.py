@@ -17,6 +17,7 @@ from typing import Any
 
 import boto3
 import pytest
+import requests
 from boto3.dynamodb.conditions import Attr
 
 from intake.ingest.shards import plan_csv
@@ -472,3 +473,34 @@ def test_a_long_shard_keeps_holding_the_run_while_it_reads(
     assert 5000 < rows < 10000
     assert len(holds) == 2  # the step's own hold at its start, then one while it read
     assert holds[1] > holds[0]
+
+
+def _report(file: dict[str, Any]) -> str:
+    response = requests.get(file["error_report_url"], timeout=10)
+    assert response.status_code == 200
+    return response.text
+
+
+def test_the_report_lists_the_same_errors_as_one_invocation_up_to_the_cap(
+    api: Invoke,
+    drain: Drain,
+    steps: dict[str, ModuleType],
+    sharding: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every shard has hundreds of bad rows, 12,000 in all: the report lists the first 10,000
+    at their lines and closes with the 2,000 more, exactly as one invocation's."""
+    body = b"external_id,email,first_name\n" + b"".join(
+        f"c-{i},not-an-email-{i},P{i}\n".encode() for i in range(12000)
+    )
+    whole = _one_invocation(api, drain, monkeypatch, body, check_only=True)
+    file_id = _import(api, drain, body, check_only=True)
+    machine = Machine(steps, file_id)
+    machine.run()
+    assert len(machine.plan["shards"]) > 4
+    sharded = _file(api, file_id)
+    assert sharded["errors"] == whole["errors"]
+    report = _report(sharded)
+    assert report == _report(whole)
+    assert report.count("\n") == 1 + 10000 + 1
+    assert "2000 more errors not listed" in report

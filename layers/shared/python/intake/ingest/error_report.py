@@ -39,6 +39,11 @@ class ErrorCollector:
         """Whether the report lists fewer errors than were counted."""
         return self.count > self.listed
 
+    @property
+    def full(self) -> bool:
+        """Whether the report has no room left: later errors are only counted."""
+        return self.listed >= self._max
+
     def add(self, error: RowError) -> None:
         self.count += 1
         # The cap is on what is listed: errors only counted (count_unlisted) take no room.

@@ -64,6 +64,7 @@ from intake.ingest.error_report import ErrorCollector
 from intake.ingest.readers import read_records
 from intake.ingest.records import ReadEvent
 from intake.ingest.shards import Shard, open_shard
+from intake.ingest.streams import open_bytes
 from intake.keys import staging_key
 from intake.logic.engine import Outcome, key_cell, locate_duplicates, validate_records
 from intake.logic.run_execution import SinkFactory, dynamodb_sink, run_status
@@ -113,12 +114,15 @@ def phases(record: FileRecord) -> tuple[ShardPhase, ...]:
 
 
 class _AtFileLines(ErrorCollector):
-    """Collects a shard's errors at the file's lines (a reader counts the shard's own lines),
-    keeping the first SHARD_ERRORS of them."""
+    """Collects a shard's errors at the file's lines (a reader counts the shard's own lines):
+    the first SHARD_ERRORS inline (in its report), and the next ones, up to the run's cap, as
+    JSON lines in `more` (staged for the finalize, which lists them as one invocation would)."""
 
-    def __init__(self, shard: Shard) -> None:
-        super().__init__(inline_limit=SHARD_ERRORS, max_errors=SHARD_ERRORS)
+    def __init__(self, shard: Shard, max_errors: int) -> None:
+        super().__init__(inline_limit=SHARD_ERRORS, max_errors=max_errors)
         self._shard = shard
+        self.more: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)  # noqa: SIM115
+        self.more_count = 0
 
     def at_file_line(self, error: RowError) -> RowError:
         if error.line is None:
@@ -126,7 +130,16 @@ class _AtFileLines(ErrorCollector):
         return error.model_copy(update={"line": self._shard.line_in_file(error.line)})
 
     def add(self, error: RowError) -> None:
-        super().add(self.at_file_line(error))
+        listed = self.listed
+        located = self.at_file_line(error)
+        super().add(located)
+        if self.listed > listed and self.listed > SHARD_ERRORS:
+            self.more.write(located.model_dump_json().encode() + b"\n")
+            self.more_count += 1
+
+    def close(self) -> None:
+        super().close()
+        self.more.close()
 
 
 OpenRange = Callable[[int, int], IO[bytes]]
@@ -209,7 +222,7 @@ def _read_rows(
     on_progress: Callable[[int], None] | None,
 ) -> ShardReport:
     sink: Sink | None = sink_factory(record) if phase != "validate" else None
-    errors = _AtFileLines(shard)
+    errors = _AtFileLines(shard, import_type.max_errors)
     # As a one-invocation run's KeyTracker (bounded memory, spills to /tmp), grouped for the
     # finalize's ranged reads; the write phase follows a validate phase that checked keys.
     keys = KeyTracker(partition_bits=DUMP_BITS) if phase in CHECKING else None
@@ -226,6 +239,13 @@ def _read_rows(
             )
         if keys is not None:
             _stage(_hashes_key(record, phase, shard.index), keys.dump)
+        if errors.more_count:
+            errors.more.seek(0)
+            object_store.upload_file(
+                _errors_key(record, phase, shard.index),
+                errors.more,
+                content_type="application/x-ndjson",
+            )
     finally:
         errors.close()
         if keys is not None:
@@ -239,6 +259,7 @@ def _read_rows(
         rows_invalid=result.rows_invalid,
         rows_written=result.rows_written,
         errors=errors.inline,
+        errors_more=errors.more_count,
         errors_count=errors.count,
         file_error=errors.at_file_line(outcome.file_error) if outcome.file_error else None,
         columns=result.columns,
@@ -398,7 +419,7 @@ def _finish(
             return ShardedOutcome(None, outcome, errors, next_phase="keep")
         return _decided(run_status(record, checking, outcome, errors), outcome, errors)
     reports = _reports(record, indexes, phase)
-    outcome = _merge(reports, errors)
+    outcome = _merge(record, reports, errors)
     if phase in CHECKING and outcome.file_error is None and _keys_repeat(record, phase, reports):
         return ShardedOutcome(None, outcome, errors, next_phase="locate")
     return _decided(run_status(record, phase, outcome, errors), outcome, errors)
@@ -459,7 +480,7 @@ def _with_duplicates(
     it holds, for the keep phase (on_invalid=skip). Memory: one entry per distinct key whose
     hash repeats (<= DEFAULT_MAX_REPEATED, bar collisions), and one shard's staged object."""
     checking = phases(record)[0]
-    outcome = _merge(_reports(record, indexes, checking), errors)
+    outcome = _merge(record, _reports(record, indexes, checking), errors)
     repeated = RepeatedKeys.from_bytes(_read(_repeated_key(record)))
     field = import_type.natural_key
     where = key_cell(import_type, outcome.result, None)
@@ -513,7 +534,7 @@ def _with_duplicates(
     return outcome, located
 
 
-def _merge(reports: list[ShardReport], errors: ErrorCollector) -> Outcome:
+def _merge(record: FileRecord, reports: list[ShardReport], errors: ErrorCollector) -> Outcome:
     total = ImportResult(shards=len(reports))
     file_error: RowError | None = None
     unlisted = False
@@ -528,12 +549,30 @@ def _merge(reports: list[ShardReport], errors: ErrorCollector) -> Outcome:
         total.encoding = total.encoding or report.encoding
         for error in report.errors:
             errors.add(error)
+        listed = len(report.errors) + report.errors_more
+        if report.errors_more and not errors.full:
+            for error in _staged_errors(record, report):
+                errors.add(error)
+        else:
+            errors.count_unlisted(report.errors_more)
         # Errors the shard counted but did not list still count (and decide the run).
-        errors.count_unlisted(report.errors_count - len(report.errors))
-        unlisted = unlisted or report.errors_count > len(report.errors)
+        errors.count_unlisted(report.errors_count - listed)
+        unlisted = unlisted or report.errors_count > listed
         file_error = report.file_error
     total.errors_truncated = errors.truncated or unlisted
     return Outcome(total, file_error)
+
+
+def _staged_errors(record: FileRecord, report: ShardReport) -> Iterator[RowError]:
+    """The errors a shard listed past its report's, in its order (one object, streamed)."""
+    with object_store.open_stream(_errors_key(record, report.phase, report.index)) as body:
+        lines, _ = open_bytes(body)
+        for line in lines:
+            yield RowError.model_validate_json(line)
+
+
+def _errors_key(record: FileRecord, phase: ShardPhase, index: int) -> str:
+    return staging_key(record.tenant, record.file_id, record.run, f"errors/{phase}-{index:06d}")
 
 
 def _hashes_key(record: FileRecord, phase: ShardPhase, index: int) -> str:

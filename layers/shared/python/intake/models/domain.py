@@ -321,6 +321,7 @@ class ShardReport(BaseModel):
     rows_invalid: int = 0
     rows_written: int = 0
     errors: list[RowError] = Field(default_factory=list)  # the first ones, bounded
+    errors_more: int = 0  # the next ones listed, up to the run's cap, staged for the finalize
     errors_count: int = 0  # every error the shard found, listed or not
     file_error: RowError | None = None  # the shard could not be read to its end
     # Every shard reads the file's header: each sees the same columns and encoding.
