@@ -34,6 +34,7 @@ SHARD_RETRY_BACKOFF = 2.0
 SHARD_RETRY_ATTEMPTS = 3
 # shard_finish raises ShardsMissing while a shard's report is not readable yet.
 SHARDS_MISSING_ERROR = "ShardsMissing"
+RUN_ENDED_ERROR = "RunEnded"
 SHARDS_MISSING_INTERVAL_SECONDS = 10
 SHARDS_MISSING_ATTEMPTS = 3
 # A failed execution ends here: EventBridge delivers it to the import queue (the worker ends
@@ -85,18 +86,26 @@ def build_definition(
             "phase": sfn.JsonPath.string_at("$.plan.phase"),
         },
     )
-    shard = tasks.LambdaInvoke(
-        scope,
-        "Shard",
-        lambda_function=run_fn,
-        payload_response_only=True,  # the item the map selected is the event
-        # One retrier for every error (States.ALL covers Lambda's service errors too).
-        retry_on_service_exceptions=False,
-    ).add_retry(
-        errors=[sfn.Errors.ALL],
-        interval=Duration.seconds(SHARD_RETRY_INTERVAL_SECONDS),
-        backoff_rate=SHARD_RETRY_BACKOFF,
-        max_attempts=SHARD_RETRY_ATTEMPTS,
+    shard = (
+        tasks.LambdaInvoke(
+            scope,
+            "Shard",
+            lambda_function=run_fn,
+            payload_response_only=True,  # the item the map selected is the event
+            # States.ALL covers Lambda's service errors too.
+            retry_on_service_exceptions=False,
+        )
+        .add_retry(
+            # The run ended or moved on (logic/run_steps.RunEnded): trying again cannot help.
+            errors=[RUN_ENDED_ERROR],
+            max_attempts=0,
+        )
+        .add_retry(
+            errors=[sfn.Errors.ALL],
+            interval=Duration.seconds(SHARD_RETRY_INTERVAL_SECONDS),
+            backoff_rate=SHARD_RETRY_BACKOFF,
+            max_attempts=SHARD_RETRY_ATTEMPTS,
+        )
     )
     shards = sfn.DistributedMap(
         scope,

@@ -17,6 +17,7 @@ from moto.awslambda_simple.models import LambdaSimpleBackend
 from infra import definitions as d
 from infra.config import DEFAULTS, SIZE_SETTINGS, env_name
 from infra.sharded_runs import render_definition
+from intake.logic.run_steps import RunEnded
 from tests.infra.conftest import build
 from tests.infra.helpers import (
     Resources,
@@ -135,14 +136,18 @@ def test_the_shards_run_in_a_distributed_map_of_standard_children(definition: St
     assert "ToleratedFailureCount" not in shards
 
 
-def test_a_shard_is_retried_on_any_error(resources: Resources, definition: State) -> None:
+def test_a_shard_is_retried_on_any_error_but_a_run_that_ended(
+    resources: Resources, definition: State
+) -> None:
     _, shards = _the(definition, "Map")
     processor = shards["ItemProcessor"]
     shard = processor["States"][processor["StartAt"]]
     assert shard is _task_of(definition, _function_ids(resources)[d.SHARD_RUN.name])
     assert shard["Retry"] == [
-        {"ErrorEquals": ["States.ALL"], "IntervalSeconds": 5, "MaxAttempts": 3, "BackoffRate": 2}
+        {"ErrorEquals": ["RunEnded"], "MaxAttempts": 0},
+        {"ErrorEquals": ["States.ALL"], "IntervalSeconds": 5, "MaxAttempts": 3, "BackoffRate": 2},
     ]
+    assert RunEnded.__name__ == "RunEnded"  # the error type the retrier names
 
 
 def test_nothing_catches_a_failure(definition: State) -> None:
