@@ -50,6 +50,7 @@ from typing import IO, Any
 from intake.dal import file_repository, object_store
 from intake.dal.record_sink import Sink
 from intake.import_types import ImportType, get_import_type
+from intake.ingest import media
 from intake.ingest.duplicates import (
     DUMP_BITS,
     HashDump,
@@ -244,7 +245,7 @@ def _read_rows(
             object_store.upload_file(
                 _errors_key(record, phase, shard.index),
                 errors.more,
-                content_type="application/x-ndjson",
+                content_type=media.JSONL,
             )
     finally:
         errors.close()
