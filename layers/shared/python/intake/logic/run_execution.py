@@ -64,7 +64,7 @@ def dynamodb_sink(record: FileRecord) -> Sink:
     )
 
 
-def _lease() -> timedelta:
+def run_lease() -> timedelta:
     """How long a claim, or a renewal, holds the run (longer than the worker's timeout)."""
     return timedelta(seconds=get_settings().processing_lease_seconds)
 
@@ -73,7 +73,7 @@ def run_import(message: ImportMessage, *, sink_factory: SinkFactory = dynamodb_s
     """One delivery of a run's message: claim -> run -> finish | release. RetryLater (from the
     claim) while another delivery holds the run."""
     record = file_repository.claim_run(
-        message.tenant, message.file_id, message.run, now=utcnow(), lease=_lease()
+        message.tenant, message.file_id, message.run, now=utcnow(), lease=run_lease()
     )
     if record is None:
         return  # nothing of this run to do: unknown file, stale message, or claimed by another
@@ -112,7 +112,7 @@ def _hand_over(record: FileRecord) -> None:
     its execution (one per run, however often the message comes), then mark the run as that
     execution's, so a redelivered message leaves it alone."""
     name = run_executions.start(record.tenant, record.file_id, record.run)
-    file_repository.hand_over_run(record, execution=name, now=utcnow(), lease=_lease())
+    file_repository.hand_over_run(record, execution=name, now=utcnow(), lease=run_lease())
     logger.info("run handed to the sharded-runs state machine", extra={"execution": name})
 
 
@@ -411,7 +411,7 @@ class _ProgressTracker:
             return
         self._last = now
         file_repository.renew_lease(
-            self._record, done=self._bytes_read(), now=utcnow(), lease=_lease()
+            self._record, done=self._bytes_read(), now=utcnow(), lease=run_lease()
         )
 
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 import gzip
 import math
 import time
-from datetime import timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -46,7 +45,7 @@ from intake.ingest.shards import (
 from intake.ingest.streams import open_bytes
 from intake.keys import staging_key
 from intake.logic import shard_runs
-from intake.logic.run_execution import PROGRESS_INTERVAL_SECONDS, end_run, run_ended
+from intake.logic.run_execution import PROGRESS_INTERVAL_SECONDS, end_run, run_ended, run_lease
 from intake.models.domain import FileRecord, Progress, ShardPhase, ShardProgress
 from intake.observability import logger, metrics
 from intake.settings import get_settings
@@ -106,10 +105,6 @@ EXECUTION_EVENT_SOURCE = "aws.states"
 EXECUTION_EVENT_TYPE = "Step Functions Execution Status Change"
 
 
-def _lease() -> timedelta:
-    return timedelta(seconds=get_settings().processing_lease_seconds)
-
-
 # --- the worker's side ----------------------------------------------------------------------
 
 
@@ -140,7 +135,7 @@ def execution_stopped(event: dict[str, Any]) -> None:
 def _hold(ref: RunRef, progress: Progress | None = None) -> FileRecord:
     try:
         return file_repository.hold_sharded_run(
-            ref.tenant, ref.file_id, ref.run, now=utcnow(), lease=_lease(), progress=progress
+            ref.tenant, ref.file_id, ref.run, now=utcnow(), lease=run_lease(), progress=progress
         )
     except (Conflict, NotFound) as exc:
         raise RunEnded(f"run {ref.run} of {ref.file_id} is not running: {exc}") from None
@@ -244,7 +239,7 @@ def run_shard(step: ShardStep) -> dict[str, Any]:
         on_progress=_LeaseKeeper(step),
     )
     try:
-        file_repository.shard_reported(record, size=shard.size, now=utcnow(), lease=_lease())
+        file_repository.shard_reported(record, size=shard.size, now=utcnow(), lease=run_lease())
     except Conflict as exc:
         raise RunEnded(str(exc)) from None
     metrics.add_metric(name="ShardsRun", unit="Count", value=1)
