@@ -63,7 +63,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--p5-mb", type=int, help="P5 large file (MiB; default 256, quick 32; the doc's: 2048)"
     )
     parser.add_argument("--p5-small-mb", type=int, default=10, help="P5 small file (MiB)")
-    parser.add_argument("--p5-shard-mb", type=int, help="P5 shard size (MiB; default 64, quick 8)")
+    parser.add_argument(
+        "--p5-shard-mb", type=int, help="P5 shard size (MiB; default the deployed 32; quick 8)"
+    )
     parser.add_argument(
         "--render",
         action="store_true",
@@ -159,12 +161,21 @@ def _run_figure(name: str, args: argparse.Namespace, quick: bool) -> dict[str, A
         return p5.run(
             size=(args.p5_mb or (32 if quick else 256)) * MB,
             small=args.p5_small_mb * MB,
-            shard_bytes=(args.p5_shard_mb or (8 if quick else 64)) * MB,
+            shard_bytes=args.p5_shard_mb * MB if args.p5_shard_mb else _shard_bytes(quick),
         )
     from benchmarks import p3
 
     rows = args.p3_rows or (2_000 if quick else 20_000)
     return p3.run(rows=rows, backend=args.p3_backend)
+
+
+def _shard_bytes(quick: bool) -> int:
+    """The deployed shard size (Settings' default), or 8 MiB for a quick run."""
+    if quick:
+        return 8 * MB
+    from intake.settings import Settings
+
+    return int(Settings.model_fields["shard_size_bytes"].default)
 
 
 def _brief(name: str, data: dict[str, Any]) -> dict[str, Any]:
