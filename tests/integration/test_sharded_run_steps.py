@@ -255,6 +255,52 @@ def test_progress_counts_the_shards_of_the_current_pass(
     assert "shards" not in _file(api, file_id)["progress"]  # finished: bytes only
 
 
+def test_a_file_run_in_one_shard_shows_the_bytes_it_has_read(
+    api: Invoke,
+    drain: Drain,
+    steps: dict[str, ModuleType],
+    sharding: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A UTF-16 CSV cannot be cut: its one shard reads the whole file, and the bar moves as
+    it reads (as a one-invocation run's does), not from 0 straight to the end."""
+    from intake.dal import file_repository
+    from intake.ingest import shards
+    from intake.logic import run_steps
+
+    body = "\ufeffexternal_id,email,first_name\r\n" + "".join(
+        f"c-{i},p{i}@example.com,P{i}\r\n" for i in range(30000)
+    )
+    utf16 = body.encode("utf-16-le")
+    file_id = _import(api, drain, utf16, check_only=True)
+    machine = Machine(steps, file_id)
+    phase = machine.start()
+    assert len(machine.plan["shards"]) == 1
+    shown: list[dict[str, Any]] = []
+    hold = file_repository.hold_sharded_run
+
+    def watched(*args: Any, **kwargs: Any) -> Any:
+        held = hold(*args, **kwargs)
+        shown.append(held.progress.model_dump(exclude_none=True))
+        return held
+
+    monkeypatch.setattr(run_steps, "PROGRESS_INTERVAL_SECONDS", 0.0)
+    monkeypatch.setattr(shards, "CHUNK_SIZE", 64 * 1024)  # 4 MiB reads: 2 for this 2 MB file
+    monkeypatch.setattr(file_repository, "hold_sharded_run", watched)
+    machine.shard(phase, 0)
+    done = [p["done"] for p in shown]
+    assert {p["total"] for p in shown} == {len(utf16)}
+    assert done == sorted(done)
+    assert len({d for d in done if 0 < d < len(utf16)}) > 2  # moving while it read
+    assert _file(api, file_id)["progress"]["done"] == len(utf16)  # reported: all of it
+    assert machine.finish(phase) is None
+    assert _file(api, file_id)["progress"] == {
+        "done": len(utf16),
+        "total": len(utf16),
+        "unit": "bytes",
+    }
+
+
 def _header_bytes() -> int:
     """Shards hold the rows; the header is read with each but counted with none."""
     return CSV.index(b"\r\n") + 2

@@ -207,17 +207,36 @@ def _plan(record: FileRecord) -> tuple[StagedObject, list[Shard]]:
 
 class _LeaseKeeper:
     """Holds the run while a long shard reads, at most every few seconds: the lease never
-    runs out under a shard that is still working (the sweep would take it for stuck)."""
+    runs out under a shard that is still working (the sweep would take it for stuck).
 
-    def __init__(self, ref: RunRef) -> None:
+    A run's only shard (a file the plan could not cut) also shows the bytes it has read, as a
+    one-invocation run's progress does; a shard of many counts in the progress when it
+    reports (shards report concurrently, so only whole shards add up exactly)."""
+
+    def __init__(self, ref: RunRef, only: Progress | None) -> None:
         self._ref = ref
+        self._only = only
         self._last = time.monotonic()
+        self.shown = 0  # the bytes the progress shows this shard has read
 
-    def __call__(self, rows: int) -> None:
+    def __call__(self, bytes_read: int) -> None:
         now = time.monotonic()
-        if now - self._last >= PROGRESS_INTERVAL_SECONDS:
-            self._last = now
+        if now - self._last < PROGRESS_INTERVAL_SECONDS:
+            return
+        self._last = now
+        if self._only is None:
             _hold(self._ref)
+            return
+        self.shown = min(bytes_read, self._only.total)
+        _hold(self._ref, self._only.model_copy(update={"done": self.shown}))
+
+
+def _only_shard(record: FileRecord) -> Progress | None:
+    """The progress of a pass that has one shard, at its start; None for a pass of many."""
+    progress = record.progress
+    if progress is None or progress.shards is None or progress.shards.total != 1:
+        return None
+    return _pass_progress(progress.total, 1)
 
 
 def run_shard(step: ShardStep) -> dict[str, Any]:
@@ -230,16 +249,22 @@ def run_shard(step: ShardStep) -> dict[str, Any]:
     if done is not None:
         logger.info("shard reported already", extra={"shard": shard.index, "phase": step.phase})
         return {"index": shard.index, "rows": done.rows_total}
+    only = _only_shard(record)
+    if only is not None:
+        _hold(step, only)  # a retried shard's bytes count from 0 again
+    keeper = _LeaseKeeper(step, only)
     report = shard_runs.run_shard(
         record,
         shard,
         phase=step.phase,
         object_key=step.object.key,
         version_id=step.object.version_id,
-        on_progress=_LeaseKeeper(step),
+        on_progress=keeper,
     )
     try:
-        file_repository.shard_reported(record, size=shard.size, now=utcnow(), lease=run_lease())
+        file_repository.shard_reported(
+            record, size=shard.size - keeper.shown, now=utcnow(), lease=run_lease()
+        )
     except Conflict as exc:
         raise RunEnded(str(exc)) from None
     metrics.add_metric(name="ShardsRun", unit="Count", value=1)

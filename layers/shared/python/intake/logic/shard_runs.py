@@ -65,7 +65,7 @@ from intake.ingest.error_report import ErrorCollector
 from intake.ingest.readers import read_records
 from intake.ingest.records import ReadEvent
 from intake.ingest.shards import Shard, open_shard
-from intake.ingest.streams import open_bytes
+from intake.ingest.streams import CountingReader, open_bytes
 from intake.keys import staging_key
 from intake.logic.engine import Outcome, key_cell, locate_duplicates, validate_records
 from intake.logic.run_execution import SinkFactory, dynamodb_sink, run_status
@@ -168,8 +168,9 @@ def run_shard(
     bytes, which its shards index). Returns the report that counts: a retry of a shard that
     already reported returns the first report (its rows were upserted by key again, so the
     records table holds each row once either way; its staged object is written again, the
-    same). `on_progress` is called with the rows read so far, as a one-invocation run's
-    tracker is, while the validate, write and single phases read.
+    same). `on_progress` is called with the bytes of the object the shard has read so far,
+    as often as a one-invocation run's tracker is, while the validate, write and single phases
+    read.
     """
     if phase not in phases(record):
         raise ValueError(f"a run with {_asked(record)} has no {phase} phase")
@@ -213,6 +214,23 @@ def _shard_records(
         )
 
 
+class _RangesRead:
+    """Opens the shard's byte ranges of the object and counts the bytes read from them."""
+
+    def __init__(self, open_range: OpenRange) -> None:
+        self._open = open_range
+        self._readers: list[CountingReader] = []
+
+    def __call__(self, start: int, end: int) -> IO[bytes]:
+        reader = CountingReader(self._open(start, end))
+        self._readers.append(reader)
+        return reader  # type: ignore[return-value]  # RawIOBase: read() as IO[bytes]'s
+
+    @property
+    def bytes(self) -> int:
+        return sum(reader.bytes_read for reader in self._readers)
+
+
 def _read_rows(
     record: FileRecord,
     shard: Shard,
@@ -227,8 +245,9 @@ def _read_rows(
     # As a one-invocation run's KeyTracker (bounded memory, spills to /tmp), grouped for the
     # finalize's ranged reads; the write phase follows a validate phase that checked keys.
     keys = KeyTracker(partition_bits=DUMP_BITS) if phase in CHECKING else None
+    read = _RangesRead(open_range)
     try:
-        with _shard_records(record, shard, open_range) as events:
+        with _shard_records(record, shard, read) as events:
             outcome = validate_records(
                 events,
                 import_type,
@@ -236,7 +255,7 @@ def _read_rows(
                 sink=sink,
                 mapping=record.mapping,
                 track=keys.add if keys is not None else None,
-                on_progress=on_progress,
+                on_progress=(lambda _rows: on_progress(read.bytes)) if on_progress else None,
             )
         if keys is not None:
             _stage(_hashes_key(record, phase, shard.index), keys.dump)
