@@ -200,6 +200,21 @@ def test_nothing_is_claimed_for_another_run_another_state_or_an_unknown_file(
     assert ("WARNING", "import message for an unknown file") in said
 
 
+def test_a_late_duplicate_that_read_the_run_queued_never_takes_up_its_failure(
+    aws: Resources, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A second delivery read the file QUEUED, then the first ended the run FAILED: the second
+    claims nothing (FAILED -> PROCESSING is a redriven execution's, never a message's)."""
+    queued = _queued()
+    _finish(_claimed(), FileStatus.FAILED, reason="2 of 3 rows are invalid")
+    monkeypatch.setattr(file_repository, "get", lambda tenant, file_id: queued)  # read before
+    assert file_repository.claim_run("acme", FILE_ID, 1, now=T0, lease=LEASE) is None
+    monkeypatch.undo()
+    current = _current()
+    assert current.status is FileStatus.FAILED
+    assert current.reason == "2 of 3 rows are invalid"
+
+
 # --- renew_lease -------------------------------------------------------------------------------
 
 

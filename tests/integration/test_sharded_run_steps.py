@@ -437,6 +437,57 @@ def test_a_stopped_execution_fails_the_file_and_a_redrive_finishes_only_the_rest
     assert done["result"]["rows_written"] == done["result"]["rows_valid"]
 
 
+def test_a_shard_still_reading_when_its_execution_fails_leaves_the_run_failed(
+    aws: Resources,
+    api: Invoke,
+    drain: Drain,
+    steps: dict[str, ModuleType],
+    sharding: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Step Functions stops a failed map's children, not their Lambda invocations in flight: a
+    sibling shard's next lease renewal must end it, not take the FAILED run up again (only a
+    step's first hold, a redriven execution's, does)."""
+    from intake.dal import file_repository
+    from intake.logic import run_steps
+
+    monkeypatch.setenv("SHARD_SIZE_BYTES", str(256 * 1024))  # about 8,000 rows a shard
+    get_settings.cache_clear()
+    body = b"external_id,email,first_name\n" + b"".join(
+        f"c-{i},p{i}@example.com,P{i}\n".encode() for i in range(20000)
+    )
+    file_id = _import(api, drain, body, on_invalid="skip")
+    machine = Machine(steps, file_id)
+    phase = machine.start()
+    hold = file_repository.hold_sharded_run
+    holds: list[bool] = []
+
+    def failing_meanwhile(*args: Any, **kwargs: Any) -> Any:
+        holds.append(kwargs.get("take_up", False))
+        if len(holds) == 2:  # the shard read a while; shard 1 failed past its retries
+            _stopped(aws, file_id, sharding)
+            assert drain()["failures"] == []
+        return hold(*args, **kwargs)
+
+    monkeypatch.setattr(run_steps, "PROGRESS_INTERVAL_SECONDS", 0.0)
+    monkeypatch.setattr(file_repository, "hold_sharded_run", failing_meanwhile)
+    with pytest.raises(Exception, match="is not running") as raised:
+        machine.shard(phase, 0)
+    assert type(raised.value).__name__ == "RunEnded"
+    assert holds == [True, False]
+    failed = _file(api, file_id)
+    assert failed["status"] == "FAILED"
+    assert "redriving execution" in failed["reason"]
+
+    monkeypatch.setattr(file_repository, "hold_sharded_run", hold)
+    for index in range(len(machine.plan["shards"])):  # the redrive
+        machine.shard(phase, index)
+    assert machine.finish(phase) is None
+    done = _file(api, file_id)
+    assert done["status"] == "SUCCEEDED"
+    assert done["result"]["rows_written"] == _records(aws, file_id) == 20000
+
+
 def test_a_stop_after_the_run_ended_changes_nothing(
     aws: Resources, api: Invoke, drain: Drain, steps: dict[str, ModuleType], sharding: str
 ) -> None:

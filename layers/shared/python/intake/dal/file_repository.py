@@ -361,6 +361,9 @@ def claim_run(
                 file_id,
                 FileStatus.PROCESSING,
                 now=now,
+                # Only from QUEUED: FAILED -> PROCESSING is a redriven execution's, and a late
+                # duplicate of this message must not take up a run that has ended.
+                expect=[FileStatus.QUEUED],
                 condition=_this_run(run),
                 lease_until=lease_until,
                 progress=Progress(total=record.size),
@@ -521,14 +524,18 @@ def hold_sharded_run(
     now: datetime,
     lease: timedelta,
     progress: Progress | None = None,
+    take_up: bool = False,
 ) -> FileRecord:
-    """A step of run `run`'s execution holds the run for `lease` from `now` (and sets its
-    `progress`, if given): a PROCESSING run handed to the state machine, or a run that FAILED
-    when its execution stopped (`fail_sharded_run`), which its redriven execution takes up
-    again (FAILED -> PROCESSING, the failure's reason gone).
+    """A step of run `run`'s execution holds the PROCESSING run for `lease` from `now` (and
+    sets its `progress`, if given). `take_up`, for a step's first hold only: a run that FAILED
+    when its execution stopped (`fail_sharded_run`) is taken up again (FAILED -> PROCESSING,
+    the failure's reason gone), as only a redriven execution's step starts after that. A
+    renewal never does: a shard still finishing after its execution failed (Step Functions
+    stops the execution, not the Lambda invocations in flight) must not revive the run.
 
-    Conflict when the run is not the state machine's to run: another run was queued since, the
-    run ended, or the sweep failed it. NotFound if the file is gone.
+    Conflict when the run is not this step's to run: another run was queued since, the run
+    ended, or the sweep failed it (or it failed and this is not a step's first hold). NotFound
+    if the file is gone.
     """
     changes: dict[str, Any] = {"lease_until": now + lease}
     if progress is not None:
@@ -541,7 +548,8 @@ def hold_sharded_run(
             tenant, file_id, expect_status=FileStatus.PROCESSING, condition=held, **changes
         )
     except Conflict:
-        pass
+        if not take_up:
+            raise
     logger.warning("a redriven execution takes its failed run up again")
     return transition(
         tenant,

@@ -132,10 +132,18 @@ def execution_stopped(event: dict[str, Any]) -> None:
 # --- the state machine's steps --------------------------------------------------------------
 
 
-def _hold(ref: RunRef, progress: Progress | None = None) -> FileRecord:
+def _hold(ref: RunRef, progress: Progress | None = None, *, first: bool = False) -> FileRecord:
+    """Hold the run (`first`: the step's first hold, which takes up a run whose execution
+    failed: only a redriven execution's step starts after that)."""
     try:
         return file_repository.hold_sharded_run(
-            ref.tenant, ref.file_id, ref.run, now=utcnow(), lease=run_lease(), progress=progress
+            ref.tenant,
+            ref.file_id,
+            ref.run,
+            now=utcnow(),
+            lease=run_lease(),
+            progress=progress,
+            take_up=first,
         )
     except (Conflict, NotFound) as exc:
         raise RunEnded(f"run {ref.run} of {ref.file_id} is not running: {exc}") from None
@@ -149,7 +157,7 @@ def _pass_progress(total: int, shards: int) -> Progress:
 
 def plan(ref: RunRef) -> dict[str, Any]:
     """Cut the run's object into shards; the first phase runs next."""
-    record = _hold(ref)
+    record = _hold(ref, first=True)
     started = time.monotonic()
     staged, shards = _plan(record)
     _hold(ref, _pass_progress(shards[-1].end, len(shards)))
@@ -241,7 +249,7 @@ def _only_shard(record: FileRecord) -> Progress | None:
 
 def run_shard(step: ShardStep) -> dict[str, Any]:
     """Run one shard in one phase and report it, once."""
-    record = _hold(step)
+    record = _hold(step, first=True)
     shard = Shard.from_item(step.shard)
     done = file_repository.shard_report(
         step.tenant, step.file_id, step.run, shard.index, step.phase
@@ -274,7 +282,7 @@ def run_shard(step: ShardStep) -> dict[str, Any]:
 def finish(step: FinishStep) -> dict[str, Any]:
     """Sum the phase's shard reports; end the run, or start its next phase. ShardsMissing
     (retried by the state machine) while a shard has not reported."""
-    record = _hold(step)
+    record = _hold(step, first=True)
     summed = shard_runs.finish_sharded(record, step.shard_count, phase=step.phase)
     try:
         if summed.next_phase is not None:
