@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-from aws_cdk import App, Duration, Stack
+from aws_cdk import App, Duration, Fn, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -37,6 +37,13 @@ SHARDS_MISSING_ERROR = "ShardsMissing"
 RUN_ENDED_ERROR = "RunEnded"
 SHARDS_MISSING_INTERVAL_SECONDS = 10
 SHARDS_MISSING_ATTEMPTS = 3
+# Plan and Finish retry Lambda's service errors (CDK's retry_on_service_exceptions) and its
+# throttling, which that retrier leaves out: in an account whose concurrency the worker and
+# the shards use up, a throttled step would otherwise fail the execution.
+LAMBDA_THROTTLED = "Lambda.TooManyRequestsException"
+THROTTLED_INTERVAL_SECONDS = 2
+THROTTLED_BACKOFF = 2.0
+THROTTLED_ATTEMPTS = 6
 # A failed execution ends here: EventBridge delivers it to the import queue (the worker ends
 # the file FAILED with a redrivable reason). No Catch in the definition, so a failed run stays
 # redrivable in Step Functions.
@@ -46,6 +53,26 @@ EXECUTION_STATUS_CHANGE = "Step Functions Execution Status Change"
 COMMENT = "Intake sharded runs: plan, then each phase's shards, then finish"
 # The account and region render_definition's throwaway stack claims (nothing is deployed).
 _RENDER_ENV = {"account": "123456789012", "region": "us-east-1"}
+
+
+def _vended_log_group_name(stack: Stack) -> str:
+    """/aws/vendedlogs/states/<stack>-sharded-runs-<the stack's own id>: under that prefix,
+    Step Functions' log delivery needs no entry in the account's CloudWatch Logs resource
+    policy, whose 5,120 characters an account with many logged state machines fills (AWS's
+    advice for state machine logs). The stack id's UUID keeps the name new when a deleted
+    stack, whose retained log group keeps its name, is deployed again."""
+    stack_uuid = Fn.select(2, Fn.split("/", stack.stack_id))
+    return Fn.join("", ["/aws/vendedlogs/states/", stack.stack_name, "-sharded-runs-", stack_uuid])
+
+
+def _retried_when_throttled(task: tasks.LambdaInvoke) -> tasks.LambdaInvoke:
+    task.add_retry(
+        errors=[LAMBDA_THROTTLED],
+        interval=Duration.seconds(THROTTLED_INTERVAL_SECONDS),
+        backoff_rate=THROTTLED_BACKOFF,
+        max_attempts=THROTTLED_ATTEMPTS,
+    )
+    return task
 
 
 def build_definition(
@@ -66,16 +93,17 @@ def build_definition(
         "file_id": sfn.JsonPath.string_at("$.file_id"),
         "run": sfn.JsonPath.number_at("$.run"),
     }
-    plan = tasks.LambdaInvoke(
-        scope,
-        "Plan",
-        lambda_function=plan_fn,
-        # No payload given: the function's event is the state's input, {"tenant", ...}.
-        # (TaskInput.from_json_path_at("$") would render "Parameters": "$", invalid ASL.)
-        payload_response_only=True,
-        # Lambda's own transient errors (throttling, service errors) are retried.
-        retry_on_service_exceptions=True,
-        result_path="$.plan",
+    plan = _retried_when_throttled(
+        tasks.LambdaInvoke(
+            scope,
+            "Plan",
+            lambda_function=plan_fn,
+            # No payload given: the function's event is the state's input, {"tenant", ...}.
+            # (TaskInput.from_json_path_at("$") would render "Parameters": "$", invalid ASL.)
+            payload_response_only=True,
+            retry_on_service_exceptions=True,
+            result_path="$.plan",
+        )
     )
     phase = sfn.Pass(
         scope,
@@ -147,6 +175,7 @@ def build_definition(
         interval=Duration.seconds(SHARDS_MISSING_INTERVAL_SECONDS),
         max_attempts=SHARDS_MISSING_ATTEMPTS,
     )
+    _retried_when_throttled(finish)
     next_phase = sfn.Pass(
         scope,
         "Next phase",
@@ -250,7 +279,12 @@ class ShardedRuns(Construct):
         bus.grant_put_events_to(finish)
         finish.add_environment("EVENT_BUS_NAME", bus.event_bus_name)
 
-        self.log_group = logs.LogGroup(self, "StateMachineLogs", retention=LOG_RETENTION)
+        self.log_group = logs.LogGroup(
+            self,
+            "StateMachineLogs",
+            log_group_name=_vended_log_group_name(Stack.of(self)),
+            retention=LOG_RETENTION,
+        )
         self.state_machine = sfn.StateMachine(
             self,
             "StateMachine",

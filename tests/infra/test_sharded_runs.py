@@ -96,6 +96,11 @@ def test_the_state_machine_is_standard_traced_and_logged(resources: Resources) -
     (destination,) = logging["Destinations"]
     log_group = resources[ref_id(destination["CloudWatchLogsLogGroup"]["LogGroupArn"])]
     assert log_group["Properties"]["RetentionInDays"] == 30
+    # Under the vended-logs prefix (no entry in the account's Logs resource policy), named
+    # after the stack and its id (a stack deployed again after a delete gets a new name).
+    separator, (named, stack_uuid) = log_group["Properties"]["LogGroupName"]["Fn::Join"]
+    assert (separator, named) == ("", "/aws/vendedlogs/states/Intake-sharded-runs-")
+    assert stack_uuid == {"Fn::Select": [2, {"Fn::Split": ["/", {"Ref": "AWS::StackId"}]}]}
 
 
 def test_plan_then_phase_then_the_shards(resources: Resources, definition: State) -> None:
@@ -167,6 +172,28 @@ def test_finish_counts_the_shards_and_retries_missing_ones(
     assert finish["Parameters"]["phase.$"] == "$.phase"
     missing = [r for r in finish["Retry"] if r["ErrorEquals"] == ["ShardsMissing"]]
     assert missing == [{"ErrorEquals": ["ShardsMissing"], "IntervalSeconds": 10, "MaxAttempts": 3}]
+
+
+def test_plan_and_finish_retry_lambdas_service_errors_and_throttling(
+    resources: Resources, definition: State
+) -> None:
+    """A throttled Plan or Finish (the worker and the shards share the account's concurrency)
+    is tried again, not a failed execution; CDK's service retrier does not name throttling."""
+    ids = _function_ids(resources)
+    for function in (d.SHARD_PLAN, d.SHARD_FINISH):
+        retried = {
+            error: retrier
+            for retrier in _task_of(definition, ids[function.name])["Retry"]
+            for error in retrier["ErrorEquals"]
+        }
+        assert retried["Lambda.TooManyRequestsException"] == {
+            "ErrorEquals": ["Lambda.TooManyRequestsException"],
+            "IntervalSeconds": 2,
+            "MaxAttempts": 6,
+            "BackoffRate": 2,
+        }
+        assert {"Lambda.ServiceException", "Lambda.SdkClientException"} <= retried.keys()
+        assert "States.ALL" not in retried  # a data fault is not retried: it is reported
 
 
 def test_the_choice_ends_on_a_null_phase_and_loops_back_to_the_shards(
