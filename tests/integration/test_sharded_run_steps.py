@@ -357,6 +357,32 @@ def test_a_gzip_upload_is_inflated_once_and_cut(
     assert sharded["result"]["rows_invalid"] == whole["result"]["rows_invalid"]
 
 
+def test_a_gzip_upload_that_inflates_past_the_shard_cap_is_cut_into_fewer_larger_shards(
+    api: Invoke,
+    drain: Drain,
+    steps: dict[str, ModuleType],
+    sharding: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The cap on shards (the execution's 256 KiB state) holds for a gzip upload too, whose
+    plan is cut at a size worked out from the compressed bytes: neighbours are joined."""
+    from intake.logic import run_steps
+
+    whole = _one_invocation(api, drain, monkeypatch, CSV, check_only=True)
+    monkeypatch.setattr(run_steps, "MAX_SHARDS", 2)  # CSV inflates to 4 shards of 64 KiB
+    file_id = declare_and_upload(api, gzip.compress(CSV), name="people.csv.gz")
+    assert drain()["failures"] == []
+    assert api("POST", f"/files/{file_id}/import", body={"check_only": True})[0] == 202
+    assert drain()["failures"] == []
+    machine = Machine(steps, file_id)
+    machine.run()
+    assert len(machine.plan["shards"]) == 2 < SHARDS
+    sharded = _file(api, file_id)
+    assert sharded["status"] == whole["status"] == "FAILED"
+    assert sharded["errors"] == whole["errors"]
+    assert sharded["result"] == {**whole["result"], "shards": 2}
+
+
 def test_a_gzip_uploads_progress_counts_the_plain_bytes_it_reads(
     api: Invoke, drain: Drain, steps: dict[str, ModuleType], sharding: str
 ) -> None:

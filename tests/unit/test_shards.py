@@ -23,6 +23,7 @@ from intake.ingest.records import FileLevelError, ReadEvent
 from intake.ingest.shards import (
     NotShardable,
     Shard,
+    merge_shards,
     open_shard,
     plan_csv,
     plan_json_array,
@@ -432,6 +433,50 @@ def test_json_that_is_not_an_array_is_not_shardable(data: bytes) -> None:
 def test_empty_json_array_is_one_shard() -> None:
     (shard,) = plan_json_array(io.BytesIO(b" [ ] "), shard_size=1, chunk_size=1)
     assert (shard.start, shard.end, shard.prefix, shard.suffix) == (0, 5, b"", b"")
+
+
+# -- merged shards ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_merged_shards_read_alone_still_give_the_whole_files_records_and_lines(seed: int) -> None:
+    """A plan of too many shards joined into at most N (the gzip case: the inflated size is
+    known only once planned) reads as the whole file, for each format."""
+    rng = random.Random(seed)
+    csv_data, delimiter = csv_file(rng)
+    formats: list[tuple[bytes, Callable[[IO[bytes]], list[Shard]], Reader]] = [
+        (
+            csv_data,
+            lambda f: plan_csv(f, shard_size=8, chunk_size=5, delimiter=delimiter),
+            lambda f: read_csv(f, delimiter=delimiter),
+        ),
+        (jsonl_file(rng), lambda f: plan_jsonl(f, shard_size=8, chunk_size=5), read_jsonl),
+        (json_array_file(rng), lambda f: plan_json_array(f, shard_size=8), read_json),
+    ]
+    for data, plan, reader in formats:
+        shards = plan(io.BytesIO(data))
+        at_most = rng.randrange(1, 5)
+        merged = merge_shards(shards, at_most)
+        assert len(merged) <= at_most and len(merged) <= len(shards)
+        assert [m.index for m in merged] == list(range(len(merged)))
+        assert (merged[0].start, merged[-1].end) == (shards[0].start, shards[-1].end)
+        assert sharded(data, merged, reader) == whole(data, reader)
+
+
+def test_merging_joins_runs_of_neighbours_evenly() -> None:
+    data = b"[" + b",".join(b'{"i": %d}' % i for i in range(10)) + b"]"
+    shards = plan_json_array(io.BytesIO(data), shard_size=1)
+    assert len(shards) == 10
+    merged = merge_shards(shards, 4)  # 3 + 3 + 3 + 1
+    assert [(m.start, m.end) for m in merged] == [
+        (shards[0].start, shards[2].end),
+        (shards[3].start, shards[5].end),
+        (shards[6].start, shards[8].end),
+        (shards[9].start, shards[9].end),
+    ]
+    assert (merged[0].prefix, merged[0].suffix) == (b"", b"]")
+    assert (merged[-1].prefix, merged[-1].suffix) == (b"[", b"")
+    assert merge_shards(shards, 10) is shards
 
 
 # -- gzip and ZIP members -------------------------------------------------------------------------

@@ -106,6 +106,25 @@ class Shard:
         return cls(index=0, start=0, end=size, first_line=1)
 
 
+def merge_shards(shards: list[Shard], at_most: int) -> list[Shard]:
+    """At most `at_most` shards: runs of consecutive shards joined into one (as many in each),
+    when there are more. A joined shard reads its first shard's head and prefix, the bytes from
+    the first's start to the last's end (for a JSON array, the commas between them with it),
+    and the last's suffix: what the planner would have cut with a larger shard size. For a
+    stream whose size is unknown until it is read (a gzip upload, inflated as it is planned)."""
+    if at_most < 1:
+        raise ValueError("at_most must be positive")
+    if len(shards) <= at_most:
+        return shards
+    per = -(-len(shards) // at_most)  # ceil
+    return [
+        replace(group[0], index=index, end=group[-1].end, suffix=group[-1].suffix)
+        for index, group in enumerate(
+            shards[start : start + per] for start in range(0, len(shards), per)
+        )
+    ]
+
+
 def open_shard(shard: Shard, open_range: Callable[[int, int], IO[bytes]]) -> IO[bytes]:
     """The bytes a reader is handed for one shard, streamed. `open_range(start, end)` opens
     bytes [start, end) of the object (for S3: GetObject with `Range: bytes=start-(end-1)`)."""

@@ -37,6 +37,7 @@ from intake.ingest.shards import (
     NotShardable,
     Readable,
     Shard,
+    merge_shards,
     plan_csv,
     plan_json_array,
     plan_jsonl,
@@ -52,7 +53,8 @@ from intake.settings import get_settings
 
 # A plan's shards travel in the execution's state, which Step Functions caps at 256 KiB: a
 # shard is under 200 bytes of JSON, so at most this many, whatever SHARD_SIZE_BYTES says
-# (a 10 GiB file at the default 32 MiB is 320 shards).
+# (a 10 GiB file at the default 32 MiB is 320 shards): the planner cuts larger shards, and a
+# gzip upload's plan (whose inflated size is known only once cut) has neighbours joined.
 MAX_SHARDS = 1000
 
 
@@ -159,13 +161,16 @@ def plan(ref: RunRef) -> dict[str, Any]:
     """Cut the run's object into shards; the first phase runs next."""
     record = _hold(ref, first=True)
     started = time.monotonic()
-    staged, shards = _plan(record)
+    staged, planned = _plan(record)
+    # A gzip upload is cut as it is inflated, at a size worked out from its compressed size.
+    shards = merge_shards(planned, MAX_SHARDS)
     _hold(ref, _pass_progress(shards[-1].end, len(shards)))
     metrics.add_metric(name="ShardsPlanned", unit="Count", value=len(shards))
     logger.info(
         "run planned",
         extra={
             "shards": len(shards),
+            "planned": len(planned),
             "staged": staged.key != record.object_key,
             "seconds": round(time.monotonic() - started, 3),
         },
