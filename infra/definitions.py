@@ -146,9 +146,11 @@ NONCURRENT_VERSION_EXPIRY_DAYS = 7
 # Incomplete multipart uploads and stale error reports are cleaned up by lifecycle rules.
 ABORT_INCOMPLETE_MULTIPART_DAYS = 1
 REPORT_EXPIRY_DAYS = 30
-# A sharded run's plain copy of a gzip upload (staging/) is read until the run ends, or until
-# its execution is redriven: Step Functions redrives executions of the last 14 days.
-STAGING_EXPIRY_DAYS = 15
+# What a sharded run stages (staging/: a gzip upload's plain copy, the shards' key hashes and
+# errors) is read until the run ends, or until its execution is redriven: Step Functions
+# redrives an execution for 14 days after it stopped, and expiry counts from each object's
+# writing, so this covers a run that failed up to a week after it started.
+STAGING_EXPIRY_DAYS = 21
 # S3 server access logs of the bucket go to a separate bucket under this prefix (AWS only).
 ACCESS_LOG_PREFIX = "uploads-bucket/"
 ACCESS_LOG_EXPIRY_DAYS = 365
