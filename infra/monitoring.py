@@ -11,6 +11,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra.lambda_factory import METRICS_NAMESPACE, SERVICE_NAME
@@ -49,6 +50,7 @@ class Monitoring(Construct):
         sweep: lambda_.IFunction,
         http_api: apigw.HttpApi,
         api_functions: dict[str, lambda_.Function],
+        sharded_runs: sfn.IStateMachine,
         alarm_email: str | None = None,
     ) -> None:
         super().__init__(scope, id)
@@ -98,6 +100,20 @@ class Monitoring(Construct):
                 "QueuedRunsOverdue",
                 "The run sweep found QUEUED runs nobody picked up within the grace period",
                 intake_metric("QueuedRunsOverdue"),
+            ),
+            self._at_least_one(
+                "ShardedRunsStopped",
+                "A sharded run's execution failed or timed out: its file is FAILED until an "
+                "operator redrives the execution",
+                cloudwatch.MathExpression(
+                    expression="FILL(failed, 0) + FILL(timedout, 0)",
+                    using_metrics={
+                        "failed": sharded_runs.metric_failed(period=PERIOD, statistic="Sum"),
+                        "timedout": sharded_runs.metric_timed_out(period=PERIOD, statistic="Sum"),
+                    },
+                    period=PERIOD,
+                    label="Sharded-run executions failed or timed out",
+                ),
             ),
             self._at_least_one(
                 "SweepErrors",
@@ -165,6 +181,17 @@ class Monitoring(Construct):
             cloudwatch.GraphWidget(
                 title="Runs ended",
                 left=[intake_metric(n) for n in ("RunsSucceeded", "RunsValidated", "RunsFailed")],
+                width=12,
+            ),
+            cloudwatch.GraphWidget(
+                title="Sharded runs (executions)",
+                left=[
+                    sharded_runs.metric_started(period=PERIOD, statistic="Sum"),
+                    sharded_runs.metric_succeeded(period=PERIOD, statistic="Sum"),
+                    sharded_runs.metric_failed(period=PERIOD, statistic="Sum"),
+                    sharded_runs.metric_timed_out(period=PERIOD, statistic="Sum"),
+                    sharded_runs.metric_aborted(period=PERIOD, statistic="Sum"),
+                ],
                 width=12,
             ),
             cloudwatch.GraphWidget(

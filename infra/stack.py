@@ -101,6 +101,7 @@ class IntakeStack(Stack):
             sweep=sweep.function,
             http_api=api.http_api,
             api_functions=api.functions,
+            sharded_runs=sharded_runs.state_machine,
             alarm_email=config.alarm_email,
         )
 

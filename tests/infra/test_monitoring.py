@@ -1,5 +1,5 @@
 """Alarms an operator needs (docs/operations.md): the DLQ, the worker, the API, the queue's
-age, the failure rate of runs, stuck runs; and the run sweep's schedule."""
+age, the failure rate of runs, stuck runs, stopped sharded runs; and the run sweep's schedule."""
 
 from __future__ import annotations
 
@@ -150,3 +150,24 @@ def test_the_sweep_runs_on_a_schedule(resources: Resources) -> None:
         if ref_id(p["Properties"]["FunctionName"]) == sweep_id
     ]
     assert [p["Principal"] for p in permissions] == ["events.amazonaws.com"]
+
+
+def test_a_stopped_sharded_run_alarms(resources: Resources) -> None:
+    """A sharded run whose execution failed or timed out waits for an operator's redrive: one
+    is enough to alarm (an abort is an operator's own doing and does not)."""
+    alarm = _alarm(resources, "ShardedRunsStopped")
+    _fires_at(resources, alarm, 1)
+    queries = {q["Id"]: q for q in alarm["Metrics"]}
+    (machine_id,) = of_type(resources, "AWS::StepFunctions::StateMachine")
+    for query_id, name in (("failed", "ExecutionsFailed"), ("timedout", "ExecutionsTimedOut")):
+        stat = queries[query_id]["MetricStat"]
+        assert (stat["Metric"]["Namespace"], stat["Metric"]["MetricName"]) == (
+            "AWS/States",
+            name,
+        )
+        (dimension,) = stat["Metric"]["Dimensions"]
+        assert dimension["Name"] == "StateMachineArn"
+        assert ref_id(dimension["Value"]) == machine_id
+        assert (stat["Stat"], stat["Period"]) == ("Sum", 300)
+    (expression,) = [q for q in alarm["Metrics"] if "Expression" in q]
+    assert expression["Expression"] == "FILL(failed, 0) + FILL(timedout, 0)"
