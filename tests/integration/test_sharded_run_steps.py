@@ -536,6 +536,26 @@ def test_a_step_of_a_run_that_moved_on_stops(
     assert type(raised.value).__name__ == "RunEnded"
 
 
+def test_finish_run_again_after_it_ended_the_run_ends_the_execution_quietly(
+    aws: Resources, api: Invoke, drain: Drain, steps: dict[str, ModuleType], sharding: str
+) -> None:
+    """Step Functions may run Finish again after an attempt that ended the run (a Lambda
+    service error on the way back): the execution succeeds and the file is as it was, rather
+    than a FAILED execution (and its alarm) over a file that ended well."""
+    file_id = _import(api, drain, CSV, on_invalid="skip")
+    machine = Machine(steps, file_id)
+    machine.run()
+    ended = _file(api, file_id)
+    assert ended["status"] == "SUCCEEDED"
+    assert machine.finish("single") is None
+    assert _file(api, file_id) == ended
+    # A step of a run that ended any other way still stops: here a later run was queued.
+    assert api("POST", f"/files/{file_id}/import", body={"check_only": True})[0] == 202
+    with pytest.raises(Exception, match="is not running") as raised:
+        machine.finish("single")
+    assert type(raised.value).__name__ == "RunEnded"
+
+
 def test_an_undeclared_windows_1252_file_gets_the_same_errors_in_every_shard(
     api: Invoke,
     drain: Drain,

@@ -47,7 +47,7 @@ from intake.ingest.streams import open_bytes
 from intake.keys import staging_key
 from intake.logic import shard_runs
 from intake.logic.run_execution import PROGRESS_INTERVAL_SECONDS, end_run, run_ended, run_lease
-from intake.models.domain import FileRecord, Progress, ShardPhase, ShardProgress
+from intake.models.domain import TERMINAL, FileRecord, Progress, ShardPhase, ShardProgress
 from intake.observability import logger, metrics
 from intake.settings import get_settings
 
@@ -284,10 +284,33 @@ def run_shard(step: ShardStep) -> dict[str, Any]:
     return {"index": shard.index, "rows": report.rows_total}
 
 
+def _ended_by_finish(ref: RunRef) -> bool:
+    """Whether the run ended through a finish step (its result counts shards), not by the
+    sweep, a stopped execution or a later run."""
+    try:
+        record = file_repository.get(ref.tenant, ref.file_id)
+    except NotFound:
+        return False
+    return (
+        record.run == ref.run
+        and record.status in TERMINAL
+        and record.result is not None
+        and record.result.shards is not None
+    )
+
+
 def finish(step: FinishStep) -> dict[str, Any]:
     """Sum the phase's shard reports; end the run, or start its next phase. ShardsMissing
     (retried by the state machine) while a shard has not reported."""
-    record = _hold(step, first=True)
+    try:
+        record = _hold(step, first=True)
+    except RunEnded:
+        if not _ended_by_finish(step):
+            raise
+        # Step Functions ran the step again (a Lambda service error after the first attempt
+        # had ended the run): the run is over, and the execution should say so, not fail.
+        logger.info("run ended by an earlier attempt of this step")
+        return {"phase": None}
     summed = shard_runs.finish_sharded(record, step.shard_count, phase=step.phase)
     try:
         if summed.next_phase is not None:
