@@ -65,7 +65,7 @@ def _vended_log_group_name(stack: Stack) -> str:
     return Fn.join("", ["/aws/vendedlogs/states/", stack.stack_name, "-sharded-runs-", stack_uuid])
 
 
-def _retried_when_throttled(task: tasks.LambdaInvoke) -> tasks.LambdaInvoke:
+def _retried_when_throttled(task: sfn.TaskStateBase) -> sfn.TaskStateBase:
     task.add_retry(
         errors=[LAMBDA_THROTTLED],
         interval=Duration.seconds(THROTTLED_INTERVAL_SECONDS),

@@ -281,6 +281,7 @@ def test_a_file_run_in_one_shard_shows_the_bytes_it_has_read(
 
     def watched(*args: Any, **kwargs: Any) -> Any:
         held = hold(*args, **kwargs)
+        assert held.progress is not None
         shown.append(held.progress.model_dump(exclude_none=True))
         return held
 
