@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import sys
 import time
 import traceback
@@ -75,11 +76,25 @@ EVENT_MEMBERS = {
     ],
 }  # fmt: skip
 EVENT_NAME = "democonf-export.zip"
+LARGE_NAME = "contacts-large.csv"
+MiB = 1024 * 1024
+# The demo's stack takes a demo-sized file down the paths a 10 GiB file takes: multipart
+# uploads from 5 MiB (S3's smallest part), sharded runs from 2 MiB, in shards of 1 MiB.
+DEMO_SETTINGS = {
+    "MULTIPART_THRESHOLD_BYTES": str(5 * MiB),
+    "MULTIPART_PART_BYTES": str(5 * MiB),
+    "SHARD_THRESHOLD_BYTES": str(2 * MiB),
+    "SHARD_SIZE_BYTES": str(1 * MiB),
+}
 WAIT = 60.0
 
 
 class DemoFailed(Exception):
     pass
+
+
+class _Interrupted(Exception):
+    """The demo's upload stopping half-way, as a dropped connection would stop it."""
 
 
 class Demo:
@@ -201,6 +216,7 @@ class Demo:
 
         self.partner_file()
         self.event_export()
+        self.large_file()
 
         self.step("Final states (GET /files)")
         for item in self.client.iter_files():
@@ -284,6 +300,79 @@ class Demo:
             "as US/Pacific; both sessions written",
         )
 
+    def large_file(self) -> None:
+        self.step(f"A large file ({LARGE_NAME}): a multipart upload resumed, a sharded run")
+        data, bad_lines, valid = _large_csv()
+        declared = self.client.declare_file(
+            name=LARGE_NAME,
+            media_type="text/csv",
+            size=len(data),
+            import_type="contacts",
+            on_invalid="skip",
+        )
+        file_id = str(declared["file_id"])
+        self.files["large"] = file_id
+        upload = declared["upload"]
+        self.expect(
+            upload["method"] == "MULTIPART",
+            f"{len(data):,} bytes: MULTIPART, {len(upload['parts'])} parts of "
+            f"{upload['part_size']:,} bytes (multipart from 5 MiB in the demo's stack)",
+        )
+        sent: list[int] = []
+
+        def stop_after_one(n: int) -> None:
+            sent.append(n)
+            if len(sent) == 1:
+                raise _Interrupted
+
+        try:
+            self.client.upload(declared, data, on_sent=stop_after_one, workers=1)
+        except _Interrupted:
+            pass
+        again = self.client.upload_block(file_id)["upload"]
+        have = [p["part_number"] for p in again.get("uploaded") or []]
+        rest = [p["part_number"] for p in again["parts"]]
+        self.expect(
+            have == [1] and rest == list(range(2, len(upload["parts"]) + 1)),
+            f"stopped after part 1: GET /files/{file_id}/upload says S3 has parts {have}, "
+            f"and signs {rest} afresh",
+        )
+        self.client.resume_upload(file_id, data)
+        self.say("resumed: sent the missing parts and completed the upload")
+        self.wait(file_id, "UPLOADED")
+
+        self.client.request_import(file_id, check_only=True)
+        seen: set[str] = set()
+
+        def shards(file: dict[str, Any]) -> None:
+            progress = file.get("progress") or {}
+            if progress.get("shards"):
+                seen.add(f"{progress['shards']['done']}/{progress['shards']['total']}")
+
+        failed = self.client.wait_for(
+            file_id, {"FAILED"}, timeout=WAIT, interval=0.1, on_poll=shards
+        )
+        result = failed.get("result") or {}
+        lines = [e.get("line") for e in failed.get("errors") or []]
+        self.say(
+            f"validated in {result.get('shards')} shards (progress seen: "
+            f"{', '.join(sorted(seen, key=lambda x: int(x.split('/')[0]))) or 'none'}): "
+            f"{failed['status']}, {result.get('rows_invalid')} of {result.get('rows_total')} "
+            f"rows invalid, at lines {lines[:5]}..."
+        )
+        self.expect(
+            failed["status"] == "FAILED"
+            and (result.get("shards") or 0) > 1
+            and lines == bad_lines[:100]
+            and result.get("rows_invalid") == len(bad_lines),
+            "cut into shards at record boundaries (quoted line breaks too), every bad row "
+            "reported at its line in the file",
+        )
+        self.client.request_import(file_id)
+        done = self.wait(file_id, "SUCCEEDED")
+        written = (done.get("result") or {}).get("rows_written")
+        self.expect(written == valid, f"on_invalid=skip: rows_written={written:,} (the valid rows)")
+
     def find_dropped(self) -> dict[str, Any]:
         deadline = time.monotonic() + WAIT
         while time.monotonic() < deadline:
@@ -292,6 +381,27 @@ class Demo:
                     return item
             time.sleep(0.25)
         raise DemoFailed(f"no file named {DROP_NAME} appeared in GET /files within {WAIT:.0f}s")
+
+
+def _large_csv(rows: int = 100_000) -> tuple[bytes, list[int], int]:
+    """About 5.3 MB of contacts (two 5 MiB parts; 1 MiB shards), CRLF: a bad e-mail
+    every 997 rows and a quoted line break in a name every 499, so every shard has bad rows
+    and records run across cuts. Returns the bytes, the lines of the bad rows (a quoted break
+    makes a record two lines), the valid rows."""
+    out = ["external_id,email,first_name,last_name,country"]
+    bad: list[int] = []
+    line = 1
+    for i in range(1, rows + 1):
+        line += 1
+        email = f"person{i}@example.com" if i % 997 else f"person{i} at example.com"
+        first = f"First {i}" if i % 499 else f'"First\r\n{i}"'
+        if not i % 997:
+            bad.append(line)
+        if not i % 499:
+            line += 1
+        out.append(f"l-{i},{email},{first},Last,GB")
+    data = ("\r\n".join(out) + "\r\n").encode()
+    return data, bad, rows - len(bad)
 
 
 def _event_zip() -> bytes:
@@ -317,6 +427,7 @@ def run_demo(config: StackConfig, *, tenant: str = "acme") -> int:
             out("      " + line.strip())
 
     out("Intake demo: starting a local stack on free ports...")
+    os.environ.update(DEMO_SETTINGS)  # read by the functions, which run in this process
     try:
         with LocalStack(config, console=stack_console) as stack:
             out(f"API {stack.api_url}  AWS {stack.aws_endpoint}  logs {config.log_dir}")

@@ -43,10 +43,19 @@ def test_the_demo_runs_the_whole_flow_and_stops_everything(
     demo_run: subprocess.Popen[str] | None,
 ) -> None:
     assert demo_run is not None
-    output, _ = demo_run.communicate(timeout=120)
+    output, _ = demo_run.communicate(timeout=300)
     assert demo_run.returncode == 0, output
     assert "Demo passed" in output
-    for expected in ("VALIDATED", "SUCCEEDED", "FAILED", "invalid_email", "drop/acme/contacts/"):
+    for expected in (
+        "VALIDATED",
+        "SUCCEEDED",
+        "FAILED",
+        "invalid_email",
+        "drop/acme/contacts/",
+        "MULTIPART",
+        "says S3 has parts [1]",
+        "validated in 6 shards",
+    ):
         assert expected in output
     # It stopped what it started: its moto server is gone.
     assert (
