@@ -80,13 +80,31 @@ def sharding(aws: Resources, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     get_settings.cache_clear()
 
 
-def _import(api: Invoke, drain: Drain, body: bytes, **request: Any) -> str:
-    file_id = declare_and_upload(api, body)
+def _import(
+    api: Invoke, drain: Drain, body: bytes, name: str = "people.csv", **request: Any
+) -> str:
+    file_id = declare_and_upload(api, body, name=name)
     assert drain()["failures"] == []  # the upload check
     status, _ = api("POST", f"/files/{file_id}/import", body=request)
     assert status == 202
     assert drain()["failures"] == []  # the worker claims the run and hands it over
     return file_id
+
+
+LONG_ROWS = 20000
+
+
+def _import_in_long_shards(
+    api: Invoke, drain: Drain, monkeypatch: pytest.MonkeyPatch, **request: Any
+) -> str:
+    """A clean file of LONG_ROWS rows in shards of about 8,000 rows: long enough for a shard
+    to report progress (every 5,000 rows) while it reads."""
+    monkeypatch.setenv("SHARD_SIZE_BYTES", str(256 * 1024))
+    get_settings.cache_clear()
+    body = b"external_id,email,first_name\n" + b"".join(
+        f"c-{i},p{i}@example.com,P{i}\n".encode() for i in range(LONG_ROWS)
+    )
+    return _import(api, drain, body, **request)
 
 
 def _file(api: Invoke, file_id: str) -> dict[str, Any]:
@@ -334,11 +352,7 @@ def test_a_gzip_upload_is_inflated_once_and_cut(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     whole = _one_invocation(api, drain, monkeypatch, CSV, check_only=True)
-    packed = gzip.compress(CSV)
-    file_id = declare_and_upload(api, packed, name="people.csv.gz")
-    assert drain()["failures"] == []
-    assert api("POST", f"/files/{file_id}/import", body={"check_only": True})[0] == 202
-    assert drain()["failures"] == []
+    file_id = _import(api, drain, gzip.compress(CSV), name="people.csv.gz", check_only=True)
     machine = Machine(steps, file_id)
     machine.run()
     assert machine.plan["object"]["key"] == f"staging/acme/{file_id}/run-1/plain"
@@ -371,10 +385,7 @@ def test_a_gzip_upload_that_inflates_past_the_shard_cap_is_cut_into_fewer_larger
 
     whole = _one_invocation(api, drain, monkeypatch, CSV, check_only=True)
     monkeypatch.setattr(run_steps, "MAX_SHARDS", 2)  # CSV inflates to 4 shards of 64 KiB
-    file_id = declare_and_upload(api, gzip.compress(CSV), name="people.csv.gz")
-    assert drain()["failures"] == []
-    assert api("POST", f"/files/{file_id}/import", body={"check_only": True})[0] == 202
-    assert drain()["failures"] == []
+    file_id = _import(api, drain, gzip.compress(CSV), name="people.csv.gz", check_only=True)
     machine = Machine(steps, file_id)
     machine.run()
     assert len(machine.plan["shards"]) == 2 < SHARDS
@@ -394,10 +405,7 @@ def test_a_gzip_uploads_progress_counts_the_plain_bytes_it_reads(
     )
     packed = gzip.compress(plain)
     assert len(packed) < len(plain) // 3
-    file_id = declare_and_upload(api, packed, name="people.csv.gz")
-    assert drain()["failures"] == []
-    assert api("POST", f"/files/{file_id}/import", body={"on_invalid": "fail"})[0] == 202
-    assert drain()["failures"] == []
+    file_id = _import(api, drain, packed, name="people.csv.gz", on_invalid="fail")
     seen: list[tuple[str, dict[str, Any]]] = []
     machine = Machine(steps, file_id)
     machine.run(between=lambda phase, i: seen.append((phase, _file(api, file_id)["progress"])))
@@ -478,12 +486,7 @@ def test_a_shard_still_reading_when_its_execution_fails_leaves_the_run_failed(
     from intake.dal import file_repository
     from intake.logic import run_steps
 
-    monkeypatch.setenv("SHARD_SIZE_BYTES", str(256 * 1024))  # about 8,000 rows a shard
-    get_settings.cache_clear()
-    body = b"external_id,email,first_name\n" + b"".join(
-        f"c-{i},p{i}@example.com,P{i}\n".encode() for i in range(20000)
-    )
-    file_id = _import(api, drain, body, on_invalid="skip")
+    file_id = _import_in_long_shards(api, drain, monkeypatch, on_invalid="skip")
     machine = Machine(steps, file_id)
     phase = machine.start()
     hold = file_repository.hold_sharded_run
@@ -512,7 +515,7 @@ def test_a_shard_still_reading_when_its_execution_fails_leaves_the_run_failed(
     assert machine.finish(phase) is None
     done = _file(api, file_id)
     assert done["status"] == "SUCCEEDED"
-    assert done["result"]["rows_written"] == _records(aws, file_id) == 20000
+    assert done["result"]["rows_written"] == _records(aws, file_id) == LONG_ROWS
 
 
 def test_a_stop_after_the_run_ended_changes_nothing(
@@ -594,12 +597,7 @@ def test_a_long_shard_keeps_holding_the_run_while_it_reads(
     from intake.dal import file_repository
     from intake.logic import run_steps
 
-    monkeypatch.setenv("SHARD_SIZE_BYTES", str(256 * 1024))  # about 8,000 rows a shard
-    get_settings.cache_clear()
-    body = b"external_id,email,first_name\n" + b"".join(
-        f"c-{i},p{i}@example.com,P{i}\n".encode() for i in range(20000)
-    )
-    file_id = _import(api, drain, body, check_only=True)
+    file_id = _import_in_long_shards(api, drain, monkeypatch, check_only=True)
     machine = Machine(steps, file_id)
     phase = machine.start()
     holds: list[str] = []
