@@ -83,8 +83,9 @@ def build_definition(
     *,
     max_concurrency: int = d.SHARD_MAX_CONCURRENCY,
 ) -> sfn.IChainable:
-    """Plan -> Phase -> Shards (Distributed Map of shard_run) -> Finish -> Done? -> (Next phase
-    -> Shards | Ended). JSONPath throughout; no Catch anywhere.
+    """Plan -> Planned? -> Phase -> Shards (Distributed Map of shard_run) -> Finish -> Done? ->
+    (Next phase -> Shards | Ended); Planned? goes to Ended when the plan ended the run (a file
+    that cannot be read through). JSONPath throughout; no Catch anywhere.
 
     The execution's input is {"tenant", "file_id", "run"}; every step passes those on.
     """
@@ -185,12 +186,20 @@ def build_definition(
             "phase": sfn.JsonPath.string_at("$.finished.phase"),
         },
     )
+    ended = sfn.Succeed(scope, "Ended")
     done = (
         sfn.Choice(scope, "Done?")
-        .when(sfn.Condition.is_null("$.finished.phase"), sfn.Succeed(scope, "Ended"))
+        .when(sfn.Condition.is_null("$.finished.phase"), ended)
         .otherwise(next_phase.next(shards))
     )
-    return plan.next(phase).next(shards).next(finish).next(done)
+    # The plan ends the run itself when the file cannot be read through (a gzip cut short):
+    # no phase, nothing to shard.
+    planned = (
+        sfn.Choice(scope, "Planned?")
+        .when(sfn.Condition.is_null("$.plan.phase"), ended)
+        .otherwise(phase.next(shards).next(finish).next(done))
+    )
+    return plan.next(planned)
 
 
 def render_definition(function_arns: Mapping[str, str]) -> str:

@@ -110,7 +110,13 @@ def test_plan_then_phase_then_the_shards(resources: Resources, definition: State
     assert start["ResultPath"] == "$.plan"
     # The plan's function gets the execution's input ({"tenant", "file_id", "run"}).
     assert "Parameters" not in start
-    phase = definition["States"][start["Next"]]
+    # A plan that ended the run (a file that cannot be read through) names no phase: done.
+    planned = definition["States"][start["Next"]]
+    assert planned["Type"] == "Choice"
+    (rule,) = planned["Choices"]
+    assert (rule["Variable"], rule["IsNull"]) == ("$.plan.phase", True)
+    assert definition["States"][rule["Next"]]["Type"] == "Succeed"
+    phase = definition["States"][planned["Default"]]
     assert phase["Type"] == "Pass"
     assert phase["Parameters"]["phase.$"] == "$.plan.phase"
     map_name, _ = _the(definition, "Map")
@@ -201,8 +207,9 @@ def test_the_choice_ends_on_a_null_phase_and_loops_back_to_the_shards(
 ) -> None:
     map_name, shards = _the(definition, "Map")
     finish = definition["States"][shards["Next"]]
-    choice_name, choice = _the(definition, "Choice")
-    assert finish["Next"] == choice_name
+    choice_name = finish["Next"]
+    choice = definition["States"][choice_name]
+    assert choice["Type"] == "Choice"
     (rule,) = choice["Choices"]
     assert rule["Variable"] == f"{finish['ResultPath']}.phase"
     assert rule["IsNull"] is True

@@ -21,7 +21,6 @@ execution takes the run up again and runs only the shards that have not reported
 
 from __future__ import annotations
 
-import gzip
 import math
 import time
 from typing import Any, Literal
@@ -32,7 +31,10 @@ from intake.clock import utcnow
 from intake.dal import file_repository, object_store
 from intake.dal.events import publish_file_finished
 from intake.errors import Conflict, NotFound
+from intake.import_types import get_import_type
 from intake.ingest import media
+from intake.ingest.error_report import ErrorCollector
+from intake.ingest.records import FileLevelError
 from intake.ingest.shards import (
     NotShardable,
     Readable,
@@ -43,11 +45,20 @@ from intake.ingest.shards import (
     plan_jsonl,
     plan_restaged,
 )
-from intake.ingest.streams import open_bytes
+from intake.ingest.streams import is_gunzipped, open_bytes
 from intake.keys import staging_key
 from intake.logic import shard_runs
+from intake.logic.engine import Outcome
 from intake.logic.run_execution import PROGRESS_INTERVAL_SECONDS, end_run, run_ended, run_lease
-from intake.models.domain import TERMINAL, FileRecord, Progress, ShardPhase, ShardProgress
+from intake.models.domain import (
+    TERMINAL,
+    FileRecord,
+    FileStatus,
+    ImportResult,
+    Progress,
+    ShardPhase,
+    ShardProgress,
+)
 from intake.observability import logger, metrics
 from intake.settings import get_settings
 
@@ -161,7 +172,10 @@ def plan(ref: RunRef) -> dict[str, Any]:
     """Cut the run's object into shards; the first phase runs next."""
     record = _hold(ref, first=True)
     started = time.monotonic()
-    staged, planned = _plan(record)
+    try:
+        staged, planned = _plan(record)
+    except FileLevelError as exc:
+        return _unreadable(record, exc)
     # A gzip upload is cut as it is inflated, at a size worked out from its compressed size.
     shards = merge_shards(planned, MAX_SHARDS)
     _hold(ref, _pass_progress(shards[-1].end, len(shards)))
@@ -180,6 +194,26 @@ def plan(ref: RunRef) -> dict[str, Any]:
         "phase": shard_runs.phases(record)[0],
         "object": staged.model_dump(),
     }
+
+
+def _unreadable(record: FileRecord, exc: FileLevelError) -> dict[str, Any]:
+    """The plan could not read the file through (a gzip cut short or corrupt): the run ends
+    FAILED with the file's error, as a one-invocation run's reading does, and the state
+    machine ends (no phase)."""
+    errors = ErrorCollector(max_errors=get_import_type(record.run_type).max_errors)
+    try:
+        for error in exc.errors:
+            errors.add(error)
+        outcome = Outcome(ImportResult(shards=0), exc.error)
+        try:
+            end_run(record, FileStatus.FAILED, outcome, errors)
+        except Conflict as conflict:
+            raise RunEnded(str(conflict)) from None
+    finally:
+        errors.close()
+    logger.info("run ended by its plan", extra={"code": exc.error.code})
+    run_ended(FileStatus.FAILED, result=outcome.result.model_dump(), sharded=True)
+    return {"shards": [], "phase": None, "object": None}
 
 
 def _plan(record: FileRecord) -> tuple[StagedObject, list[Shard]]:
@@ -201,7 +235,7 @@ def _plan(record: FileRecord) -> tuple[StagedObject, list[Shard]]:
     upload = StagedObject(key=record.object_key, version_id=record.object_version)
     with object_store.open_stream(upload.key, version_id=upload.version_id) as body:
         stream, _ = open_bytes(body)
-        if not isinstance(stream, gzip.GzipFile):
+        if not is_gunzipped(stream):
             try:
                 return upload, cut(stream)
             except NotShardable as exc:
