@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import zipfile
 from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import Any
@@ -81,9 +82,14 @@ def sharding(aws: Resources, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
 
 def _import(
-    api: Invoke, drain: Drain, body: bytes, name: str = "people.csv", **request: Any
+    api: Invoke,
+    drain: Drain,
+    body: bytes,
+    name: str = "people.csv",
+    media_type: str = "text/csv",
+    **request: Any,
 ) -> str:
-    file_id = declare_and_upload(api, body, name=name)
+    file_id = declare_and_upload(api, body, name=name, media_type=media_type)
     assert drain()["failures"] == []  # the upload check
     status, _ = api("POST", f"/files/{file_id}/import", body=request)
     assert status == 202
@@ -370,6 +376,133 @@ def test_a_gzip_upload_is_inflated_once_and_cut(
     assert sharded["status"] == whole["status"] == "FAILED"
     assert sharded["errors"] == whole["errors"]
     assert sharded["result"]["rows_invalid"] == whole["result"]["rows_invalid"]
+
+
+def _export_zip() -> bytes:
+    """A partner's export as a ZIP of three files of contacts, each with its own header: a
+    CSV export (BOM, CRLF, quoted line breaks, bad e-mails), a JSON Lines file (an unknown
+    country, a broken line, a key the CSV has) and a `;` CSV repeating a key of its own."""
+    members = {
+        "export/people.csv": CSV,
+        "export/more.jsonl": b"".join(
+            json.dumps(
+                {"external_id": f"j-{i}", "email": f"j{i}@example.com", "first_name": f"J {i}"}
+                | ({"country": "Atlantis"} if i % 331 == 0 else {})
+            ).encode()
+            + b"\n"
+            if i % 1000
+            else b'{"external_id": "broken\n'
+            for i in range(1, 3001)
+        )
+        + b'{"external_id": "c-10", "email": "again@example.com", "first_name": "Again"}\n',
+        "export/last.csv": b"external_id;email;first_name\r\n"
+        + b"".join(f"s-{i};s{i}@example.com;S {i}\r\n".encode() for i in range(1, 400))
+        + b"s-7;seven@example.com;Seven again\r\n",
+    }
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return out.getvalue()
+
+
+EXPORT_ZIP = _export_zip()
+
+
+@pytest.mark.parametrize(
+    ("request_body", "status"),
+    [({"check_only": True}, "FAILED"), ({"on_invalid": "skip"}, "SUCCEEDED")],
+    ids=["check_only", "skip"],
+)
+def test_a_zips_members_are_staged_plain_and_sharded_as_one_invocation_reads_them(
+    aws: Resources,
+    api: Invoke,
+    drain: Drain,
+    steps: dict[str, ModuleType],
+    sharding: str,
+    monkeypatch: pytest.MonkeyPatch,
+    request_body: dict[str, Any],
+    status: str,
+) -> None:
+    zipped = {"name": "export.zip", "media_type": "application/zip"}
+    whole = _one_invocation(api, drain, monkeypatch, EXPORT_ZIP, **zipped, **request_body)
+    assert whole["status"] == status
+    file_id = _import(api, drain, EXPORT_ZIP, **zipped, **request_body)
+    machine = Machine(steps, file_id)
+    machine.run()
+    shards = machine.plan["shards"]
+    assert [s["member"] for s in shards] == ["export/people.csv"] * SHARDS + [
+        "export/more.jsonl"
+    ] * (len(shards) - SHARDS - 1) + ["export/last.csv"]
+    assert {s["object"]["key"] for s in shards} == {
+        f"staging/acme/{file_id}/run-1/member-{n:04d}" for n in (1, 2, 3)
+    }
+    sharded = _file(api, file_id)
+    assert sharded["status"] == whole["status"]
+    assert sharded.get("reason") == whole.get("reason")
+    assert sharded["errors"] == whole["errors"]
+    assert {e["file"] for e in sharded["errors"]} == set(
+        ["export/people.csv", "export/more.jsonl", "export/last.csv"]
+    )
+    assert any(
+        e["code"] == "duplicate_key"
+        and e["file"] == "export/more.jsonl"
+        and "export/people.csv" in e["message"]
+        for e in sharded["errors"]
+    )
+    assert sharded["result"] == {**whole["result"], "shards": len(shards)}
+    assert _report(sharded) == _report(whole)
+    if status == "SUCCEEDED":
+        written = sharded["result"]["rows_written"]
+        assert written == sharded["result"]["rows_valid"] == _records(aws, file_id) > 9000
+
+
+def test_a_zip_holding_other_files_runs_in_one_invocation(
+    api: Invoke, drain: Drain, steps: dict[str, ModuleType], sharding: str
+) -> None:
+    """Only an archive of files of rows is sharded: one that also holds a README is run by
+    the worker, which reports the member it does not read as one invocation always has."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("people.csv", CSV)
+        archive.writestr("README.txt", b"exported by CRM 9")
+    file_id = _import(
+        api,
+        drain,
+        out.getvalue(),
+        name="export.zip",
+        media_type="application/zip",
+        check_only=True,
+    )
+    executions = boto3.client("stepfunctions").list_executions(stateMachineArn=sharding)
+    assert executions["executions"] == []
+    done = _file(api, file_id)
+    assert done["status"] == "FAILED"
+    assert "shards" not in done["result"]
+    assert {"unsupported_member"} <= {e["code"] for e in done["errors"]}
+
+
+def test_an_archives_members_share_the_cap_on_shards(
+    api: Invoke,
+    drain: Drain,
+    steps: dict[str, ModuleType],
+    sharding: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from intake.logic import run_steps
+
+    zipped = {"name": "export.zip", "media_type": "application/zip"}
+    whole = _one_invocation(api, drain, monkeypatch, EXPORT_ZIP, **zipped, check_only=True)
+    monkeypatch.setattr(run_steps, "MAX_SHARDS", 5)  # the members cut into 9
+    file_id = _import(api, drain, EXPORT_ZIP, **zipped, check_only=True)
+    machine = Machine(steps, file_id)
+    machine.run()
+    members = [s["member"] for s in machine.plan["shards"]]
+    assert len(members) <= 5
+    assert set(members) == {"export/people.csv", "export/more.jsonl", "export/last.csv"}
+    sharded = _file(api, file_id)
+    assert sharded["errors"] == whole["errors"]
+    assert sharded["result"] == {**whole["result"], "shards": len(members)}
 
 
 def test_a_gzip_cut_short_fails_the_file_as_one_invocation_does(

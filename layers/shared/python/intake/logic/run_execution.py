@@ -90,8 +90,9 @@ def run_import(message: ImportMessage, *, sink_factory: SinkFactory = dynamodb_s
         raise
 
 
-# What a sharded run can cut into byte ranges (plain or gzipped). Workbooks and ZIP archives
-# run in one invocation (docs/decisions.md, "Sharded runs: what is sharded").
+# What a sharded run can cut into byte ranges (plain or gzipped), as a file or as the members
+# of a ZIP (each staged plain). Workbooks run in one invocation (docs/decisions.md, "Sharded
+# runs: what is sharded").
 SHARDED_TYPES = frozenset({media.CSV, media.JSONL, media.JSON})
 
 
@@ -102,9 +103,26 @@ def _sharded(record: FileRecord) -> bool:
     return (
         bool(settings.sharded_runs_state_machine_arn)
         and record.size > settings.shard_threshold_bytes
-        and record.media_type in SHARDED_TYPES
+        and record.media_type in (*SHARDED_TYPES, media.ZIP)
         and kind_of(get_import_type(record.run_type)) == "records"
+        and (record.media_type != media.ZIP or _members_shardable(record))
     )
+
+
+def _members_shardable(record: FileRecord) -> bool:
+    """A ZIP's members are each staged plain and cut (run_steps.plan) when the archive opens
+    within its limits and every member is a file of rows: an archive that breaches them, holds
+    nothing or holds other files runs in one invocation, which reports why (its central
+    directory, at the object's end, is all this reads)."""
+    try:
+        with (
+            object_store.open_seekable(record.object_key, version_id=record.object_version) as body,
+            open_archive(body, archive_limits(get_import_type(record.run_type))) as archive,
+        ):
+            names = [info.filename for info in archive.members]
+    except FileLevelError:
+        return False
+    return bool(names) and all(media.member_media_type(name) is not None for name in names)
 
 
 def _hand_over(record: FileRecord) -> None:

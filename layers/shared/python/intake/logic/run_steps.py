@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -32,7 +34,9 @@ from intake.dal import file_repository, object_store
 from intake.dal.events import publish_file_finished
 from intake.errors import Conflict, NotFound
 from intake.import_types import get_import_type
+from intake.import_types.registry import archive_limits
 from intake.ingest import media
+from intake.ingest.archive import open_archive
 from intake.ingest.error_report import ErrorCollector
 from intake.ingest.records import FileLevelError
 from intake.ingest.shards import (
@@ -173,27 +177,46 @@ def plan(ref: RunRef) -> dict[str, Any]:
     record = _hold(ref, first=True)
     started = time.monotonic()
     try:
-        staged, planned = _plan(record)
+        parts = _plan(record)
     except FileLevelError as exc:
         return _unreadable(record, exc)
-    # A gzip upload is cut as it is inflated, at a size worked out from its compressed size.
-    shards = merge_shards(planned, MAX_SHARDS)
-    _hold(ref, _pass_progress(shards[-1].end, len(shards)))
-    metrics.add_metric(name="ShardsPlanned", unit="Count", value=len(shards))
+    items = _items(parts)
+    total = sum(part.shards[-1].end for part in parts)
+    _hold(ref, _pass_progress(total, len(items)))
+    metrics.add_metric(name="ShardsPlanned", unit="Count", value=len(items))
     logger.info(
         "run planned",
         extra={
-            "shards": len(shards),
-            "planned": len(planned),
-            "staged": staged.key != record.object_key,
+            "shards": len(items),
+            "planned": sum(len(part.shards) for part in parts),
+            "members": sum(part.member is not None for part in parts),
+            "staged": parts[0].object.key != record.object_key,
             "seconds": round(time.monotonic() - started, 3),
         },
     )
     return {
-        "shards": [shard.to_item() for shard in shards],
+        "shards": items,
         "phase": shard_runs.phases(record)[0],
-        "object": staged.model_dump(),
+        "object": parts[0].object.model_dump(),
     }
+
+
+def _items(parts: list[_Part]) -> list[dict[str, Any]]:
+    """The map's items: every part's shards, numbered through the run, at most MAX_SHARDS
+    (a gzip upload is cut as it is inflated, at a size worked out from its compressed size;
+    an archive's members share the cap by their shards, each keeping at least one). A
+    member's shards name it and its staged object; a file's read the plan's `object`."""
+    planned = sum(len(part.shards) for part in parts)
+    spare = MAX_SHARDS - len(parts)  # each part keeps one shard, and shares out the rest
+    items: list[dict[str, Any]] = []
+    for part in parts:
+        allowed = MAX_SHARDS if len(parts) == 1 else 1 + spare * len(part.shards) // planned
+        for shard in merge_shards(part.shards, allowed):
+            item = replace(shard, index=len(items)).to_item()
+            if part.member is not None:
+                item |= {"member": part.member, "object": part.object.model_dump()}
+            items.append(item)
+    return items
 
 
 def _unreadable(record: FileRecord, exc: FileLevelError) -> dict[str, Any]:
@@ -216,40 +239,84 @@ def _unreadable(record: FileRecord, exc: FileLevelError) -> dict[str, Any]:
     return {"shards": [], "phase": None, "object": None}
 
 
-def _plan(record: FileRecord) -> tuple[StagedObject, list[Shard]]:
+@dataclass(frozen=True)
+class _Part:
+    """What the plan cut: the upload, its plain copy (gzip), or one ZIP member's plain copy."""
+
+    object: StagedObject
+    shards: list[Shard]
+    member: str | None = None
+
+
+def _plan(record: FileRecord) -> list[_Part]:
     size = max(get_settings().shard_size_bytes, math.ceil(record.size / MAX_SHARDS))
+    if record.media_type == media.ZIP:
+        return _plan_members(record, size)
+    cut = _cutter(record, record.media_type, size)
+    upload = StagedObject(key=record.object_key, version_id=record.object_version)
+    with object_store.open_stream(upload.key, version_id=upload.version_id) as body:
+        stream, _ = open_bytes(body)
+        if not is_gunzipped(stream):
+            try:
+                return [_Part(upload, cut(stream))]
+            except NotShardable as exc:
+                logger.info("run in one shard", extra={"why": str(exc)})
+                return [_Part(upload, [Shard.whole(record.size)])]
+        # Byte ranges of compressed bytes cannot be read alone: inflate once, into a plain copy.
+        return [
+            _restaged(stream, staging_key(record.tenant, record.file_id, record.run, "plain"), cut)
+        ]
+
+
+def _plan_members(record: FileRecord, size: int) -> list[_Part]:
+    """Each member of a ZIP (all of them files of rows: run_execution._members_shardable)
+    inflated once into a plain copy, and cut. An archive breach met while inflating (a member
+    larger than it says, a ratio past the limit) ends the plan as it ends a one-invocation
+    run: FileLevelError."""
+    limits = archive_limits(get_import_type(record.run_type))
+    parts = []
+    with (
+        object_store.open_seekable(record.object_key, version_id=record.object_version) as body,
+        open_archive(body, limits) as archive,
+    ):
+        for number, info in enumerate(archive.members, 1):
+            media_type = media.member_media_type(info.filename)
+            if media_type is None:
+                raise ValueError(f"member {info.filename!r} is not a file of rows")
+            key = staging_key(record.tenant, record.file_id, record.run, f"member-{number:04d}")
+            with archive.open(info) as stream:
+                part = _restaged(stream, key, _cutter(record, media_type, size))
+            parts.append(replace(part, member=info.filename))
+    return parts
+
+
+def _restaged(stream: Readable, key: str, cut: Callable[[Readable], list[Shard]]) -> _Part:
+    with object_store.staged_upload(key) as staging:
+        try:
+            shards = plan_restaged(stream, staging.write, cut)
+        except NotShardable as exc:
+            logger.info("run in one shard", extra={"why": str(exc)})
+            shards = [Shard.whole(staging.size)]
+    return _Part(StagedObject(key=key, version_id=staging.version_id), shards)
+
+
+def _cutter(record: FileRecord, media_type: str, size: int) -> Callable[[Readable], list[Shard]]:
+    """How a plain stream of `media_type` is cut into shards of about `size` bytes."""
     mapping = record.mapping
 
     def cut(stream: Readable) -> list[Shard]:
-        if record.media_type == media.CSV:
+        if media_type == media.CSV:
             return plan_csv(
                 stream,
                 shard_size=size,
                 encoding=mapping.encoding if mapping else None,
                 delimiter=(mapping.delimiter if mapping else None) or record.csv_delimiter,
             )
-        if record.media_type == media.JSONL:
+        if media_type == media.JSONL:
             return plan_jsonl(stream, shard_size=size)
         return plan_json_array(stream, shard_size=size)
 
-    upload = StagedObject(key=record.object_key, version_id=record.object_version)
-    with object_store.open_stream(upload.key, version_id=upload.version_id) as body:
-        stream, _ = open_bytes(body)
-        if not is_gunzipped(stream):
-            try:
-                return upload, cut(stream)
-            except NotShardable as exc:
-                logger.info("run in one shard", extra={"why": str(exc)})
-                return upload, [Shard.whole(record.size)]
-        # Byte ranges of compressed bytes cannot be read alone: inflate once, into a plain copy.
-        key = staging_key(record.tenant, record.file_id, record.run, "plain")
-        with object_store.staged_upload(key) as staging:
-            try:
-                shards = plan_restaged(stream, staging.write, cut)
-            except NotShardable as exc:
-                logger.info("run in one shard", extra={"why": str(exc)})
-                shards = [Shard.whole(staging.size)]
-        return StagedObject(key=key, version_id=staging.version_id), shards
+    return cut
 
 
 class _LeaseKeeper:
@@ -289,7 +356,10 @@ def _only_shard(record: FileRecord) -> Progress | None:
 def run_shard(step: ShardStep) -> dict[str, Any]:
     """Run one shard in one phase and report it, once."""
     record = _hold(step, first=True)
-    shard = Shard.from_item(step.shard)
+    item = dict(step.shard)
+    member = item.pop("member", None)  # an archive member's shard reads its own staged copy
+    staged = StagedObject.model_validate(item.pop("object")) if member else step.object
+    shard = Shard.from_item(item)
     done = file_repository.shard_report(
         step.tenant, step.file_id, step.run, shard.index, step.phase
     )
@@ -304,8 +374,9 @@ def run_shard(step: ShardStep) -> dict[str, Any]:
         record,
         shard,
         phase=step.phase,
-        object_key=step.object.key,
-        version_id=step.object.version_id,
+        object_key=staged.key,
+        version_id=staged.version_id,
+        member=member,
         on_progress=keeper,
     )
     try:

@@ -70,6 +70,7 @@ from intake.keys import staging_key
 from intake.logic.engine import Outcome, key_cell, locate_duplicates, validate_records
 from intake.logic.run_execution import SinkFactory, dynamodb_sink, run_status
 from intake.models.domain import (
+    ColumnUsage,
     FileRecord,
     FileStatus,
     ImportResult,
@@ -154,6 +155,7 @@ def run_shard(
     sink_factory: SinkFactory = dynamodb_sink,
     object_key: str | None = None,
     version_id: str | None = None,
+    member: str | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> ShardReport:
     """Run one shard in one phase, then report it.
@@ -165,7 +167,8 @@ def run_shard(
 
     `record` is the claimed run. The bytes are the object's version the upload check pinned
     (`object_key`/`version_id` name another object instead, e.g. a gzip re-staged as plain
-    bytes, which its shards index). Returns the report that counts: a retry of a shard that
+    bytes, which its shards index; or a ZIP `member`'s plain copy, whose errors name the
+    member as one invocation's do). Returns the report that counts: a retry of a shard that
     already reported returns the first report (its rows were upserted by key again, so the
     records table holds each row once either way; its staged object is written again, the
     same). `on_progress` is called with the bytes of the object the shard has read so far,
@@ -183,14 +186,13 @@ def run_shard(
             key, version_id=version, byte_range=f"bytes={start}-{end - 1}"
         )
 
+    source = _Source(shard, open_range, member)
     if phase == "locate":
-        report = _locate(record, shard, import_type, open_range)
+        report = _locate(record, source, import_type)
     elif phase == "keep":
-        report = _keep(record, shard, import_type, open_range, sink_factory)
+        report = _keep(record, source, import_type, sink_factory)
     else:
-        report = _read_rows(
-            record, shard, phase, import_type, open_range, sink_factory, on_progress
-        )
+        report = _read_rows(record, source, phase, import_type, sink_factory, on_progress)
     logger.info(
         "shard run",
         extra={"shard": shard.index, "phase": phase, "rows": report.rows_total},
@@ -200,17 +202,30 @@ def run_shard(
     )
 
 
+@dataclass(frozen=True)
+class _Source:
+    """Where a shard's bytes are: its range of the object `open_range` reads; for a ZIP, of
+    one `member`'s plain copy."""
+
+    shard: Shard
+    open_range: OpenRange
+    member: str | None = None
+
+
 @contextmanager
 def _shard_records(
-    record: FileRecord, shard: Shard, open_range: OpenRange
+    record: FileRecord, source: _Source, open_range: OpenRange | None = None
 ) -> Iterator[Iterable[ReadEvent]]:
-    """The shard's records, read as the whole file's are (same reader, mapping, delimiter)."""
-    with open_shard(shard, open_range) as stream:
+    """The shard's records, read as the whole file's (or the member's) are: the same reader,
+    mapping and delimiter. `open_range` reads the ranges instead of the source's own."""
+    media_type = media.member_media_type(source.member) if source.member else record.media_type
+    assert media_type is not None  # the plan stages only members of files of rows
+    with open_shard(source.shard, open_range or source.open_range) as stream:
         yield read_records(
             stream,
-            record.media_type,
+            media_type,
             mapping=record.mapping,
-            delimiter=shard.delimiter or record.csv_delimiter,
+            delimiter=source.shard.delimiter or record.csv_delimiter,
         )
 
 
@@ -233,26 +248,27 @@ class _RangesRead:
 
 def _read_rows(
     record: FileRecord,
-    shard: Shard,
+    source: _Source,
     phase: ShardPhase,
     import_type: ImportType,
-    open_range: OpenRange,
     sink_factory: SinkFactory,
     on_progress: Callable[[int], None] | None,
 ) -> ShardReport:
+    shard = source.shard
     sink: Sink | None = sink_factory(record) if phase != "validate" else None
     errors = _AtFileLines(shard, import_type.max_errors)
     # As a one-invocation run's KeyTracker (bounded memory, spills to /tmp), grouped for the
     # finalize's ranged reads; the write phase follows a validate phase that checked keys.
     keys = KeyTracker(partition_bits=DUMP_BITS) if phase in CHECKING else None
-    read = _RangesRead(open_range)
+    read = _RangesRead(source.open_range)
     try:
-        with _shard_records(record, shard, read) as events:
+        with _shard_records(record, source, read) as events:
             outcome = validate_records(
                 events,
                 import_type,
                 errors,
                 sink=sink,
+                member=source.member,
                 mapping=record.mapping,
                 track=keys.add if keys is not None else None,
                 on_progress=(lambda _rows: on_progress(read.bytes)) if on_progress else None,
@@ -284,6 +300,7 @@ def _read_rows(
         file_error=errors.at_file_line(outcome.file_error) if outcome.file_error else None,
         columns=result.columns,
         encoding=result.encoding,
+        member=source.member,
     )
 
 
@@ -324,16 +341,22 @@ class _ShardOccurrences(KeyLocator):
         out.write(json.dumps(found).encode())  # ASCII: keys may hold lone surrogates
 
 
-def _locate(
-    record: FileRecord, shard: Shard, import_type: ImportType, open_range: OpenRange
-) -> ShardReport:
+def _locate(record: FileRecord, source: _Source, import_type: ImportType) -> ShardReport:
+    shard = source.shard
     repeated = RepeatedKeys.from_bytes(_read(_repeated_key(record)))
     # Later rows listed up to the run's error cap: the finalize lists what one invocation would.
     found = _ShardOccurrences(repeated.hashes, shard, listed=import_type.max_errors)
     unused = ErrorCollector()  # found never answers an earlier occurrence: no error is added
     try:
-        with _shard_records(record, shard, open_range) as events:
-            locate_duplicates(events, import_type, unused, locator=found, mapping=record.mapping)
+        with _shard_records(record, source) as events:
+            locate_duplicates(
+                events,
+                import_type,
+                unused,
+                locator=found,
+                member=source.member,
+                mapping=record.mapping,
+            )
     finally:
         unused.close()
     _stage(_located_key(record, shard.index), found.write)
@@ -359,24 +382,22 @@ class _FirstRows(KeyLocator):
 
 
 def _keep(
-    record: FileRecord,
-    shard: Shard,
-    import_type: ImportType,
-    open_range: OpenRange,
-    sink_factory: SinkFactory,
+    record: FileRecord, source: _Source, import_type: ImportType, sink_factory: SinkFactory
 ) -> ShardReport:
+    shard = source.shard
     keys = set(json.loads(_read(_keep_key(record))).get(str(shard.index), []))
     written = 0
     if keys:
         unused = ErrorCollector()
         try:
-            with _shard_records(record, shard, open_range) as events:
+            with _shard_records(record, source) as events:
                 outcome = locate_duplicates(
                     events,
                     import_type,
                     unused,
                     locator=_FirstRows(keys),
                     sink=sink_factory(record),
+                    member=source.member,
                     mapping=record.mapping,
                 )
         finally:
@@ -500,22 +521,25 @@ def _with_duplicates(
     it holds, for the keep phase (on_invalid=skip). Memory: one entry per distinct key whose
     hash repeats (<= DEFAULT_MAX_REPEATED, bar collisions), and one shard's staged object."""
     checking = phases(record)[0]
-    outcome = _merge(record, _reports(record, indexes, checking), errors)
+    reports = _reports(record, indexes, checking)
+    members = {report.index: report.member for report in reports}
+    outcome = _merge(record, reports, errors)
     repeated = RepeatedKeys.from_bytes(_read(_repeated_key(record)))
     field = import_type.natural_key
-    where = key_cell(import_type, outcome.result, None)
-    firsts: dict[str, int | None] = {}  # key -> its first row's line in the file
+    firsts: dict[str, Occurrence] = {}  # key -> its first row in the file
     keep: dict[str, list[str]] = {}  # shard -> the keys whose first row it holds
     located = 0
     unlisted = False
     for index in indexes:
+        member = members[index]
+        where = _key_cell(import_type, outcome.result, member)
         found = json.loads(_read(_located_key(record, index)))
         again = []  # the shard's first rows of keys that an earlier shard has
         for row, line, key in found["firsts"]:
             if key in firsts:
                 again.append((row, line, key))
             else:
-                firsts[key] = line
+                firsts[key] = Occurrence(line, member)
                 keep.setdefault(str(index), []).append(key)
         later = [tuple(entry) for entry in found["later"]]
         listed = sorted(again + later)  # read order (rows are distinct in a shard)
@@ -525,9 +549,7 @@ def _with_duplicates(
             listed = [entry for entry in listed if entry[0] <= last]
         count = len(again) + found["later_count"]
         for _row, line, key in listed:
-            error = duplicate_key_error(
-                field=field, line=line, member=None, first=Occurrence(firsts[key])
-            )
+            error = duplicate_key_error(field=field, line=line, member=member, first=firsts[key])
             errors.add(error.model_copy(update=where) if where else error)
         errors.count_unlisted(count - len(listed))
         unlisted = unlisted or count > len(listed)
@@ -554,18 +576,31 @@ def _with_duplicates(
     return outcome, located
 
 
+def _key_cell(import_type: ImportType, result: ImportResult, member: str | None) -> dict[str, Any]:
+    """Where a duplicate_key error points: the key's column in the file, or in the member
+    (each member of a ZIP has its own header, as one invocation reads it)."""
+    if member is not None and result.columns is not None:
+        mapped = [c for c in result.columns.mapped if c.file == member]
+        result = ImportResult(columns=ColumnUsage(mapped=mapped))
+    return key_cell(import_type, result, None)
+
+
 def _merge(record: FileRecord, reports: list[ShardReport], errors: ErrorCollector) -> Outcome:
     total = ImportResult(shards=len(reports))
     file_error: RowError | None = None
     unlisted = False
+    headed: set[str | None] = set()  # the file, or the ZIP members, whose columns are counted
+    stopped: set[str | None] = set()  # ... read to a file error: one invocation read no further
     for report in reports:
         total.rows_written += report.rows_written
-        if file_error is not None:
-            continue  # read past the file error: a one-invocation run never got here
+        if report.member in stopped:
+            continue  # past the file error: a one-invocation run never read this
         total.rows_total += report.rows_total
         total.rows_valid += report.rows_valid
         total.rows_invalid += report.rows_invalid
-        total.columns = total.columns or report.columns
+        if report.member not in headed:  # every shard of it read its header: the first's
+            headed.add(report.member)
+            total.columns = _with_columns(total.columns, report.columns)
         total.encoding = total.encoding or report.encoding
         for error in report.errors:
             errors.add(error)
@@ -578,9 +613,21 @@ def _merge(record: FileRecord, reports: list[ShardReport], errors: ErrorCollecto
         # Errors the shard counted but did not list still count (and decide the run).
         errors.count_unlisted(report.errors_count - listed)
         unlisted = unlisted or report.errors_count > listed
-        file_error = report.file_error
+        if report.file_error is not None:
+            stopped.add(report.member)  # a ZIP's other members are read on, as one run does
+            file_error = file_error or report.file_error
     total.errors_truncated = errors.truncated or unlisted
     return Outcome(total, file_error)
+
+
+def _with_columns(total: ColumnUsage | None, part: ColumnUsage | None) -> ColumnUsage | None:
+    """A ZIP's columns, member after member (each named by its member), as one invocation
+    adds them up."""
+    if part is None:
+        return total
+    if total is None:
+        return part
+    return ColumnUsage(mapped=total.mapped + part.mapped, unused=total.unused + part.unused)
 
 
 def _staged_errors(record: FileRecord, report: ShardReport) -> Iterator[RowError]:

@@ -324,9 +324,11 @@ class ShardReport(BaseModel):
     errors_more: int = 0  # the next ones listed, up to the run's cap, staged for the finalize
     errors_count: int = 0  # every error the shard found, listed or not
     file_error: RowError | None = None  # the shard could not be read to its end
-    # Every shard reads the file's header: each sees the same columns and encoding.
+    # Every shard reads the file's header: each sees the same columns and encoding (a ZIP
+    # member's shards, the member's).
     columns: ColumnUsage | None = None
     encoding: str | None = None
+    member: str | None = None  # the ZIP member the shard is of
 
 
 class ActiveRun(BaseModel):
