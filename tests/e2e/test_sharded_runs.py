@@ -11,7 +11,8 @@ about 1 KB (an unused `notes` column) so the file is large in bytes, not in reco
 record's notes are quoted with doubled quotes; invalid records sit on both sides of every
 shard boundary, and those next to a boundary carry quoted line breaks (the one before it a
 whole fake record after a quoted line break, where a cut that ignored quotes would fall), so
-both the cut and the line numbers in errors are tested.
+both the cut and the line numbers in errors are tested. The same file, zipped with a second
+member, is sharded member by member with the same errors, each naming its member.
 
 What a one-invocation run reports is computed by running the same bytes on a second stack
 with a threshold above any file here. A third stack kills one shard mid-run
@@ -23,8 +24,10 @@ stack's stand-in for the EventBridge rule tells the worker.
 from __future__ import annotations
 
 import io
+import json
 import os
 import time
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -190,10 +193,11 @@ class Outcome:
         return response.content
 
 
-def run(stack: Stack, data: bytes, tenant: str, body: dict[str, Any]) -> Outcome:
-    """Upload `data` for `tenant`, import it with `body`, follow it to its end."""
+def run(stack: Stack, data: bytes, tenant: str, body: dict[str, Any], **declared: Any) -> Outcome:
+    """Upload `data` for `tenant` (declared as big.csv, or as `declared` says), import it with
+    `body`, follow it to its end."""
     api = Api(stack)
-    file_id = api.uploaded(data, tenant=tenant, name="big.csv")
+    file_id = api.uploaded(data, tenant=tenant, **({"name": "big.csv"} | declared))
     accepted = api.call("POST", f"/files/{file_id}/import", tenant=tenant, json=body)
     assert accepted.status_code == 202, accepted.text
     seen: list[dict[str, Any]] = []
@@ -272,6 +276,44 @@ def test_validating_fails_at_exactly_the_lines_a_one_invocation_run_reports(
     assert file["result"]["rows_invalid"] == len(big_csv.invalid)
     assert file["result"]["rows_written"] == 0
     assert stored_ids(sharded, "validate") == []
+
+
+def test_a_zip_of_the_file_and_another_is_sharded_member_by_member(
+    sharded: Stack, big_csv: BigCsv, one_invocation: Outcome
+) -> None:
+    # Given the file zipped with a second member, a JSON Lines file of clean contacts (stored,
+    # not deflated, as some exporters write: the threshold is on the upload's size)
+    more = b"".join(
+        json.dumps(
+            {"external_id": f"m-{i}", "email": f"m{i}@example.com", "first_name": "M"}
+        ).encode()
+        + b"\n"
+        for i in range(2000)
+    )
+    packed = io.BytesIO()
+    with zipfile.ZipFile(packed, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("export/big.csv", big_csv.data)
+        archive.writestr("export/more.jsonl", more)
+    assert len(packed.getvalue()) > THRESHOLD
+
+    # When it is validated as a sharded run
+    outcome = run(
+        sharded,
+        packed.getvalue(),
+        "zipped",
+        {"check_only": True},
+        name="export.zip",
+        media_type="application/zip",
+    )
+
+    # Then each member is cut on its own, and the errors are the file's, naming its member
+    file = outcome.file
+    assert file["status"] == "FAILED", file.get("reason")
+    assert file["result"]["shards"] == big_csv.shards + 1
+    reference = one_invocation.file
+    assert file["errors"] == [{**e, "file": "export/big.csv"} for e in reference["errors"]]
+    assert file["result"]["rows_total"] == len(big_csv.ids) + 2000
+    assert file["result"]["rows_invalid"] == len(big_csv.invalid)
 
 
 def test_skip_imports_exactly_the_valid_rows_and_shows_shards_while_running(
