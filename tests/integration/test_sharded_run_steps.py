@@ -505,6 +505,35 @@ def test_an_archives_members_share_the_cap_on_shards(
     assert sharded["result"] == {**whole["result"], "shards": len(members)}
 
 
+def test_a_zip_member_that_fails_to_inflate_ends_the_run_from_the_plan(
+    api: Invoke,
+    drain: Drain,
+    steps: dict[str, ModuleType],
+    sharding: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A member whose CRC does not match what it inflates to (its directory looked fine to
+    the worker) is found as the plan inflates it: the run ends FAILED with the archive's
+    error before any shard reads, as one invocation's run ends with it."""
+    packed = bytearray(_export_zip())
+    for signature, crc_at in ((b"PK\x03\x04", 14), (b"PK\x01\x02", 16)):  # the first member
+        at = packed.index(signature) + crc_at
+        packed[at : at + 4] = b"\0\0\0\0"
+    zipped = {"name": "export.zip", "media_type": "application/zip"}
+    whole = _one_invocation(api, drain, monkeypatch, bytes(packed), **zipped, check_only=True)
+    file_id = _import(api, drain, bytes(packed), **zipped, check_only=True)
+    machine = Machine(steps, file_id)
+    machine.start()
+    assert machine.plan["phase"] is None and machine.plan["shards"] == []
+    sharded = _file(api, file_id)
+    assert sharded["status"] == whole["status"] == "FAILED"
+    assert sharded["reason"] == whole["reason"]
+    assert sharded["reason"].startswith("the member cannot be inflated: Bad CRC-32")
+    assert sharded["errors"][-1] == whole["errors"][-1]
+    assert sharded["errors"][-1]["file"] == "export/people.csv"
+    assert sharded["result"]["shards"] == 0
+
+
 def test_a_gzip_cut_short_fails_the_file_as_one_invocation_does(
     api: Invoke,
     drain: Drain,
