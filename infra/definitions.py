@@ -146,7 +146,7 @@ NONCURRENT_VERSION_EXPIRY_DAYS = 7
 # Incomplete multipart uploads and stale error reports are cleaned up by lifecycle rules.
 ABORT_INCOMPLETE_MULTIPART_DAYS = 1
 REPORT_EXPIRY_DAYS = 30
-# What a sharded run stages (staging/: a gzip upload's plain copy, the shards' key hashes and
+# What a sharded run stages (staging/: plain copies of a gzip or a ZIP's members, key hashes and
 # errors) is read until the run ends, or until its execution is redriven: Step Functions
 # redrives an execution for 14 days after it stopped, and expiry counts from each object's
 # writing, so this covers a run that failed up to a week after it started.
