@@ -75,6 +75,18 @@ def test_fail_validates_every_member_before_writing_anything(api, drain, aws):
     assert records(aws) == []
 
 
+def test_a_clean_export_with_a_readme_fails_saying_so(api, drain, aws):
+    # No row is invalid: the reason names the member that is not a file of rows, rather
+    # than "0 of 2 rows are invalid".
+    file_id = upload_zip(api, zip_of({"a.csv": A_CSV, "README.txt": b"exported by CRM 9"}))
+    drain()
+    view = api("GET", f"/files/{file_id}")[1]
+    assert view["status"] == "FAILED", view
+    assert view["result"]["rows_invalid"] == 0
+    assert view["reason"] == "README.txt: members must be .csv, .tsv, .json, .jsonl, .ndjson files"
+    assert records(aws) == []
+
+
 def test_check_only_on_a_zip(api, drain, aws):
     file_id = upload_zip(api, zip_of({"a.csv": A_CSV}), check_only=True)
     drain()

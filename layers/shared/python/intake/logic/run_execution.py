@@ -433,6 +433,15 @@ class _ProgressTracker:
         )
 
 
+def _failed_rows(result: ImportResult, errors: ErrorCollector) -> str:
+    """Why a run that read its file through failed: its invalid rows, or, when no row was
+    invalid, the first error that was not a row's (a ZIP member that is not a file of rows)."""
+    if result.rows_invalid or not errors.inline:
+        return f"{result.rows_invalid} of {result.rows_total} rows are invalid"
+    first = errors.inline[0]
+    return f"{first.file}: {first.message}" if first.file else first.message
+
+
 def end_run(
     record: FileRecord, status: FileStatus, outcome: Outcome, errors: ErrorCollector
 ) -> None:
@@ -449,7 +458,7 @@ def end_run(
     if outcome.file_error:
         reason = outcome.file_error.message
     elif status is FileStatus.FAILED:
-        reason = f"{outcome.result.rows_invalid} of {outcome.result.rows_total} rows are invalid"
+        reason = _failed_rows(outcome.result, errors)
     finished = file_repository.finish_run(
         record,
         status,
