@@ -11,7 +11,8 @@
 Exit codes: 0 done; 1 the API or S3 refused a request; 2 usage; 3 a --wait ended in a state
 other than the one asked for (FAILED, REJECTED, EXPIRED...), or `analyse` found no type whose
 required fields the file covers (the best suggestion is printed all the same); 4 a --wait timed
-out.
+out; 130 interrupted (Ctrl-C: an upload says how to resume, or how to follow it if S3 had it
+all).
 
 Progress bars (bytes sent, then the import's progress while --wait waits) go to stderr, only
 when it is a terminal and without --quiet: stdout carries the same JSON either way.
@@ -35,6 +36,7 @@ EXIT_API_ERROR = 1
 EXIT_USAGE = 2
 EXIT_UNEXPECTED_STATE = 3
 EXIT_TIMEOUT = 4
+EXIT_INTERRUPTED = 130  # as a shell reports a command stopped by Ctrl-C
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -253,12 +255,26 @@ def _upload(
             )
     except BaseException:
         if file_id:
-            print(
-                f"intake: the upload of {file_id} stopped; continue it with: "
-                f"intake send --resume {file_id} {args.file}",
-                file=sys.stderr,
-            )
+            print(_stopped_upload(client, file_id, args.file), file=sys.stderr)
         raise
+
+
+def _stopped_upload(client: IntakeClient, file_id: str, path: str) -> str:
+    """What to do after an upload stopped: resume it, or, when S3 had already completed it
+    (stopped during the completion's answer), follow the file."""
+    try:
+        status = client.get_file(file_id)["status"]
+    except Exception:  # the API is unreachable too: resuming is still the way
+        status = "PENDING_UPLOAD"
+    if status == "PENDING_UPLOAD":
+        return (
+            f"intake: the upload of {file_id} stopped; continue it with: "
+            f"intake send --resume {file_id} {path}"
+        )
+    return (
+        f"intake: the upload of {file_id} had completed when it stopped ({status}); "
+        f"follow it with: intake status {file_id} --wait"
+    )
 
 
 def _send(client: IntakeClient, args: argparse.Namespace) -> int:
@@ -294,8 +310,14 @@ def _send(client: IntakeClient, args: argparse.Namespace) -> int:
     if not args.wait:
         _print({"file_id": file_id, "status": "PENDING_UPLOAD"})
         return 0
-    if args.no_import:
+    if args.no_import or (args.resume and not client.get_file(file_id)["auto_import"]):
         file = client.wait_for(file_id, {"UPLOADED"}, timeout=args.timeout)
+        if not args.no_import and file["status"] == "UPLOADED":
+            print(
+                f"intake: {file_id} was declared without auto_import, so no import starts by "
+                f"itself; start one with: intake import {file_id} --wait",
+                file=sys.stderr,
+            )
         _print(file)
         return 0 if file["status"] == "UPLOADED" else EXIT_UNEXPECTED_STATE
     return _wait_final(client, file_id, args)
@@ -417,6 +439,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, ValueError) as exc:
         print(f"intake: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("intake: interrupted", file=sys.stderr)  # what to do next is said already
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

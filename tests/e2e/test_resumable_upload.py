@@ -127,3 +127,55 @@ def test_an_aborted_upload_ends_expired(small_parts_stack: Stack, tmp_path: Path
     client.abort_upload(declared["file_id"])
 
     assert client.get_file(declared["file_id"])["status"] == "EXPIRED"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_resuming_a_file_declared_without_auto_import_says_how_to_import_it(
+    small_parts_stack: Stack, tmp_path: Path
+) -> None:
+    from intake_client import cli
+
+    stack = small_parts_stack
+    token = stack.token("acme")
+    client = IntakeClient(stack.api_url, token)
+    path = tmp_path / "contacts.csv"
+    six_part_csv(path)
+    # Given an upload, declared without auto_import, stopped after two parts
+    declared = client.declare_path(path, import_type="contacts")
+    file_id = declared["file_id"]
+    sent: list[int] = []
+
+    def interrupt_after_two(n: int) -> None:
+        sent.append(n)
+        if len(sent) == 2:
+            raise Interrupted
+
+    with pytest.raises(Interrupted):
+        client.upload(declared, path=path, on_sent=interrupt_after_two, workers=1)
+    assert "intake send --resume" in cli._stopped_upload(client, file_id, str(path))
+
+    # When `intake send --resume ... --wait` finishes the upload
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
+        "INTAKE_API_URL": stack.api_url,
+        "INTAKE_TOKEN": token,
+    }
+    result = subprocess.run(
+        [
+            *(sys.executable, "-m", "intake_client.cli", "send", "--resume", file_id),
+            *(str(path), "--wait", "--timeout", "120"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=200,
+        check=False,
+    )
+
+    # Then it waits for the upload check only, and says how to start the import
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["status"] == "UPLOADED"
+    assert f"start one with: intake import {file_id} --wait" in result.stderr
+    # And a stop now would point at the file, not at a resume
+    assert "follow it with: intake status" in cli._stopped_upload(client, file_id, str(path))

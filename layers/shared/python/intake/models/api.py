@@ -316,6 +316,11 @@ class FileView(BaseModel):
     metadata: dict[str, str] = Field(default_factory=dict)
     check_only: bool
     on_invalid: OnInvalid
+    auto_import: bool = Field(
+        default=False,
+        description="Declared: a run starts as soon as the upload checks out (otherwise an "
+        "import request starts it)",
+    )
     csv_delimiter: CsvDelimiter | None = None
     mapping: AnsweredMapping | None = Field(
         default=None,
@@ -367,6 +372,7 @@ class FileView(BaseModel):
             metadata=record.metadata,
             check_only=record.check_only,
             on_invalid=record.on_invalid,
+            auto_import=record.auto_import,
             csv_delimiter=record.csv_delimiter,
             mapping=record.mapping,
             profile=record.profile,
