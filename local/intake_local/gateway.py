@@ -29,6 +29,7 @@ import json
 import logging
 import re
 import secrets
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -413,6 +414,13 @@ class _Server(ThreadingHTTPServer):
     ) -> None:
         self.gateway = gateway
         super().__init__(address, handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away mid-answer (a Ctrl-C'd `intake send`) is not the gateway's
+        error: no traceback on the console for it, as API Gateway logs none."""
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            return
+        super().handle_error(request, client_address)
 
 
 class _RequestHandler(BaseHTTPRequestHandler):

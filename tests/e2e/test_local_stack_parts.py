@@ -511,3 +511,25 @@ def test_the_runner_thread_batches_and_stops(stack: Stack, queues: dict[str, str
         runner.stop()
         assert time.monotonic() - started < 5
     assert not runner.running
+
+
+def test_a_client_gone_mid_answer_prints_no_traceback(
+    gateway: Gateway, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An `intake send` stopped with Ctrl-C leaves its connection half-answered: the console
+    of `make up` shows no traceback for it, and still shows one for a real fault."""
+    from intake_local.gateway import _Server
+
+    server = gateway._server
+    assert isinstance(server, _Server)
+    for gone in (BrokenPipeError(32, "Broken pipe"), ConnectionResetError(104, "reset")):
+        try:
+            raise gone
+        except OSError:
+            server.handle_error(None, ("127.0.0.1", 50000))
+    assert "Traceback" not in capsys.readouterr().err
+    try:
+        raise ValueError("a fault of the gateway's own")
+    except ValueError:
+        server.handle_error(None, ("127.0.0.1", 50000))
+    assert "ValueError: a fault of the gateway's own" in capsys.readouterr().err
