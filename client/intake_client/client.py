@@ -44,7 +44,9 @@ _MEDIA_TYPES = {
     ".ndjson": "application/x-ndjson",
     ".zip": "application/zip",
     ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    ".txt": "text/plain",
+    # Excel's "Text (Tab delimited)" and "Unicode Text" exports are .txt: tab-separated rows
+    # (UTF-16 for the latter), which Intake's CSV reader takes by its sniffed delimiter and BOM.
+    ".txt": "text/csv",
 }
 # Text formats Intake also reads gzipped (a ZIP or a workbook is compressed already).
 _GZIPPED_TYPES = frozenset({"text/csv", "application/json", "application/x-ndjson"})

@@ -12,6 +12,9 @@ from intake_client import media_type_for
     [
         ("people.csv", "text/csv"),
         ("dir/People.TSV", "text/csv"),
+        # Excel's tab-delimited and "Unicode Text" exports
+        ("Contacts.txt", "text/csv"),
+        ("contacts.txt.gz", "text/csv"),
         ("export.xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
         # A gzipped text file is declared as what it holds: Intake finds gzip by its bytes.
         ("people.csv.gz", "text/csv"),
