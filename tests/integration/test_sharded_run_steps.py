@@ -431,12 +431,19 @@ def test_a_zips_members_are_staged_plain_and_sharded_as_one_invocation_reads_the
     machine = Machine(steps, file_id)
     machine.run()
     shards = machine.plan["shards"]
-    assert [s["member"] for s in shards] == ["export/people.csv"] * SHARDS + [
-        "export/more.jsonl"
-    ] * (len(shards) - SHARDS - 1) + ["export/last.csv"]
-    assert {s["object"]["key"] for s in shards} == {
-        f"staging/acme/{file_id}/run-1/member-{n:04d}" for n in (1, 2, 3)
-    }
+    # Each shard names its part; the run's manifest names the parts' members and copies.
+    assert [s["part"] for s in shards] == [1] * SHARDS + [2] * (len(shards) - SHARDS - 1) + [3]
+    manifest = json.loads(
+        boto3.client("s3")
+        .get_object(Bucket=aws.names.bucket, Key=f"staging/acme/{file_id}/run-1/members.json")[
+            "Body"
+        ]
+        .read()
+    )
+    assert [(m["member"], m["key"]) for m in manifest] == [
+        (name, f"staging/acme/{file_id}/run-1/member-{n:04d}")
+        for n, name in enumerate(("export/people.csv", "export/more.jsonl", "export/last.csv"), 1)
+    ]
     sharded = _file(api, file_id)
     assert sharded["status"] == whole["status"]
     assert sharded.get("reason") == whole.get("reason")
@@ -455,6 +462,34 @@ def test_a_zips_members_are_staged_plain_and_sharded_as_one_invocation_reads_the
     if status == "SUCCEEDED":
         written = sharded["result"]["rows_written"]
         assert written == sharded["result"]["rows_valid"] == _records(aws, file_id) > 9000
+
+
+def test_json_keys_nothing_reads_are_listed_whichever_shard_meets_them(
+    api: Invoke,
+    drain: Drain,
+    steps: dict[str, ModuleType],
+    sharding: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A key no field takes, first met in the last shard, is listed in result.columns as one
+    invocation lists it (nothing silent), with the keys the others map."""
+    body = b"".join(
+        json.dumps(
+            {"external_id": f"k-{i}", "email": f"k{i}@example.com", "first_name": "K"}
+            | ({"shoe_size": 42} if i > 5000 else {})
+        ).encode()
+        + b"\n"
+        for i in range(6000)
+    )
+    jsonl = {"name": "people.jsonl", "media_type": "application/x-ndjson"}
+    whole = _one_invocation(api, drain, monkeypatch, body, **jsonl, check_only=True)
+    assert [c["header"] for c in whole["result"]["columns"]["unused"]] == ["shoe_size"]
+    file_id = _import(api, drain, body, **jsonl, check_only=True)
+    machine = Machine(steps, file_id)
+    machine.run()
+    assert len(machine.plan["shards"]) > 2
+    sharded = _file(api, file_id)
+    assert sharded["result"] == {**whole["result"], "shards": len(machine.plan["shards"])}
 
 
 def test_a_zip_holding_other_files_runs_in_one_invocation(
@@ -497,12 +532,12 @@ def test_an_archives_members_share_the_cap_on_shards(
     file_id = _import(api, drain, EXPORT_ZIP, **zipped, check_only=True)
     machine = Machine(steps, file_id)
     machine.run()
-    members = [s["member"] for s in machine.plan["shards"]]
-    assert len(members) <= 5
-    assert set(members) == {"export/people.csv", "export/more.jsonl", "export/last.csv"}
+    parts = [s["part"] for s in machine.plan["shards"]]
+    assert len(parts) <= 5
+    assert set(parts) == {1, 2, 3}
     sharded = _file(api, file_id)
     assert sharded["errors"] == whole["errors"]
-    assert sharded["result"] == {**whole["result"], "shards": len(members)}
+    assert sharded["result"] == {**whole["result"], "shards": len(parts)}
 
 
 def _ended_by_its_plan(api: Invoke, steps: dict[str, ModuleType], file_id: str) -> dict[str, Any]:
@@ -514,6 +549,10 @@ def _ended_by_its_plan(api: Invoke, steps: dict[str, ModuleType], file_id: str) 
     file = _file(api, file_id)
     assert file["status"] == "FAILED"
     assert file["result"]["shards"] == 0
+    # Step Functions may run the plan again (its answer lost): the same answer, nothing raised
+    machine.start()
+    assert machine.plan == {"shards": [], "phase": None, "object": None}
+    assert _file(api, file_id)["reason"] == file["reason"]
     return file
 
 

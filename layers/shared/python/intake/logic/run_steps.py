@@ -21,6 +21,8 @@ execution takes the run up again and runs only the shards that have not reported
 
 from __future__ import annotations
 
+import io
+import json
 import math
 import time
 from collections.abc import Callable
@@ -174,12 +176,21 @@ def _pass_progress(total: int, shards: int) -> Progress:
 
 def plan(ref: RunRef) -> dict[str, Any]:
     """Cut the run's object into shards; the first phase runs next."""
-    record = _hold(ref, first=True)
+    try:
+        record = _hold(ref, first=True)
+    except RunEnded:
+        if not _ended_by_a_step(ref, planned=False):
+            raise
+        # Run again after an attempt that ended the run (a file it could not read through).
+        logger.info("run ended by an earlier attempt of this step")
+        return _NOTHING_PLANNED
     started = time.monotonic()
     try:
         parts = _plan(record)
     except FileLevelError as exc:
         return _unreadable(record, exc)
+    if parts[0].member is not None:
+        _stage_members(ref, parts)
     items = _items(parts)
     total = sum(part.shards[-1].end for part in parts)
     _hold(ref, _pass_progress(total, len(items)))
@@ -204,19 +215,45 @@ def plan(ref: RunRef) -> dict[str, Any]:
 def _items(parts: list[_Part]) -> list[dict[str, Any]]:
     """The map's items: every part's shards, numbered through the run, at most MAX_SHARDS
     (a gzip upload is cut as it is inflated, at a size worked out from its compressed size;
-    an archive's members share the cap by their shards, each keeping at least one). A
-    member's shards name it and its staged object; a file's read the plan's `object`."""
+    past the cap, an archive's members share it by their shards, each keeping at least one).
+    A member's shards carry its part number (1-based): its name and staged copy are in the
+    run's members manifest, so long member names cost the execution's state nothing."""
     planned = sum(len(part.shards) for part in parts)
     spare = MAX_SHARDS - len(parts)  # each part keeps one shard, and shares out the rest
     items: list[dict[str, Any]] = []
-    for part in parts:
-        allowed = MAX_SHARDS if len(parts) == 1 else 1 + spare * len(part.shards) // planned
+    for number, part in enumerate(parts, 1):
+        allowed = len(part.shards)  # under the cap, nothing is joined
+        if planned > MAX_SHARDS:
+            allowed = 1 + spare * len(part.shards) // planned if len(parts) > 1 else MAX_SHARDS
         for shard in merge_shards(part.shards, allowed):
             item = replace(shard, index=len(items)).to_item()
             if part.member is not None:
-                item |= {"member": part.member, "object": part.object.model_dump()}
+                item["part"] = number
             items.append(item)
     return items
+
+
+def _members_key(ref: RunRef) -> str:
+    return staging_key(ref.tenant, ref.file_id, ref.run, "members.json")
+
+
+def _stage_members(ref: RunRef, parts: list[_Part]) -> None:
+    """A ZIP's members manifest: each part's member name and staged copy, by part number."""
+    members = [{"member": p.member, **p.object.model_dump()} for p in parts]
+    object_store.upload_file(
+        _members_key(ref), io.BytesIO(json.dumps(members).encode()), content_type=media.JSON
+    )
+
+
+def _member(ref: RunRef, part: int) -> tuple[str, StagedObject]:
+    """Part `part`'s member name and staged copy, from the run's members manifest."""
+    with object_store.open_stream(_members_key(ref)) as body:
+        entry = json.loads(body.read())[part - 1]
+    return str(entry.pop("member")), StagedObject.model_validate(entry)
+
+
+# The plan's answer when it ended the run: no phase, so the Planned? choice ends the execution.
+_NOTHING_PLANNED: dict[str, Any] = {"shards": [], "phase": None, "object": None}
 
 
 def _unreadable(record: FileRecord, exc: FileLevelError) -> dict[str, Any]:
@@ -236,7 +273,7 @@ def _unreadable(record: FileRecord, exc: FileLevelError) -> dict[str, Any]:
         errors.close()
     logger.info("run ended by its plan", extra={"code": exc.error.code})
     run_ended(FileStatus.FAILED, result=outcome.result.model_dump(), sharded=True)
-    return {"shards": [], "phase": None, "object": None}
+    return _NOTHING_PLANNED
 
 
 @dataclass(frozen=True)
@@ -357,8 +394,8 @@ def run_shard(step: ShardStep) -> dict[str, Any]:
     """Run one shard in one phase and report it, once."""
     record = _hold(step, first=True)
     item = dict(step.shard)
-    member = item.pop("member", None)  # an archive member's shard reads its own staged copy
-    staged = StagedObject.model_validate(item.pop("object")) if member else step.object
+    part = item.pop("part", None)  # an archive member's shard reads its own staged copy
+    member, staged = _member(step, part) if part is not None else (None, step.object)
     shard = Shard.from_item(item)
     done = file_repository.shard_report(
         step.tenant, step.file_id, step.run, shard.index, step.phase
@@ -381,7 +418,7 @@ def run_shard(step: ShardStep) -> dict[str, Any]:
     )
     try:
         file_repository.shard_reported(
-            record, size=shard.size - keeper.shown, now=utcnow(), lease=run_lease()
+            record, size=max(0, shard.size - keeper.shown), now=utcnow(), lease=run_lease()
         )
     except Conflict as exc:
         raise RunEnded(str(exc)) from None
@@ -389,9 +426,10 @@ def run_shard(step: ShardStep) -> dict[str, Any]:
     return {"index": shard.index, "rows": report.rows_total}
 
 
-def _ended_by_finish(ref: RunRef) -> bool:
-    """Whether the run ended through a finish step (its result counts shards), not by the
-    sweep, a stopped execution or a later run."""
+def _ended_by_a_step(ref: RunRef, *, planned: bool = True) -> bool:
+    """Whether the run ended through a step of its execution (its result counts shards: at
+    least one for a finish, none for a plan that could not read the file), not by the sweep,
+    a stopped execution or a later run."""
     try:
         record = file_repository.get(ref.tenant, ref.file_id)
     except NotFound:
@@ -401,6 +439,7 @@ def _ended_by_finish(ref: RunRef) -> bool:
         and record.status in TERMINAL
         and record.result is not None
         and record.result.shards is not None
+        and (record.result.shards > 0) == planned
     )
 
 
@@ -410,7 +449,7 @@ def finish(step: FinishStep) -> dict[str, Any]:
     try:
         record = _hold(step, first=True)
     except RunEnded:
-        if not _ended_by_finish(step):
+        if not _ended_by_a_step(step):
             raise
         # Step Functions ran the step again (a Lambda service error after the first attempt
         # had ended the run): the run is over, and the execution should say so, not fail.
