@@ -67,7 +67,13 @@ from intake.ingest.records import ReadEvent
 from intake.ingest.shards import Shard, open_shard
 from intake.ingest.streams import CountingReader, open_bytes
 from intake.keys import staging_key
-from intake.logic.engine import Outcome, key_cell, locate_duplicates, validate_records
+from intake.logic.engine import (
+    KeyMatcher,
+    Outcome,
+    key_cell,
+    locate_duplicates,
+    validate_records,
+)
 from intake.logic.run_execution import SinkFactory, dynamodb_sink, run_status
 from intake.models.domain import (
     ColumnUsage,
@@ -79,6 +85,8 @@ from intake.models.domain import (
     ShardReport,
 )
 from intake.observability import logger
+
+MAX_LISTED = KeyMatcher.MAX_LISTED  # unused JSON keys one invocation lists, per file
 
 # Errors a shard's report lists (the rest it only counts). At least the inline limit, so the
 # finalized run's inline errors are exactly a one-invocation run's; small enough that a report
@@ -589,7 +597,6 @@ def _merge(record: FileRecord, reports: list[ShardReport], errors: ErrorCollecto
     total = ImportResult(shards=len(reports))
     file_error: RowError | None = None
     unlisted = False
-    headed: set[str | None] = set()  # the file, or the ZIP members, whose columns are counted
     stopped: set[str | None] = set()  # ... read to a file error: one invocation read no further
     for report in reports:
         total.rows_written += report.rows_written
@@ -598,9 +605,7 @@ def _merge(record: FileRecord, reports: list[ShardReport], errors: ErrorCollecto
         total.rows_total += report.rows_total
         total.rows_valid += report.rows_valid
         total.rows_invalid += report.rows_invalid
-        if report.member not in headed:  # every shard of it read its header: the first's
-            headed.add(report.member)
-            total.columns = _with_columns(total.columns, report.columns)
+        total.columns = _with_columns(total.columns, report.columns)
         total.encoding = total.encoding or report.encoding
         for error in report.errors:
             errors.add(error)
@@ -621,13 +626,25 @@ def _merge(record: FileRecord, reports: list[ShardReport], errors: ErrorCollecto
 
 
 def _with_columns(total: ColumnUsage | None, part: ColumnUsage | None) -> ColumnUsage | None:
-    """A ZIP's columns, member after member (each named by its member), as one invocation
-    adds them up."""
+    """The columns one invocation lists: each once, in the order first met. A CSV's shards
+    all read its header (the same columns); a JSON file's shards each list the keys they met
+    (unused ones up to KeyMatcher's limit per file, as one matcher lists them); a ZIP's
+    members name theirs."""
     if part is None:
         return total
     if total is None:
-        return part
-    return ColumnUsage(mapped=total.mapped + part.mapped, unused=total.unused + part.unused)
+        total = ColumnUsage()
+    mapped = {(c.file, c.column, c.header, c.field) for c in total.mapped}
+    unused = {(c.file, c.column, c.header) for c in total.unused}
+    for column in part.mapped:
+        if (column.file, column.column, column.header, column.field) not in mapped:
+            total.mapped.append(column)
+    for source in part.unused:
+        listed = sum(c.file == source.file for c in total.unused)
+        if (source.file, source.column, source.header) not in unused and listed < MAX_LISTED:
+            total.unused.append(source)
+            unused.add((source.file, source.column, source.header))
+    return total
 
 
 def _staged_errors(record: FileRecord, report: ShardReport) -> Iterator[RowError]:
