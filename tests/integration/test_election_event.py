@@ -213,6 +213,22 @@ def test_sequents_real_export_gzipped_is_imported_the_same(api, drain, aws):
     assert_imported_like_the_export(aws, api("GET", f"/files/{file_id}")[1])
 
 
+def test_a_gzipped_export_cut_short_fails_as_a_corrupt_gzip(api, drain, aws):
+    file_id = declare_and_upload(
+        api,
+        gzip.compress(REAL, mtime=0)[:-200],
+        name=f"{REAL_PATH.name}.gz",
+        media_type="application/json",
+        import_type="election_event",
+        auto_import=True,
+    )
+    assert drain()["failures"] == []  # a file error, not an attempt to retry
+    view = api("GET", f"/files/{file_id}")[1]
+    assert view["status"] == "FAILED"
+    assert [e["code"] for e in view["errors"]] == ["corrupt_gzip"]
+    assert view["reason"] == "the gzip stream ends before its end marker: the file was cut short"
+
+
 def test_a_real_export_whose_candidate_points_to_a_missing_contest_fails_at_its_line(
     api, drain, aws
 ):
