@@ -264,6 +264,10 @@ def _stopped_upload(client: IntakeClient, file_id: str, path: str) -> str:
     (stopped during the completion's answer), follow the file."""
     try:
         status = client.get_file(file_id)["status"]
+        if status == "PENDING_UPLOAD":
+            client.upload_block(file_id)  # 409 once S3 has the whole object (checked later)
+    except IntakeApiError as exc:
+        status = "PENDING_UPLOAD" if exc.status != 409 else "uploaded, being checked"
     except Exception:  # the API is unreachable too: resuming is still the way
         status = "PENDING_UPLOAD"
     if status == "PENDING_UPLOAD":
