@@ -53,6 +53,28 @@ def six_part_csv(path: Path) -> int:
     return rows
 
 
+def send_resume(
+    stack: Stack, token: str, file_id: str, path: Path
+) -> subprocess.CompletedProcess[str]:
+    """`intake send --resume FILE_ID PATH --wait`, as a script runs it (no terminal)."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
+        "INTAKE_API_URL": stack.api_url,
+        "INTAKE_TOKEN": token,
+    }
+    return subprocess.run(
+        [
+            *(sys.executable, "-m", "intake_client.cli", "send", "--resume", file_id),
+            *(str(path), "--wait", "--timeout", "180"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=240,
+        check=False,
+    )
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_an_upload_interrupted_after_half_its_parts_resumes_and_completes(
@@ -89,22 +111,7 @@ def test_an_upload_interrupted_after_half_its_parts_resumes_and_completes(
     assert client.get_file(file_id)["status"] == "PENDING_UPLOAD"
 
     # When `intake send --resume` continues it (as a script runs it: no terminal, no bars)
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
-        "INTAKE_API_URL": stack.api_url,
-        "INTAKE_TOKEN": token,
-    }
-    result = subprocess.run(
-        [
-            *(sys.executable, "-m", "intake_client.cli", "send", "--resume", file_id),
-            *(str(path), "--wait", "--timeout", "180"),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=240,
-        check=False,
-    )
+    result = send_resume(stack, token, file_id, path)
 
     # Then it sent only the three missing parts, completed the upload, and the import read
     # every row of the assembled file (its SHA-256 checked against the declared one)
@@ -156,22 +163,7 @@ def test_resuming_a_file_declared_without_auto_import_says_how_to_import_it(
     assert "intake send --resume" in cli._stopped_upload(client, file_id, str(path))
 
     # When `intake send --resume ... --wait` finishes the upload
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
-        "INTAKE_API_URL": stack.api_url,
-        "INTAKE_TOKEN": token,
-    }
-    result = subprocess.run(
-        [
-            *(sys.executable, "-m", "intake_client.cli", "send", "--resume", file_id),
-            *(str(path), "--wait", "--timeout", "120"),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=200,
-        check=False,
-    )
+    result = send_resume(stack, token, file_id, path)
 
     # Then it waits for the upload check only, and says how to start the import
     assert result.returncode == 0, result.stderr
