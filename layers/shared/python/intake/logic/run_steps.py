@@ -176,13 +176,8 @@ def _pass_progress(total: int, shards: int) -> Progress:
 
 def plan(ref: RunRef) -> dict[str, Any]:
     """Cut the run's object into shards; the first phase runs next."""
-    try:
-        record = _hold(ref, first=True)
-    except RunEnded:
-        if not _ended_by_a_step(ref, planned=False):
-            raise
-        # Run again after an attempt that ended the run (a file it could not read through).
-        logger.info("run ended by an earlier attempt of this step")
+    record = _take_up(ref, planned=False)
+    if record is None:  # an earlier attempt ended the run (a file it could not read through)
         return _NOTHING_PLANNED
     started = time.monotonic()
     try:
@@ -264,15 +259,10 @@ def _unreadable(record: FileRecord, exc: FileLevelError) -> dict[str, Any]:
     try:
         for error in exc.errors:
             errors.add(error)
-        outcome = Outcome(ImportResult(shards=0), exc.error)
-        try:
-            end_run(record, FileStatus.FAILED, outcome, errors)
-        except Conflict as conflict:
-            raise RunEnded(str(conflict)) from None
+        _end(record, FileStatus.FAILED, Outcome(ImportResult(shards=0), exc.error), errors)
     finally:
         errors.close()
     logger.info("run ended by its plan", extra={"code": exc.error.code})
-    run_ended(FileStatus.FAILED, result=outcome.result.model_dump(), sharded=True)
     return _NOTHING_PLANNED
 
 
@@ -395,7 +385,6 @@ def run_shard(step: ShardStep) -> dict[str, Any]:
     record = _hold(step, first=True)
     item = dict(step.shard)
     part = item.pop("part", None)  # an archive member's shard reads its own staged copy
-    member, staged = _member(step, part) if part is not None else (None, step.object)
     shard = Shard.from_item(item)
     done = file_repository.shard_report(
         step.tenant, step.file_id, step.run, shard.index, step.phase
@@ -403,6 +392,7 @@ def run_shard(step: ShardStep) -> dict[str, Any]:
     if done is not None:
         logger.info("shard reported already", extra={"shard": shard.index, "phase": step.phase})
         return {"index": shard.index, "rows": done.rows_total}
+    member, staged = _member(step, part) if part is not None else (None, step.object)
     only = _only_shard(record)
     if only is not None:
         _hold(step, only)  # a retried shard's bytes count from 0 again
@@ -426,7 +416,20 @@ def run_shard(step: ShardStep) -> dict[str, Any]:
     return {"index": shard.index, "rows": report.rows_total}
 
 
-def _ended_by_a_step(ref: RunRef, *, planned: bool = True) -> bool:
+def _take_up(ref: RunRef, *, planned: bool) -> FileRecord | None:
+    """A plan's or finish's first hold; None when an earlier attempt of the step had ended
+    the run (Step Functions ran it again, e.g. after a Lambda service error on its answer):
+    the execution then ends as the run did, rather than failing over a file that ended."""
+    try:
+        return _hold(ref, first=True)
+    except RunEnded:
+        if not _ended_by_a_step(ref, planned=planned):
+            raise
+    logger.info("run ended by an earlier attempt of this step")
+    return None
+
+
+def _ended_by_a_step(ref: RunRef, *, planned: bool) -> bool:
     """Whether the run ended through a step of its execution (its result counts shards: at
     least one for a finish, none for a plan that could not read the file), not by the sweep,
     a stopped execution or a later run."""
@@ -446,14 +449,8 @@ def _ended_by_a_step(ref: RunRef, *, planned: bool = True) -> bool:
 def finish(step: FinishStep) -> dict[str, Any]:
     """Sum the phase's shard reports; end the run, or start its next phase. ShardsMissing
     (retried by the state machine) while a shard has not reported."""
-    try:
-        record = _hold(step, first=True)
-    except RunEnded:
-        if not _ended_by_a_step(step):
-            raise
-        # Step Functions ran the step again (a Lambda service error after the first attempt
-        # had ended the run): the run is over, and the execution should say so, not fail.
-        logger.info("run ended by an earlier attempt of this step")
+    record = _take_up(step, planned=True)
+    if record is None:  # an earlier attempt ended the run
         return {"phase": None}
     summed = shard_runs.finish_sharded(record, step.shard_count, phase=step.phase)
     try:
@@ -463,12 +460,17 @@ def finish(step: FinishStep) -> dict[str, Any]:
             logger.info("next phase", extra={"phase": summed.next_phase})
             return {"phase": summed.next_phase}
         assert summed.status is not None
-        try:
-            end_run(record, summed.status, summed.outcome, summed.errors)
-        except Conflict as exc:
-            raise RunEnded(str(exc)) from None
+        _end(record, summed.status, summed.outcome, summed.errors)
     finally:
         summed.errors.close()
     metrics.add_metric(name="RowsProcessed", unit="Count", value=summed.outcome.result.rows_total)
-    run_ended(summed.status, result=summed.outcome.result.model_dump(), sharded=True)
     return {"phase": None}
+
+
+def _end(record: FileRecord, status: FileStatus, outcome: Outcome, errors: ErrorCollector) -> None:
+    """End the run from a step, as one invocation ends it (RunEnded if it is not running)."""
+    try:
+        end_run(record, status, outcome, errors)
+    except Conflict as exc:
+        raise RunEnded(str(exc)) from None
+    run_ended(status, result=outcome.result.model_dump(), sharded=True)

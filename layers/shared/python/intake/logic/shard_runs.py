@@ -43,7 +43,7 @@ import json
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import IO, Any
 
@@ -221,14 +221,12 @@ class _Source:
 
 
 @contextmanager
-def _shard_records(
-    record: FileRecord, source: _Source, open_range: OpenRange | None = None
-) -> Iterator[Iterable[ReadEvent]]:
+def _shard_records(record: FileRecord, source: _Source) -> Iterator[Iterable[ReadEvent]]:
     """The shard's records, read as the whole file's (or the member's) are: the same reader,
-    mapping and delimiter. `open_range` reads the ranges instead of the source's own."""
+    mapping and delimiter."""
     media_type = media.member_media_type(source.member) if source.member else record.media_type
     assert media_type is not None  # the plan stages only members of files of rows
-    with open_shard(source.shard, open_range or source.open_range) as stream:
+    with open_shard(source.shard, source.open_range) as stream:
         yield read_records(
             stream,
             media_type,
@@ -270,7 +268,7 @@ def _read_rows(
     keys = KeyTracker(partition_bits=DUMP_BITS) if phase in CHECKING else None
     read = _RangesRead(source.open_range)
     try:
-        with _shard_records(record, source, read) as events:
+        with _shard_records(record, replace(source, open_range=read)) as events:
             outcome = validate_records(
                 events,
                 import_type,
