@@ -12,7 +12,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -51,6 +51,18 @@ def six_part_csv(path: Path) -> int:
             size += len(line)
             rows += 1
     return rows
+
+
+def interrupt_after(parts: int) -> Callable[[int], None]:
+    """An upload's on_sent that stops it once `parts` parts are sent."""
+    sent: list[int] = []
+
+    def on_sent(n: int) -> None:
+        sent.append(n)
+        if len(sent) == parts:
+            raise Interrupted
+
+    return on_sent
 
 
 def send_resume(
@@ -93,15 +105,8 @@ def test_an_upload_interrupted_after_half_its_parts_resumes_and_completes(
     assert len(declared["upload"]["parts"]) == 6
 
     # When the client's upload stops after three parts
-    sent: list[int] = []
-
-    def interrupt_after_three(n: int) -> None:
-        sent.append(n)
-        if len(sent) == 3:
-            raise Interrupted
-
     with pytest.raises(Interrupted):
-        client.upload(declared, path=path, on_sent=interrupt_after_three, workers=1)
+        client.upload(declared, path=path, on_sent=interrupt_after(3), workers=1)
 
     # Then the API knows the three parts S3 has, and the file still waits for the rest
     again = client.upload_block(file_id)
@@ -151,15 +156,8 @@ def test_resuming_a_file_declared_without_auto_import_says_how_to_import_it(
     # Given an upload, declared without auto_import, stopped after two parts
     declared = client.declare_path(path, import_type="contacts")
     file_id = declared["file_id"]
-    sent: list[int] = []
-
-    def interrupt_after_two(n: int) -> None:
-        sent.append(n)
-        if len(sent) == 2:
-            raise Interrupted
-
     with pytest.raises(Interrupted):
-        client.upload(declared, path=path, on_sent=interrupt_after_two, workers=1)
+        client.upload(declared, path=path, on_sent=interrupt_after(2), workers=1)
     assert "intake send --resume" in cli._stopped_upload(client, file_id, str(path))
 
     # When `intake send --resume ... --wait` finishes the upload
